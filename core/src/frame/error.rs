@@ -1,0 +1,100 @@
+//! Errors of the framing layer.
+
+use std::sync::Arc;
+
+/// What went wrong while decoding or encoding one frame.
+///
+/// Returned by every [`Decoder`](super::Decoder) and [`Encoder`](super::Encoder).
+/// Most variants are fatal for the stream they came from (the session closes);
+/// [`FrameError::is_recoverable`] tells the ones after which decoding may go on.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// A peer declared a frame longer than the configured maximum. Nothing was
+    /// reserved for it. Fatal.
+    #[error("declared frame length {declared} exceeds the maximum of {max} bytes")]
+    FrameTooLarge {
+        /// The length the peer declared, as read from the wire (after any
+        /// adjustment), before any conversion to `usize`.
+        declared: u64,
+        /// The configured maximum.
+        max: u64,
+    },
+    /// A frame over the maximum was skipped under the `Discard` oversize
+    /// policy; decoding resynchronises on the next frame. Recoverable: reported
+    /// once per skipped frame.
+    #[error("discarded a frame of declared length {declared} (maximum {max} bytes)")]
+    FrameDiscarded {
+        /// The length the peer declared.
+        declared: u64,
+        /// The configured maximum.
+        max: u64,
+    },
+    /// A payload given to an encoder is longer than the configured maximum or
+    /// than its length field can express. Nothing was written.
+    #[error("payload of {len} bytes exceeds the maximum of {max} bytes")]
+    PayloadTooLarge {
+        /// The payload length that was refused.
+        len: u64,
+        /// The largest length the encoder accepts.
+        max: u64,
+    },
+    /// A length field, after its adjustment, says the frame is shorter than
+    /// the bytes it is configured to strip or than the header itself. Fatal.
+    #[error("invalid length field: {0}")]
+    InvalidLength(&'static str),
+    /// The stream ended in the middle of a frame. Fatal.
+    #[error("stream ended inside a frame ({buffered} bytes buffered)")]
+    UnexpectedEof {
+        /// How many bytes of the partial frame were buffered.
+        buffered: usize,
+    },
+    /// A delimited or line codec saw more than its maximum without a delimiter.
+    /// Fatal.
+    #[error("no delimiter within {max} bytes")]
+    DelimiterNotFound {
+        /// The configured maximum frame length.
+        max: usize,
+    },
+    /// An error raised by a user codec.
+    #[error("codec error: {0}")]
+    Other(Arc<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl FrameError {
+    /// Wraps a user codec's own error.
+    pub fn other<E>(error: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        FrameError::Other(Arc::new(error))
+    }
+
+    /// True when the decoder stays usable after this error (a frame was
+    /// discarded under the `Discard` policy and decoding goes on).
+    pub fn is_recoverable(&self) -> bool {
+        matches!(self, FrameError::FrameDiscarded { .. })
+    }
+}
+
+/// A codec or session was configured with values that cannot work.
+///
+/// Returned by builders at build time, never later, and never a panic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A length header of this many bytes is not supported.
+    #[error("unsupported header length {0}: expected 1, 2, 4 or 8")]
+    InvalidHeaderLen(usize),
+    /// A length field of this many bytes is not supported.
+    #[error("unsupported length field size {0}: expected 1 to 8")]
+    InvalidLengthFieldLen(usize),
+    /// A value was out of its allowed range.
+    #[error("{what} is out of range: {detail}")]
+    OutOfRange {
+        /// Which option.
+        what: &'static str,
+        /// Why, in a few words.
+        detail: String,
+    },
+}

@@ -1,0 +1,133 @@
+//! Framing: turning a byte stream into frames and frames into bytes.
+//!
+//! This module owns the codec traits ([`Decoder`], [`Encoder`]), the outbound
+//! frame type ([`EncodedFrame`]) and every built-in codec. It must never do IO,
+//! read a clock, or allocate because a peer *declared* a length: buffers grow
+//! only as bytes actually arrive.
+//!
+//! The shape follows tokio-util's codec traits, so a user of `Framed` feels at
+//! home: `decode` returns `Ok(None)` for "need more bytes", `Ok(Some(frame))`
+//! for a frame, and `Err(FrameError)` for a fatal (or, with
+//! [`FrameError::is_recoverable`], a reported and skipped) condition.
+
+mod encoded;
+mod error;
+mod packet;
+
+pub use encoded::{EncodedFrame, MAX_INLINE_HEAD};
+pub use error::{ConfigError, FrameError};
+pub use packet::{ByteOrder, HeaderLen, OversizePolicy, PacketN, PacketNBuilder, DEFAULT_MAX_FRAME_LEN};
+
+use bytes::BytesMut;
+
+/// The most a decoder reserves in one step for a frame it has started to
+/// receive. A frame larger than this grows its buffer step by step as its
+/// bytes arrive, so a peer that declares a large length and then stalls pins
+/// at most this much memory beyond what it actually sent.
+pub const MAX_RESERVE_STEP: usize = 64 * 1024;
+
+/// Splits a byte stream into frames.
+///
+/// Decoders are driven with a growing [`BytesMut`]: `decode` removes the bytes
+/// of each complete frame from `src` and leaves partial input in place for the
+/// next call. A decoder that keeps state across calls (a partly read header, a
+/// frame being discarded) keeps it in `self`.
+///
+/// # A codec with per-frame context
+///
+/// A frame's item can carry anything the protocol puts in its header, the way
+/// gev's `UnPacket` returns a context beside the payload. Here a 1-byte command
+/// and a 2-byte big-endian length precede the payload:
+///
+/// ```
+/// use bytes::{Buf, BufMut, Bytes, BytesMut};
+/// use castnet_core::frame::{Decoder, EncodedFrame, Encoder, FrameError};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Cmd { code: u8, body: Bytes }
+///
+/// struct CmdCodec;
+///
+/// impl Decoder for CmdCodec {
+///     type Item = Cmd;
+///     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Cmd>, FrameError> {
+///         if src.len() < 3 {
+///             return Ok(None);
+///         }
+///         let len = u16::from_be_bytes([src[1], src[2]]) as usize;
+///         if src.len() < 3 + len {
+///             return Ok(None);
+///         }
+///         let code = src[0];
+///         src.advance(3);
+///         Ok(Some(Cmd { code, body: src.split_to(len).freeze() }))
+///     }
+/// }
+///
+/// impl Encoder<Cmd> for CmdCodec {
+///     fn encode_frame(&mut self, item: Cmd) -> Result<EncodedFrame, FrameError> {
+///         let len = u16::try_from(item.body.len()).map_err(|_| FrameError::PayloadTooLarge {
+///             len: item.body.len() as u64,
+///             max: u16::MAX as u64,
+///         })?;
+///         let [hi, lo] = len.to_be_bytes();
+///         Ok(EncodedFrame::new(&[item.code, hi, lo], item.body, Bytes::new()))
+///     }
+/// }
+///
+/// let mut codec = CmdCodec;
+/// let mut wire = BytesMut::new();
+/// codec.encode(Cmd { code: 7, body: Bytes::from_static(b"hi") }, &mut wire).unwrap();
+/// assert_eq!(&wire[..], b"\x07\x00\x02hi");
+/// let cmd = codec.decode(&mut wire).unwrap().unwrap();
+/// assert_eq!(cmd, Cmd { code: 7, body: Bytes::from_static(b"hi") });
+/// ```
+pub trait Decoder {
+    /// What one decoded frame is.
+    type Item;
+
+    /// Takes one frame off the front of `src`, or returns `Ok(None)` when
+    /// `src` does not hold a whole frame yet.
+    ///
+    /// An implementation may `reserve` room in `src` for the rest of a frame
+    /// it has started, but never more than [`MAX_RESERVE_STEP`] at a time and
+    /// never for a length it has not validated.
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, FrameError>;
+
+    /// Called once the stream has ended. The default decodes what it can and
+    /// reports [`FrameError::UnexpectedEof`] if a partial frame remains.
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, FrameError> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() => Ok(None),
+            None => Err(FrameError::UnexpectedEof {
+                buffered: src.len(),
+            }),
+        }
+    }
+}
+
+/// Turns an item into bytes for the wire.
+///
+/// The required method, [`encode_frame`](Encoder::encode_frame), produces an
+/// [`EncodedFrame`]: a small header beside the untouched payload, ready for a
+/// vectored write. [`encode`](Encoder::encode) appends one contiguous copy to a
+/// buffer (what a `Framed` writer or an encode-once broadcast wants).
+///
+/// An encoder validates before it produces anything: on `Err`, nothing was
+/// written to `dst`.
+pub trait Encoder<Item> {
+    /// Encodes `item` as header + payload (+ tail) without copying the payload.
+    fn encode_frame(&mut self, item: Item) -> Result<EncodedFrame, FrameError>;
+
+    /// Appends the encoded `item` to `dst` as one contiguous run of bytes.
+    /// On error `dst` is left untouched.
+    fn encode(&mut self, item: Item, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let frame = self.encode_frame(item)?;
+        dst.reserve(frame.len());
+        dst.extend_from_slice(frame.head());
+        dst.extend_from_slice(frame.body());
+        dst.extend_from_slice(frame.tail());
+        Ok(())
+    }
+}

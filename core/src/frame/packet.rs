@@ -1,0 +1,417 @@
+//! [`PacketN`]: an N-byte length header (N = 1, 2, 4 or 8), then the payload.
+
+use super::{ConfigError, Decoder, EncodedFrame, Encoder, FrameError, MAX_RESERVE_STEP};
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Default largest payload [`PacketN`] accepts: 8 MiB.
+pub const DEFAULT_MAX_FRAME_LEN: u64 = 8 * 1024 * 1024;
+
+/// How many bytes the length header of a [`PacketN`] frame takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HeaderLen {
+    /// A 1-byte header: payloads up to 255 bytes.
+    One,
+    /// A 2-byte header: payloads up to 65,535 bytes.
+    Two,
+    /// A 4-byte header: payloads up to 4 GiB − 1.
+    Four,
+    /// An 8-byte header.
+    Eight,
+}
+
+impl HeaderLen {
+    /// The header size in bytes.
+    pub const fn bytes(self) -> usize {
+        match self {
+            HeaderLen::One => 1,
+            HeaderLen::Two => 2,
+            HeaderLen::Four => 4,
+            HeaderLen::Eight => 8,
+        }
+    }
+
+    /// The largest length this header can express.
+    pub const fn max_len(self) -> u64 {
+        match self {
+            HeaderLen::One => u8::MAX as u64,
+            HeaderLen::Two => u16::MAX as u64,
+            HeaderLen::Four => u32::MAX as u64,
+            HeaderLen::Eight => u64::MAX,
+        }
+    }
+}
+
+impl TryFrom<usize> for HeaderLen {
+    type Error = ConfigError;
+
+    /// `1`, `2`, `4` or `8`; anything else is [`ConfigError::InvalidHeaderLen`].
+    fn try_from(n: usize) -> Result<Self, ConfigError> {
+        match n {
+            1 => Ok(HeaderLen::One),
+            2 => Ok(HeaderLen::Two),
+            4 => Ok(HeaderLen::Four),
+            8 => Ok(HeaderLen::Eight),
+            other => Err(ConfigError::InvalidHeaderLen(other)),
+        }
+    }
+}
+
+/// Byte order of a length header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ByteOrder {
+    /// Most significant byte first (network order). The default.
+    #[default]
+    Big,
+    /// Least significant byte first.
+    Little,
+}
+
+/// What a decoder does with a frame whose declared length is over the maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum OversizePolicy {
+    /// Fail with [`FrameError::FrameTooLarge`]; the stream is unusable after it.
+    /// The default.
+    #[default]
+    Fail,
+    /// Skip the frame's bytes as they arrive, report it once with
+    /// [`FrameError::FrameDiscarded`], and go on with the next frame.
+    Discard,
+}
+
+/// The PacketN codec: an N-byte unsigned length header, big- or little-endian,
+/// followed by exactly that many payload bytes. The length counts the payload
+/// only; a zero-length payload is a valid frame.
+///
+/// A declared length is checked against `max_frame_len` as the raw 64-bit value
+/// read from the wire, before any conversion and before any buffer is reserved
+/// for it. Below the maximum the buffer grows in steps of at most
+/// [`MAX_RESERVE_STEP`] as bytes arrive.
+///
+/// ```
+/// use bytes::{Bytes, BytesMut};
+/// use castnet_core::frame::{ByteOrder, Decoder, Encoder, HeaderLen, PacketN};
+///
+/// let mut codec = PacketN::builder()
+///     .header_len(HeaderLen::Two)
+///     .byte_order(ByteOrder::Little)
+///     .build()
+///     .unwrap();
+/// let mut wire = BytesMut::new();
+/// codec.encode(Bytes::from_static(b"ping"), &mut wire).unwrap();
+/// assert_eq!(&wire[..], b"\x04\x00ping");
+/// assert_eq!(codec.decode(&mut wire).unwrap(), Some(Bytes::from_static(b"ping")));
+///
+/// // 256 bytes do not fit a 1-byte header: refused, nothing written.
+/// let mut one = PacketN::new(HeaderLen::One, ByteOrder::Big);
+/// let mut out = BytesMut::new();
+/// assert!(one.encode(Bytes::from(vec![0u8; 256]), &mut out).is_err());
+/// assert!(out.is_empty());
+/// ```
+#[derive(Debug, Clone)]
+pub struct PacketN {
+    header: HeaderLen,
+    order: ByteOrder,
+    max: u64,
+    oversize: OversizePolicy,
+    state: DecodeState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DecodeState {
+    /// Waiting for a whole header.
+    Head,
+    /// Header consumed; waiting for this many payload bytes.
+    Payload(usize),
+    /// Skipping an oversized frame; this many bytes are still to skip.
+    Discard(u64),
+}
+
+impl Default for PacketN {
+    /// A 4-byte big-endian header, 8 MiB maximum, `Fail` on oversize.
+    fn default() -> Self {
+        PacketN::new(HeaderLen::Four, ByteOrder::Big)
+    }
+}
+
+impl PacketN {
+    /// A codec with the given header and the default maximum
+    /// ([`DEFAULT_MAX_FRAME_LEN`], clamped to what the header can express).
+    pub fn new(header: HeaderLen, order: ByteOrder) -> Self {
+        PacketN {
+            header,
+            order,
+            max: clamp_max(header, DEFAULT_MAX_FRAME_LEN),
+            oversize: OversizePolicy::Fail,
+            state: DecodeState::Head,
+        }
+    }
+
+    /// A builder starting from the defaults of [`PacketN::default`].
+    pub fn builder() -> PacketNBuilder {
+        PacketNBuilder::default()
+    }
+
+    /// The header size.
+    pub fn header_len(&self) -> HeaderLen {
+        self.header
+    }
+
+    /// The header byte order.
+    pub fn byte_order(&self) -> ByteOrder {
+        self.order
+    }
+
+    /// The largest payload accepted, after clamping to the header's range.
+    pub fn max_frame_len(&self) -> u64 {
+        self.max
+    }
+
+    /// The oversize policy.
+    pub fn oversize_policy(&self) -> OversizePolicy {
+        self.oversize
+    }
+
+    /// Encodes `payload` and returns it as one contiguous `Bytes`: what an
+    /// encode-once broadcast shares between every recipient.
+    pub fn encode_to_bytes(&self, payload: &[u8]) -> Result<Bytes, FrameError> {
+        let head = self.head_for(payload.len())?;
+        let mut out = BytesMut::with_capacity(head.1 + payload.len());
+        out.extend_from_slice(&head.0[..head.1]);
+        out.extend_from_slice(payload);
+        Ok(out.freeze())
+    }
+
+    /// The header for a payload of `len` bytes, or the refusal.
+    #[inline]
+    fn head_for(&self, len: usize) -> Result<([u8; 8], usize), FrameError> {
+        let len64 = len as u64;
+        if len64 > self.max {
+            return Err(FrameError::PayloadTooLarge {
+                len: len64,
+                max: self.max,
+            });
+        }
+        let n = self.header.bytes();
+        let mut head = [0u8; 8];
+        match self.order {
+            ByteOrder::Big => head[..n].copy_from_slice(&len64.to_be_bytes()[8 - n..]),
+            ByteOrder::Little => head[..n].copy_from_slice(&len64.to_le_bytes()[..n]),
+        }
+        Ok((head, n))
+    }
+
+    #[inline]
+    fn read_len(&self, src: &[u8]) -> u64 {
+        let n = self.header.bytes();
+        let mut raw = [0u8; 8];
+        match self.order {
+            ByteOrder::Big => {
+                raw[8 - n..].copy_from_slice(&src[..n]);
+                u64::from_be_bytes(raw)
+            }
+            ByteOrder::Little => {
+                raw[..n].copy_from_slice(&src[..n]);
+                u64::from_le_bytes(raw)
+            }
+        }
+    }
+}
+
+fn clamp_max(header: HeaderLen, max: u64) -> u64 {
+    // A frame must also fit in memory on this target (8-byte headers on 32-bit).
+    max.min(header.max_len()).min(usize::MAX as u64)
+}
+
+impl Decoder for PacketN {
+    type Item = Bytes;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        loop {
+            match self.state {
+                DecodeState::Head => {
+                    let n = self.header.bytes();
+                    if src.len() < n {
+                        return Ok(None);
+                    }
+                    let declared = self.read_len(src);
+                    if declared > self.max {
+                        match self.oversize {
+                            OversizePolicy::Fail => {
+                                return Err(FrameError::FrameTooLarge {
+                                    declared,
+                                    max: self.max,
+                                })
+                            }
+                            OversizePolicy::Discard => {
+                                src.advance(n);
+                                self.state = DecodeState::Discard(declared);
+                                return Err(FrameError::FrameDiscarded {
+                                    declared,
+                                    max: self.max,
+                                });
+                            }
+                        }
+                    }
+                    src.advance(n);
+                    // `declared <= max <= usize::MAX`: the conversion is exact.
+                    self.state = DecodeState::Payload(declared as usize);
+                }
+                DecodeState::Payload(len) => {
+                    if src.len() >= len {
+                        self.state = DecodeState::Head;
+                        return Ok(Some(src.split_to(len).freeze()));
+                    }
+                    let missing = len - src.len();
+                    src.reserve(missing.min(MAX_RESERVE_STEP));
+                    return Ok(None);
+                }
+                DecodeState::Discard(left) => {
+                    let skip = left.min(src.len() as u64);
+                    src.advance(skip as usize);
+                    if skip < left {
+                        self.state = DecodeState::Discard(left - skip);
+                        return Ok(None);
+                    }
+                    self.state = DecodeState::Head;
+                }
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() && self.state == DecodeState::Head => Ok(None),
+            None => Err(FrameError::UnexpectedEof {
+                buffered: src.len(),
+            }),
+        }
+    }
+}
+
+impl Encoder<Bytes> for PacketN {
+    #[inline]
+    fn encode_frame(&mut self, payload: Bytes) -> Result<EncodedFrame, FrameError> {
+        let (head, n) = self.head_for(payload.len())?;
+        Ok(EncodedFrame::new(&head[..n], payload, Bytes::new()))
+    }
+
+    #[inline]
+    fn encode(&mut self, payload: Bytes, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.encode(&payload[..], dst)
+    }
+}
+
+impl Encoder<&[u8]> for PacketN {
+    fn encode_frame(&mut self, payload: &[u8]) -> Result<EncodedFrame, FrameError> {
+        self.encode_frame(Bytes::copy_from_slice(payload))
+    }
+
+    #[inline]
+    fn encode(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+        let (head, n) = self.head_for(payload.len())?;
+        dst.reserve(n + payload.len());
+        dst.extend_from_slice(&head[..n]);
+        dst.extend_from_slice(payload);
+        Ok(())
+    }
+}
+
+impl Encoder<Vec<u8>> for PacketN {
+    fn encode_frame(&mut self, payload: Vec<u8>) -> Result<EncodedFrame, FrameError> {
+        self.encode_frame(Bytes::from(payload))
+    }
+
+    fn encode(&mut self, payload: Vec<u8>, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.encode(&payload[..], dst)
+    }
+}
+
+impl Encoder<&str> for PacketN {
+    fn encode_frame(&mut self, payload: &str) -> Result<EncodedFrame, FrameError> {
+        self.encode_frame(payload.as_bytes())
+    }
+
+    fn encode(&mut self, payload: &str, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.encode(payload.as_bytes(), dst)
+    }
+}
+
+impl Encoder<String> for PacketN {
+    fn encode_frame(&mut self, payload: String) -> Result<EncodedFrame, FrameError> {
+        self.encode_frame(Bytes::from(payload))
+    }
+
+    fn encode(&mut self, payload: String, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.encode(payload.as_bytes(), dst)
+    }
+}
+
+/// Builds a [`PacketN`]; every option is validated by [`build`](Self::build).
+#[derive(Debug, Clone)]
+pub struct PacketNBuilder {
+    header: Result<HeaderLen, ConfigError>,
+    order: ByteOrder,
+    max: u64,
+    oversize: OversizePolicy,
+}
+
+impl Default for PacketNBuilder {
+    fn default() -> Self {
+        PacketNBuilder {
+            header: Ok(HeaderLen::Four),
+            order: ByteOrder::Big,
+            max: DEFAULT_MAX_FRAME_LEN,
+            oversize: OversizePolicy::Fail,
+        }
+    }
+}
+
+impl PacketNBuilder {
+    /// The header size.
+    pub fn header_len(mut self, header: HeaderLen) -> Self {
+        self.header = Ok(header);
+        self
+    }
+
+    /// The header size as a number of bytes, as it comes from a flag or a
+    /// config file; anything but 1, 2, 4 or 8 makes [`build`](Self::build) fail.
+    pub fn header_bytes(mut self, n: usize) -> Self {
+        self.header = HeaderLen::try_from(n);
+        self
+    }
+
+    /// The header byte order (default big-endian).
+    pub fn byte_order(mut self, order: ByteOrder) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// The largest payload accepted (default 8 MiB). Clamped to what the
+    /// header can express: with a 1-byte header the maximum is at most 255.
+    pub fn max_frame_len(mut self, max: u64) -> Self {
+        self.max = max;
+        self
+    }
+
+    /// What to do with a frame over the maximum (default [`OversizePolicy::Fail`]).
+    pub fn oversize_policy(mut self, policy: OversizePolicy) -> Self {
+        self.oversize = policy;
+        self
+    }
+
+    /// The codec, or the first option that cannot work.
+    pub fn build(self) -> Result<PacketN, ConfigError> {
+        let header = self.header?;
+        Ok(PacketN {
+            header,
+            order: self.order,
+            max: clamp_max(header, self.max),
+            oversize: self.oversize,
+            state: DecodeState::Head,
+        })
+    }
+}

@@ -1,0 +1,25 @@
+//! # castnet-core
+//!
+//! The sans-IO core of castnet: codecs, the per-connection session state
+//! machine, the hub (session registry, channels, broadcast bookkeeping),
+//! limits and P2P routing. Nothing here touches a socket, reads a clock,
+//! spawns a thread or depends on an async runtime: every input is an explicit
+//! call, and time arrives as a `now: Instant` argument. The runtime crates
+//! (`castnet-tokio`, `castnet-smol`, `castnet-std`) and your own event loop
+//! drive these state machines.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod frame;
+pub mod hub;
+pub mod limits;
+pub mod route;
+pub mod session;
+
+pub use frame::{
+    ByteOrder, ConfigError, Decoder, EncodedFrame, Encoder, FrameError, HeaderLen, OversizePolicy,
+    PacketN,
+};
+pub use hub::SessionId;
+pub use session::{SendFailure, SendId, SendOutcome};

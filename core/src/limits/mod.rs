@@ -1,0 +1,5 @@
+//! Defensive limits, all pure with injected time: the inbound rate limiter
+//! (token bucket) and connection admission (total and per peer IP).
+//!
+//! This module decides; it never closes sockets or sleeps. Sessions and
+//! runtimes act on its answers.
