@@ -923,3 +923,18 @@ fn config_rejects_bounds_that_cannot_work() {
         .build()
         .is_ok());
 }
+
+#[test]
+fn refusals_and_close_reasons_are_std_errors_that_cross_threads() {
+    fn boxed<E: std::error::Error + Send + Sync + 'static>(
+        e: E,
+    ) -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(e)
+    }
+    let refused = boxed(SendError::<Bytes>::QueueFull(b("x")));
+    assert_eq!(refused.to_string(), "send queue full");
+    let reason = boxed(CloseReason::Frame(FrameError::UnexpectedEof {
+        buffered: 3,
+    }));
+    assert!(reason.source().is_some(), "the frame error is its source");
+}
