@@ -222,7 +222,7 @@ impl LengthFieldCodec {
 
     /// Validates the header at the front of `src` (whole, not consumed) and
     /// returns the length of its whole frame.
-    fn frame_len(&mut self, src: &[u8]) -> Result<usize, FrameError> {
+    fn validate_header(&mut self, src: &[u8]) -> Result<usize, FrameError> {
         let raw = read_uint(&src[self.offset..self.header_end], self.order);
         // i128 holds any u64 plus any i64: a hostile field cannot wrap.
         let adjusted = i128::from(raw) + i128::from(self.adjustment);
@@ -263,7 +263,7 @@ impl Decoder for LengthFieldCodec {
                     if src.len() < self.header_end {
                         return Ok(None);
                     }
-                    let frame_len = self.frame_len(src)?;
+                    let frame_len = self.validate_header(src)?;
                     self.state = DecodeState::Frame(frame_len);
                 }
                 DecodeState::Frame(frame_len) => {
