@@ -26,6 +26,7 @@ pub use frame::{
     Utf8LinesCodec,
 };
 pub use hub::SessionId;
+pub use limits::{Rate, RateLimit, RatePolicy};
 pub use session::{
     CloseReason, Event, SendDeadline, SendError, Session, SessionConfig, SessionConfigBuilder,
     SessionStats,
