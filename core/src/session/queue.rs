@@ -35,10 +35,13 @@ struct Entry {
 /// Deadlines are indexed in two lanes. Default-timeout deadlines arrive in
 /// non-decreasing order, so a FIFO holds them sorted and its front is the
 /// earliest: O(1) per frame. Per-send overrides go to a binary heap (O(log n)
-/// per push and pop). Both lanes drop a frame lazily once its first byte is
-/// written (a started frame is never cut), which keeps the fronts valid after
-/// every mutation: [`earliest_deadline`](SendQueue::earliest_deadline) is a
-/// comparison of two fronts. The heap is compacted when stale entries
+/// per push and pop). A frame leaves the index once its first byte is
+/// written (a started frame is never cut): the FIFO pops it at once, the heap
+/// when it surfaces. Both fronts are therefore live after every mutation, and
+/// [`earliest_deadline`](SendQueue::earliest_deadline) compares two fronts:
+/// O(1). Expiring a frame behind the front costs a binary search and a
+/// `VecDeque::remove`: O(n) in the worst case, O(1) when every send uses the
+/// default deadline, since those expire from the front. The heap is compacted when stale entries
 /// outnumber live frames, so its size stays O(queue length).
 #[derive(Debug, Default)]
 pub(super) struct SendQueue {
