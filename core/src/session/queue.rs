@@ -41,8 +41,9 @@ struct Entry {
 /// [`earliest_deadline`](SendQueue::earliest_deadline) compares two fronts:
 /// O(1). Expiring a frame behind the front costs a binary search and a
 /// `VecDeque::remove`: O(n) in the worst case, O(1) when every send uses the
-/// default deadline, since those expire from the front. The heap is compacted when stale entries
-/// outnumber live frames, so its size stays O(queue length).
+/// default deadline, since those expire from the front. The heap is compacted
+/// when stale entries outnumber live frames, so its size stays O(queue
+/// length).
 #[derive(Debug, Default)]
 pub(super) struct SendQueue {
     entries: VecDeque<Entry>,
