@@ -22,4 +22,7 @@ pub use frame::{
     PacketN,
 };
 pub use hub::SessionId;
+pub use hub::{BroadcastRecord, BroadcastReport, Hub, Kicked, Recipients, ServerState};
+pub use limits::{ConnectionCounter, ConnectionLimits};
+pub use route::{Endpoint, Envelope, EnvelopeCodec, Router};
 pub use session::{SendFailure, SendId, SendOutcome};
