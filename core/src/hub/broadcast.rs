@@ -286,14 +286,19 @@ impl BroadcastRecord {
     /// repeated id gets one slot (and one delivery) per occurrence.
     pub fn new(recipients: Vec<SessionId>) -> Self {
         let statuses = vec![DeliveryStatus::Pending; recipients.len()];
-        BroadcastRecord::from_parts(recipients, statuses)
+        let counts = BroadcastCounts {
+            pending: recipients.len(),
+            ..BroadcastCounts::default()
+        };
+        BroadcastRecord::from_parts(recipients, statuses, counts)
     }
 
-    fn from_parts(recipients: Vec<SessionId>, statuses: Vec<DeliveryStatus>) -> Self {
-        let mut counts = BroadcastCounts::default();
-        for &status in &statuses {
-            *counts.slot(status) += 1;
-        }
+    /// A record whose `counts` already tally `statuses`.
+    fn from_parts(
+        recipients: Vec<SessionId>,
+        statuses: Vec<DeliveryStatus>,
+        counts: BroadcastCounts,
+    ) -> Self {
         BroadcastRecord {
             report: BroadcastReport {
                 id: BroadcastId::allocate(),
@@ -390,7 +395,8 @@ impl BroadcastRecord {
 /// lock is not involved.
 ///
 /// Memory: for each live broadcast, its record (see [`BroadcastReport`]) and
-/// one map entry. Nothing is kept for a completed or forgotten broadcast.
+/// one map entry. Nothing is kept for a completed or forgotten broadcast; the
+/// map's spare capacity is returned once it is mostly empty.
 #[derive(Debug, Default)]
 pub struct BroadcastTracker {
     live: HashMap<BroadcastId, BroadcastRecord>,
@@ -430,10 +436,7 @@ impl BroadcastTracker {
         if record.record(ticket, outcome)? > 0 {
             return Ok(None);
         }
-        Ok(self
-            .live
-            .remove(&ticket.broadcast)
-            .map(BroadcastRecord::into_report))
+        Ok(self.free(ticket.broadcast))
     }
 
     /// Where a live broadcast stands.
@@ -445,7 +448,17 @@ impl BroadcastTracker {
     /// is returned, and outcomes that arrive later are refused with
     /// [`RecordError::UnknownBroadcast`].
     pub fn forget(&mut self, id: BroadcastId) -> Option<BroadcastReport> {
-        self.live.remove(&id).map(BroadcastRecord::into_report)
+        self.free(id)
+    }
+
+    fn free(&mut self, id: BroadcastId) -> Option<BroadcastReport> {
+        let record = self.live.remove(&id)?;
+        // A map keeps its high-water capacity; give most of it back once the
+        // burst is over, so a past spike of broadcasts does not pin memory.
+        if self.live.capacity() > 64 && self.live.len() < self.live.capacity() / 4 {
+            self.live.shrink_to(self.live.len() * 2);
+        }
+        Some(record.into_report())
     }
 
     /// How many broadcasts are live.
@@ -503,17 +516,20 @@ where
                 let mut seen = HashSet::with_capacity_and_hasher(list.len(), IdHash::default());
                 let mut recipients = Vec::with_capacity(list.len());
                 let mut statuses = Vec::with_capacity(list.len());
+                let mut counts = BroadcastCounts::default();
                 for &id in list {
                     if seen.insert(id) {
-                        recipients.push(id);
-                        statuses.push(if self.sessions.contains(id) {
+                        let status = if self.sessions.contains(id) {
                             DeliveryStatus::Pending
                         } else {
                             DeliveryStatus::Failed(SendFailure::Closed)
-                        });
+                        };
+                        recipients.push(id);
+                        statuses.push(status);
+                        *counts.slot(status) += 1;
                     }
                 }
-                BroadcastRecord::from_parts(recipients, statuses)
+                BroadcastRecord::from_parts(recipients, statuses, counts)
             }
         }
     }
@@ -788,6 +804,28 @@ mod tests {
             Err(RecordError::UnknownBroadcast(id))
         );
         assert!(tracker.forget(id).is_none());
+    }
+
+    #[test]
+    fn tracker_gives_back_its_capacity_after_a_burst() {
+        let mut tracker = BroadcastTracker::new();
+        let frame = Bytes::new();
+        let mut tickets = Vec::new();
+        for n in 0..1000 {
+            let record = BroadcastRecord::new(vec![SessionId::from_raw(n)]);
+            tickets.extend(record.deliveries(&frame).map(|d| d.ticket));
+            assert!(tracker.track(record).is_none());
+        }
+        let burst = tracker.live.capacity();
+        for ticket in tickets {
+            tracker.record(ticket, SendOutcome::Sent).unwrap();
+        }
+        assert!(tracker.is_empty());
+        assert!(
+            tracker.live.capacity() <= 64,
+            "kept {} of {burst} slots",
+            tracker.live.capacity()
+        );
     }
 
     #[test]
