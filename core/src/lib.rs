@@ -21,6 +21,10 @@ pub use frame::{
     ByteOrder, ConfigError, Decoder, EncodedFrame, Encoder, FrameError, HeaderLen, OversizePolicy,
     PacketN,
 };
+pub use frame::{
+    DelimiterCodec, FixedLengthCodec, LengthFieldCodec, LineEnding, LinesCodec, RawCodec,
+    Utf8LinesCodec,
+};
 pub use hub::SessionId;
 pub use hub::{BroadcastRecord, BroadcastReport, Hub, Kicked, Recipients, ServerState};
 pub use limits::{ConnectionCounter, ConnectionLimits};
