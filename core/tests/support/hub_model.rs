@@ -29,7 +29,6 @@ pub const MAX_PER_IP: usize = 3;
 /// exists, and `who` indexes every session ever registered, so removed ids
 /// are exercised too.
 #[derive(Debug, Clone)]
-#[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
 pub enum Op {
     /// Move the lifecycle (to state `to % 4`).
     SetState { to: u8 },
