@@ -10,7 +10,6 @@ use super::id;
 use super::{Hub, SessionId};
 use crate::session::{SendFailure, SendOutcome};
 use bytes::Bytes;
-use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
@@ -39,19 +38,28 @@ impl fmt::Display for BroadcastId {
     }
 }
 
-/// Who a broadcast goes to.
-#[derive(Debug, Clone, Copy)]
+/// Who a broadcast goes to; `K` is the hub's channel key type.
+#[derive(Debug)]
 #[non_exhaustive]
-pub enum Recipients<'a, Q: ?Sized> {
+pub enum Recipients<'a, K> {
     /// Every registered session.
     Everyone,
     /// Every member of this channel (none if the channel does not exist).
-    Channel(&'a Q),
+    Channel(&'a K),
     /// These sessions. A repeated id is delivered to once; an id that is not
     /// registered gets no delivery and is reported
     /// [`Failed(Closed)`](DeliveryStatus::Failed) at once.
     Sessions(&'a [SessionId]),
 }
+
+// Not derived: a derive would require `K: Copy`, and only a reference is held.
+impl<K> Clone for Recipients<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Recipients<'_, K> {}
 
 /// Where one recipient's send stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -478,7 +486,8 @@ where
 {
     /// Plans a broadcast: snapshots the recipients and returns a fresh
     /// [`BroadcastRecord`] for them, to be driven outside the hub lock. Costs
-    /// one copy of the recipient ids (a `memcpy` for a channel or everyone).
+    /// one copy of the recipient ids (a `memcpy` for a channel or everyone),
+    /// and needs only shared access (a read lock is enough).
     ///
     /// ```
     /// use bytes::Bytes;
@@ -493,17 +502,13 @@ where
     /// let (a, b) = (hub.register(peer, ()).unwrap(), hub.register(peer, ()).unwrap());
     /// hub.join("room", a).unwrap();
     ///
-    /// let record = hub.broadcast(Recipients::Channel("room"));
+    /// let record = hub.broadcast(Recipients::Channel(&"room"));
     /// let frame = Bytes::from_static(b"\x00\x00\x00\x02hi"); // encoded once
     /// let sessions: Vec<_> = record.deliveries(&frame).map(|d| d.session).collect();
     /// assert_eq!(sessions, vec![a]);
     /// # let _ = b;
     /// ```
-    pub fn broadcast<Q>(&self, to: Recipients<'_, Q>) -> BroadcastRecord
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
+    pub fn broadcast(&self, to: Recipients<'_, K>) -> BroadcastRecord {
         match to {
             Recipients::Everyone => BroadcastRecord::new(self.sessions.keys().to_vec()),
             Recipients::Channel(key) => BroadcastRecord::new(
@@ -559,7 +564,7 @@ mod tests {
         let (mut hub, ids) = hub_with(4);
         hub.join("room", ids[1]).unwrap();
         hub.join("room", ids[3]).unwrap();
-        let record = hub.broadcast(Recipients::Channel("room"));
+        let record = hub.broadcast(Recipients::Channel(&"room"));
         let frame = Bytes::from_static(b"x");
         let to: Vec<_> = record.deliveries(&frame).map(|d| d.session).collect();
         assert_eq!(sorted(to), vec![ids[1], ids[3]]);
@@ -570,7 +575,7 @@ mod tests {
     fn broadcast_to_everyone_goes_to_every_registered_session() {
         let (mut hub, ids) = hub_with(5);
         hub.remove(ids[2]);
-        let record = hub.broadcast(Recipients::<str>::Everyone);
+        let record = hub.broadcast(Recipients::Everyone);
         let mut expected = ids.clone();
         expected.remove(2);
         assert_eq!(
@@ -582,7 +587,7 @@ mod tests {
     #[test]
     fn broadcast_to_a_missing_channel_is_complete_at_once() {
         let (hub, _) = hub_with(2);
-        let record = hub.broadcast(Recipients::Channel("nobody"));
+        let record = hub.broadcast(Recipients::Channel(&"nobody"));
         assert!(record.is_complete());
         assert!(record.report().is_empty());
         let mut tracker = BroadcastTracker::new();
@@ -595,7 +600,7 @@ mod tests {
         let (mut hub, ids) = hub_with(3);
         hub.remove(ids[1]);
         let list = [ids[0], ids[1], ids[0], ids[2]];
-        let record = hub.broadcast(Recipients::<str>::Sessions(&list));
+        let record = hub.broadcast(Recipients::Sessions(&list));
         let report = record.report();
         assert_eq!(
             report.statuses().collect::<Vec<_>>(),
@@ -614,7 +619,7 @@ mod tests {
     #[test]
     fn every_delivery_shares_the_one_encoded_frame() {
         let (hub, _) = hub_with(3);
-        let record = hub.broadcast(Recipients::<str>::Everyone);
+        let record = hub.broadcast(Recipients::Everyone);
         let frame = Bytes::from(vec![0u8, 0, 0, 3, b'a', b'b', b'c']);
         for delivery in record.deliveries(&frame) {
             assert_eq!(
@@ -630,7 +635,7 @@ mod tests {
     #[test]
     fn snapshot_keeps_a_session_removed_after_the_broadcast_was_planned() {
         let (mut hub, ids) = hub_with(2);
-        let mut record = hub.broadcast(Recipients::<str>::Everyone);
+        let mut record = hub.broadcast(Recipients::Everyone);
         hub.remove(ids[0]);
         let frame = Bytes::new();
         let tickets: Vec<_> = record
@@ -699,7 +704,7 @@ mod tests {
     #[test]
     fn timed_out_lists_exactly_the_sessions_to_resend_to() {
         let (hub, ids) = hub_with(4);
-        let mut record = hub.broadcast(Recipients::<str>::Everyone);
+        let mut record = hub.broadcast(Recipients::Everyone);
         let frame = Bytes::new();
         let deliveries: Vec<Delivery> = record.deliveries(&frame).collect();
         let mut expected = Vec::new();
@@ -714,7 +719,7 @@ mod tests {
         }
         let resend = record.report().timed_out();
         assert_eq!(resend, expected);
-        let again = hub.broadcast(Recipients::<str>::Sessions(&resend));
+        let again = hub.broadcast(Recipients::Sessions(&resend));
         assert_eq!(
             sorted(again.report().statuses().map(|(id, _)| id).collect()),
             vec![ids[1], ids[2]]
@@ -832,6 +837,11 @@ mod tests {
     fn a_record_holds_nine_heap_bytes_per_recipient() {
         assert_eq!(size_of::<SessionId>(), 8);
         assert_eq!(size_of::<DeliveryStatus>(), 1);
+        // The fixed part: id, two slice pointers with lengths, five counts.
+        assert_eq!(
+            size_of::<BroadcastRecord>(),
+            8 + 4 * size_of::<usize>() + 5 * size_of::<usize>()
+        );
         for n in [0usize, 10, 1000, 100_000] {
             let ids: Vec<SessionId> = (0..n as u64).map(SessionId::from_raw).collect();
             let record = BroadcastRecord::new(ids);

@@ -34,6 +34,17 @@ pub use id::SessionId;
 pub use registry::{Hub, PeerAddr, RegisterError, SessionInfo};
 pub use state::{ServerState, StateError};
 
+// What a runtime puts behind a lock or hands between tasks must be able to
+// cross threads; checked at compile time.
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Hub<String, String>>();
+    shareable::<BroadcastRecord>();
+    shareable::<BroadcastTracker>();
+    shareable::<Delivery>();
+    shareable::<crate::route::Router>();
+};
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::{Hub, ServerState};
