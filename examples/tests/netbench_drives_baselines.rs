@@ -8,7 +8,9 @@ use common::{f64_field, netbench, u64_field, verified, Server, BASELINE_ECHO, BA
 #[tokio::test]
 async fn batching_echo_baseline_returns_every_frame_in_order() {
     let server = Server::start(BASELINE_ECHO, &[]).await;
-    let report = verified(server.addr, &["--conns", "8", "--pipeline", "16"]).await;
+    let pid = server.pid().to_string();
+    let flags = ["--conns", "8", "--pipeline", "16", "--server-pid", &pid];
+    let report = verified(server.addr, &flags).await;
     assert_eq!(report["mode"], "echo");
     assert_eq!(u64_field(&report, "connected"), 8);
     assert!(f64_field(&report, "frames_per_sec") > 0.0);
@@ -19,6 +21,15 @@ async fn batching_echo_baseline_returns_every_frame_in_order() {
         f64_field(&report, "latency_p999_us"),
     );
     assert!(0.0 < p50 && p50 <= p99 && p99 <= p999, "{report}");
+    // Both sides' CPU over the window, and per frame.
+    for field in [
+        "netbench_cpu_s",
+        "server_cpu_s",
+        "netbench_cpu_us_per_frame",
+        "server_cpu_us_per_frame",
+    ] {
+        assert!(f64_field(&report, field) >= 0.0, "{field}: {report}");
+    }
 }
 
 #[tokio::test]

@@ -25,6 +25,10 @@
 //! per read. `--builtin-echo` measures its ceiling against a trivial
 //! in-process echo.
 //!
+//! With `--server-pid`, the server's CPU time over the window is read from
+//! `/proc` next to netbench's own: CPU per frame is the figure a busy shared
+//! machine distorts least.
+//!
 //! The library never prints: [`run`] returns a [`Report`], which the binary
 //! prints as text or as one JSON line.
 
@@ -55,7 +59,7 @@ pub use report::Report;
 
 use crate::flags::{default_workers, parse_header_len, parse_seconds, workers_parser, Endian};
 use report::Measured;
-use stats::{nanos, read_rss_kib, Clock, Latency, Plan, Totals};
+use stats::{nanos, read_cpu_seconds, read_rss_kib, Clock, Latency, Plan, Totals};
 use wire::{Framing, Template, STAMP_LEN};
 
 /// Connects in progress at once, so a large `--conns` does not overflow the
@@ -281,8 +285,17 @@ async fn drive(
         };
     }
 
+    // CPU used by both sides during the window only.
+    let cpu = || {
+        let server = args.server_pid.map(|pid| read_cpu_seconds(Some(pid)).ok());
+        (read_cpu_seconds(None).ok(), server.flatten())
+    };
+    tokio::time::sleep_until(clock.instant(window_start_ns)).await;
+    let cpu_start = cpu();
     tokio::time::sleep_until(clock.instant(window_end_ns)).await;
+    let cpu_end = cpu();
     let rss_after_kib = args.server_pid.and_then(rss);
+    let used = |start: Option<f64>, end: Option<f64>| Some(end? - start?);
 
     let mut totals = Totals {
         errors: connect_errors,
@@ -300,6 +313,8 @@ async fn drive(
     }
     let measured = Measured {
         totals,
+        netbench_cpu_s: used(cpu_start.0, cpu_end.0),
+        server_cpu_s: used(cpu_start.1, cpu_end.1),
         latency: plan.latency.merged(),
         rss_before_kib,
         rss_after_kib,
@@ -419,6 +434,10 @@ fn report(args: &NetbenchArgs, addr: SocketAddr, m: &Measured) -> Report {
         lost: is_fanout.then_some(t.lost),
         publisher_stalls: is_fanout.then_some(t.stalls),
         open: is_idle.then_some(t.open),
+        netbench_cpu_s: m.netbench_cpu_s,
+        netbench_cpu_us_per_frame: m.per_frame_us(m.netbench_cpu_s),
+        server_cpu_s: m.server_cpu_s,
+        server_cpu_us_per_frame: m.per_frame_us(m.server_cpu_s),
         server_rss_before_kib: m.rss_before_kib,
         server_rss_after_kib: m.rss_after_kib,
         server_rss_per_conn_bytes: per_conn,

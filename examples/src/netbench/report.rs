@@ -75,6 +75,16 @@ pub struct Report {
     pub publisher_stalls: Option<u64>,
     /// Idle: connections still open at the end of the window.
     pub open: Option<u64>,
+    /// CPU seconds (user + system) netbench used during the window, the
+    /// built-in echo's thread included.
+    pub netbench_cpu_s: Option<f64>,
+    /// netbench's CPU microseconds per received frame: its own cost, which
+    /// a busy shared machine does not inflate the way it does wall time.
+    pub netbench_cpu_us_per_frame: Option<f64>,
+    /// CPU seconds the server used during the window (`--server-pid`).
+    pub server_cpu_s: Option<f64>,
+    /// The server's CPU microseconds per frame received by netbench.
+    pub server_cpu_us_per_frame: Option<f64>,
     /// Server RSS in KiB before connecting (`--server-pid`).
     pub server_rss_before_kib: Option<u64>,
     /// Server RSS in KiB at the end of the window, connections still open.
@@ -92,12 +102,22 @@ impl Report {
 
 pub(crate) struct Measured {
     pub(crate) totals: Totals,
+    /// CPU seconds used during the window by netbench and by the server.
+    pub(crate) netbench_cpu_s: Option<f64>,
+    pub(crate) server_cpu_s: Option<f64>,
     pub(crate) latency: Histogram<u64>,
     pub(crate) rss_before_kib: Option<u64>,
     pub(crate) rss_after_kib: Option<u64>,
 }
 
 impl Measured {
+    pub(crate) fn per_frame_us(&self, cpu_s: Option<f64>) -> Option<f64> {
+        let frames = self.totals.frames;
+        cpu_s
+            .filter(|_| frames > 0)
+            .map(|s| s * 1e6 / frames as f64)
+    }
+
     pub(crate) fn latency_us(&self, quantile: f64) -> Option<f64> {
         (!self.latency.is_empty()).then(|| self.latency.value_at_quantile(quantile) as f64 / 1e3)
     }
@@ -159,6 +179,19 @@ impl fmt::Display for Report {
         }
         if let Some(open) = self.open {
             writeln!(f, "  open      {open}/{}", self.connected)?;
+        }
+        if let Some(cpu) = self.netbench_cpu_s {
+            write!(f, "  cpu       netbench {cpu:.2} s")?;
+            if let Some(per) = self.netbench_cpu_us_per_frame {
+                write!(f, " ({per:.3} µs/frame)")?;
+            }
+            if let Some(server) = self.server_cpu_s {
+                write!(f, ", server {server:.2} s")?;
+            }
+            if let Some(per) = self.server_cpu_us_per_frame {
+                write!(f, " ({per:.3} µs/frame)")?;
+            }
+            writeln!(f)?;
         }
         if let (Some(before), Some(after)) = (self.server_rss_before_kib, self.server_rss_after_kib)
         {

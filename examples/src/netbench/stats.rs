@@ -168,6 +168,41 @@ pub(crate) fn read_rss_kib(pid: u32) -> std::io::Result<u64> {
     })
 }
 
+/// CPU time (user + system) a process has used so far, in seconds, from
+/// `/proc/PID/stat` (`None`: this process). Resolution is the kernel's
+/// USER_HZ tick, 10 ms on Linux.
+pub(crate) fn read_cpu_seconds(pid: Option<u32>) -> std::io::Result<f64> {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |pid| format!("/proc/{pid}/stat"),
+    );
+    let stat = std::fs::read_to_string(&path)?;
+    parse_cpu_ticks(&stat)
+        .map(|ticks| ticks as f64 / USER_HZ)
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("unexpected {path}"),
+            )
+        })
+}
+
+/// Linux reports `/proc` CPU times in USER_HZ ticks, 100 per second on every
+/// architecture it supports.
+const USER_HZ: f64 = 100.0;
+
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name (field 2) may hold spaces and parentheses: count
+    // fields from the last ')'. utime and stime are fields 14 and 15.
+    let mut rest = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .skip(11);
+    let utime: u64 = rest.next()?.parse().ok()?;
+    let stime: u64 = rest.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 fn parse_vm_rss_kib(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line["VmRSS:".len()..]
@@ -189,10 +224,19 @@ mod tests {
     }
 
     #[test]
-    fn own_rss_is_readable_on_linux() {
+    fn own_rss_and_cpu_are_readable_on_linux() {
         if cfg!(target_os = "linux") {
             assert!(read_rss_kib(std::process::id()).unwrap() > 0);
+            assert!(read_cpu_seconds(None).unwrap() >= 0.0);
+            read_cpu_seconds(Some(std::process::id())).unwrap();
         }
+    }
+
+    #[test]
+    fn cpu_ticks_are_fields_14_and_15_even_with_odd_command_names() {
+        let stat = "42 (a b) c)) S 1 42 42 0 -1 4194560 100 0 0 0 250 70 0 0 20 0 1 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(320));
+        assert_eq!(parse_cpu_ticks("42 (x) S 1 2"), None);
     }
 
     #[test]
