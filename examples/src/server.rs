@@ -149,3 +149,30 @@ impl BlockingShutdown {
         self.stop.try_recv().ok()
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn blocking_shutdown_returns_when_the_process_gets_sigterm() {
+        let shutdown = Shutdown::install_blocking().unwrap();
+        assert_eq!(shutdown.triggered(), None);
+        // The handler is installed, so this does not kill the test process.
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let signal = loop {
+            if let Some(signal) = shutdown.triggered() {
+                break signal;
+            }
+            assert!(Instant::now() < deadline, "SIGTERM not seen within 10 s");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(signal, StopSignal::Terminate);
+    }
+}

@@ -18,6 +18,7 @@
 
 use std::io;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -76,8 +77,12 @@ async fn accept_loop(listener: TcpListener, codec: LengthDelimitedCodec, flush: 
                     let _ = echo(socket, codec, flush).await;
                 });
             }
-            // Out of file descriptors and the like: keep serving the others.
-            Err(e) => eprintln!("baseline_echo: accept failed: {e}"),
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly
+                // rather than spin, and keep serving the connections we have.
+                eprintln!("baseline_echo: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
     }
 }

@@ -21,6 +21,7 @@ use std::io;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use castnet_examples::baseline::{length_delimited, FlushMode};
@@ -97,7 +98,12 @@ async fn accept_loop(
                     let _ = client(socket, codec, tx, rx, flush, &lagged).await;
                 });
             }
-            Err(e) => eprintln!("baseline_fanout: accept failed: {e}"),
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly
+                // rather than spin, and keep serving the connections we have.
+                eprintln!("baseline_fanout: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
     }
 }

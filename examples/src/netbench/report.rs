@@ -89,7 +89,8 @@ pub struct Report {
     pub server_rss_before_kib: Option<u64>,
     /// Server RSS in KiB at the end of the window, connections still open.
     pub server_rss_after_kib: Option<u64>,
-    /// (after − before) / connections still open, in bytes.
+    /// (after − before) per connection held, in bytes: per connection
+    /// still open in idle mode, per connection established otherwise.
     pub server_rss_per_conn_bytes: Option<f64>,
 }
 
