@@ -99,6 +99,13 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.connected > 0 && self.verify_failures == 0
     }
+
+    /// True when netbench used at least 90% of its workers' time during the
+    /// window: the figures may then measure the generator, not the server.
+    pub fn generator_saturated(&self) -> bool {
+        self.netbench_cpu_s
+            .is_some_and(|cpu| cpu >= 0.9 * self.duration_s * self.workers as f64)
+    }
 }
 
 pub(crate) struct Measured {
@@ -193,6 +200,14 @@ impl fmt::Display for Report {
                 write!(f, " ({per:.3} µs/frame)")?;
             }
             writeln!(f)?;
+            if self.generator_saturated() {
+                writeln!(
+                    f,
+                    "  note      netbench kept its {} worker(s) busy: it may be the bottleneck \
+                     (raise --workers or --pipeline)",
+                    self.workers
+                )?;
+            }
         }
         if let (Some(before), Some(after)) = (self.server_rss_before_kib, self.server_rss_after_kib)
         {
