@@ -26,4 +26,7 @@ pub use frame::{
     Utf8LinesCodec,
 };
 pub use hub::SessionId;
+pub use hub::{BroadcastRecord, BroadcastReport, Hub, Kicked, Recipients, ServerState};
+pub use limits::{ConnectionCounter, ConnectionLimits};
+pub use route::{Endpoint, Envelope, EnvelopeCodec, Router};
 pub use session::{SendFailure, SendId, SendOutcome};

@@ -3,3 +3,7 @@
 //!
 //! This module decides; it never closes sockets or sleeps. Sessions and
 //! runtimes act on its answers.
+
+mod conn;
+
+pub use conn::{AdmitError, ConnectionCounter, ConnectionLimits, ConnectionPermit};
