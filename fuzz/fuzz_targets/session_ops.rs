@@ -1,24 +1,36 @@
-//! Random operation sequences against one `Session`, decoded from raw bytes:
-//! sends (encoded or pre-encoded, with any deadline), writes of k bytes
-//! through a few vectored slices, inbound bytes (well-formed frames or
-//! garbage, through both read paths), end of stream, time steps forwards and
-//! backwards, heartbeat changes, close and abort, under a random
-//! configuration (queue bounds, timeouts, rate limit, PacketN header and
-//! oversize policy).
+//! `session_ops`: random operation sequences against one `Session`, decoded
+//! from raw bytes, in one of two modes chosen by the first byte.
 //!
-//! Invariants: no panic; every `SendId` ends exactly once (`Sent` or
-//! `Failed`); `Closed` comes once and last; `poll_timeout` is never before
-//! `now`, and right after `handle_timeout(now)` nothing is due at `now`; the
-//! bytes handed to `on_written` decode to exactly the frames reported `Sent`
-//! plus the heartbeats, in order.
+//! - Model mode (even first byte): the operations of the proptest
+//!   `core/tests/session_model.rs` (send, encoded or pre-encoded, with any
+//!   deadline; write k bytes through a few vectored slices; feed inbound
+//!   chunks through both read paths; end of stream; time steps forwards and
+//!   backwards; heartbeat changes; close; abort) run against the reference
+//!   model shared with it (included by path): after every operation the
+//!   events must be exactly the model's.
+//! - Wide mode (odd first byte): configurations the model does not cover
+//!   (inbound rate limits under both policies, first-frame and idle
+//!   timeouts, 1-, 2- and 4-byte headers, small maximum frame lengths,
+//!   discard or fail on oversize, arbitrary inbound garbage), checked
+//!   against the invariants alone.
+//!
+//! Invariants in both modes: no panic; every `SendId` ends exactly once;
+//! `Closed` comes once and last; `poll_timeout` is never before `now`, and
+//! right after `handle_timeout(now)` nothing is due at `now`; the bytes
+//! handed to `on_written` decode to exactly the frames reported `Sent` plus
+//! the heartbeats, in order.
+//!
+//! Input layout: every byte string is valid; a field past the end reads 0.
 #![no_main]
+
+#[path = "../../core/tests/support/session_model.rs"]
+mod model;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use castnet_core::frame::{Decoder, HeaderLen, OversizePolicy};
 use castnet_core::limits::{Rate, RateLimit, RatePolicy};
 use castnet_core::{EncodedFrame, Event, PacketN, SendDeadline, Session, SessionConfig};
 use std::collections::BTreeMap;
-use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
 const HEARTBEAT: &[u8] = b"hb";
@@ -182,15 +194,8 @@ impl Run {
             }
             2 | 3 => {
                 let max = usize::from(input.u16() % 400);
-                let mut dst = [IoSlice::new(&[]); 8];
-                let filled = s.chunks_vectored(&mut dst[..usize::from(input.u8() % 8) + 1]);
-                let mut n = 0;
-                for slice in &dst[..filled] {
-                    let take = slice.len().min(max - n);
-                    self.wire.extend_from_slice(&slice[..take]);
-                    n += take;
-                }
-                s.on_written(n, now);
+                let slices = usize::from(input.u8() % 8) + 1;
+                model::write_gathered(s, max, slices, &mut self.wire, now);
             }
             4 => {
                 // Inbound: a well-formed frame, or raw bytes from the input.
@@ -290,10 +295,59 @@ impl Run {
     }
 }
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let mut input = Input(data);
-    let encoder = codec(&mut input);
-    let config = config(&mut input);
+/// Model mode: a configuration, the peer's frames, then operations.
+fn model_mode(input: &mut Input) {
+    let millis = |input: &mut Input, modulo: u16| u64::from(input.u16() % modulo);
+    let cfg = model::Cfg {
+        max_frames: usize::from(input.u8() % 8) + 1,
+        max_bytes: usize::from(input.u16() % 160) + 1,
+        send_timeout: input.bool().then(|| millis(input, 5000) + 1),
+        linger: millis(input, 4000),
+        peer_timeout: input.bool().then(|| millis(input, 7000) + 1000),
+    };
+    let frames = (0..input.u8() % 10)
+        .map(|_| {
+            let len = usize::from(input.u8() % 30);
+            input.bytes(len).to_vec()
+        })
+        .collect();
+    let peer = (frames, input.u8() % 5 == 0);
+    let mut ops = Vec::new();
+    while !input.0.is_empty() && ops.len() < 400 {
+        ops.push(match input.u8() % 10 {
+            0 => model::Op::Send {
+                len: usize::from(input.u8() % 40),
+                deadline: match input.u8() % 4 {
+                    0 | 1 => model::Deadline::Default,
+                    2 => model::Deadline::After(millis(input, 4000)),
+                    _ => model::Deadline::Never,
+                },
+                pre_encoded: input.bool(),
+            },
+            1 => model::Op::Write {
+                max: usize::from(input.u16() % 400),
+                slices: usize::from(input.u8() % 8) + 1,
+            },
+            2 => model::Op::Feed {
+                len: usize::from(input.u8() % 60),
+                into_slice: input.bool(),
+            },
+            3 => model::Op::FeedNothing,
+            4 => model::Op::Eof,
+            5 => model::Op::Advance(millis(input, 2500)),
+            6 => model::Op::Backwards(millis(input, 2000)),
+            7 => model::Op::Heartbeat(input.bool().then(|| millis(input, 3000))),
+            8 => model::Op::Close,
+            _ => model::Op::Abort,
+        });
+    }
+    model::run(cfg, peer, ops);
+}
+
+/// Wide mode: a codec and configuration beyond the model, then operations.
+fn wide_mode(input: &mut Input) {
+    let encoder = codec(input);
+    let config = config(input);
     #[allow(clippy::disallowed_methods)] // the run's only clock read: an arbitrary origin
     let base = Instant::now();
     let mut run = Run {
@@ -309,8 +363,17 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     let mut ops = 0;
     while !input.0.is_empty() && ops < 400 {
-        run.op(&mut input);
+        run.op(input);
         ops += 1;
     }
     run.finish();
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let mut input = Input(data);
+    if input.u8() % 2 == 0 {
+        model_mode(&mut input);
+    } else {
+        wide_mode(&mut input);
+    }
 });
