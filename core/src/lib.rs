@@ -28,5 +28,10 @@ pub use frame::{
 pub use hub::SessionId;
 pub use hub::{BroadcastRecord, BroadcastReport, Hub, Kicked, Recipients, ServerState};
 pub use limits::{ConnectionCounter, ConnectionLimits};
+pub use limits::{Rate, RateLimit, RatePolicy};
 pub use route::{Endpoint, Envelope, EnvelopeCodec, Router};
+pub use session::{
+    CloseReason, Event, SendDeadline, SendError, Session, SessionConfig, SessionConfigBuilder,
+    SessionStats,
+};
 pub use session::{SendFailure, SendId, SendOutcome};

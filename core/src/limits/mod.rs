@@ -5,5 +5,7 @@
 //! runtimes act on its answers.
 
 mod conn;
+mod rate;
 
 pub use conn::{AdmitError, ConnectionCounter, ConnectionLimits, ConnectionPermit};
+pub use rate::{Rate, RateExceeded, RateLimit, RateLimiter, RatePolicy, TokenBucket};
