@@ -16,7 +16,9 @@ mod packet;
 
 pub use encoded::{EncodedFrame, MAX_INLINE_HEAD};
 pub use error::{ConfigError, FrameError};
-pub use packet::{ByteOrder, HeaderLen, OversizePolicy, PacketN, PacketNBuilder, DEFAULT_MAX_FRAME_LEN};
+pub use packet::{
+    ByteOrder, HeaderLen, OversizePolicy, PacketN, PacketNBuilder, DEFAULT_MAX_FRAME_LEN,
+};
 
 use bytes::BytesMut;
 
