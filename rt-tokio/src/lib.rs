@@ -1,9 +1,11 @@
 //! # castnet-tokio
 //!
-//! castnet on Tokio. **Not implemented yet**: this crate only re-exports
-//! [`castnet_core`] so far; its server, client and session API is tracked in
-//! the project's issues. Nothing here pretends to work.
+//! castnet on Tokio. So far this crate holds the tokio-util interop
+//! ([`codec::Compat`]); the server, client and session API is being built
+//! (see the project's issues and README status table).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod codec;
 
 pub use castnet_core as core;
