@@ -7,5 +7,8 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+mod socket;
+
+pub use socket::{PeerAddr, SocketOptions};
 
 pub use castnet_core as core;

@@ -104,6 +104,29 @@ impl SendQuota {
         }
     }
 
+    /// Adds `len` bytes to a frame admitted with `try_acquire(0)`.
+    ///
+    /// The admission rule does not depend on the new frame's size, so a
+    /// sender can be admitted *before* it encodes (and hand its message back
+    /// intact when refused), then charge the encoded length. Between the two
+    /// calls other senders see the queue without those bytes, so the bound can
+    /// be overshot by at most one frame per concurrent sender.
+    pub fn charge(&self, len: usize) {
+        let add = clamp_len(len);
+        let mut cur = self.used.load(Ordering::Relaxed);
+        loop {
+            let (bytes, frames) = unpack(cur);
+            let new = (frames << BYTE_BITS) | (bytes + add).min(BYTE_MASK);
+            match self
+                .used
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
     /// Returns the quota of one frame of `len` bytes admitted earlier.
     pub fn release(&self, len: usize) {
         let sub = clamp_len(len);
@@ -182,6 +205,17 @@ mod tests {
         q.release(30);
         assert_eq!(q.in_use(), (40, 1));
         q.release(40);
+        assert_eq!(q.in_use(), (0, 0));
+    }
+
+    #[test]
+    fn admit_then_charge_counts_like_a_single_acquire() {
+        let q = quota(100, 10);
+        q.try_acquire(0).unwrap();
+        q.charge(120);
+        assert_eq!(q.in_use(), (120, 1));
+        assert!(q.is_full());
+        q.release(120);
         assert_eq!(q.in_use(), (0, 0));
     }
 
