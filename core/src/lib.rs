@@ -23,4 +23,8 @@ pub use frame::{
     PacketN,
 };
 pub use hub::SessionId;
+pub use session::{
+    CloseReason, Event, SendDeadline, SendError, Session, SessionConfig, SessionConfigBuilder,
+    SessionStats,
+};
 pub use session::{SendFailure, SendId, SendOutcome};

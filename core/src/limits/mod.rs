@@ -3,3 +3,6 @@
 //!
 //! This module decides; it never closes sockets or sleeps. Sessions and
 //! runtimes act on its answers.
+
+mod rate;
+pub use rate::{Rate, RateExceeded, RateLimit, RateLimiter, RatePolicy, TokenBucket};
