@@ -23,6 +23,9 @@ pub use frame::{
     PacketN,
 };
 pub use hub::SessionId;
+pub use hub::{BroadcastRecord, BroadcastReport, Hub, Kicked, Recipients, ServerState};
+pub use limits::{ConnectionCounter, ConnectionLimits};
+pub use route::{Endpoint, Envelope, EnvelopeCodec, Router};
 pub use session::{
     CloseReason, Event, SendDeadline, SendError, Session, SessionConfig, SessionConfigBuilder,
     SessionStats,

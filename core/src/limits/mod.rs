@@ -6,3 +6,6 @@
 
 mod rate;
 pub use rate::{Rate, RateExceeded, RateLimit, RateLimiter, RatePolicy, TokenBucket};
+mod conn;
+
+pub use conn::{AdmitError, ConnectionCounter, ConnectionLimits, ConnectionPermit};
