@@ -1,29 +1,33 @@
-//! The connection task: the one owner of a core [`castnet_core::session::Session`].
+//! The connection task: the one owner of a core [`castnet_core::Session`].
 //!
-//! Sockets in, core out. Per wake-up it reads until the socket is empty (or a
-//! fairness budget is spent), lets the core decode every frame, applies every
-//! command waiting in the inbox, then writes everything queued in vectored
-//! writes. Timers come from the core's `poll_timeout`; the task compares
-//! `now >= deadline` itself rather than trusting that a sleep fired on time.
+//! Sockets in, core out. Each turn it fires due timers, hands every event
+//! the core produced to the user, applies every command waiting in the inbox
+//! (replies a handler just sent included), writes everything queued in
+//! vectored writes, then waits for the socket, the inbox or the next
+//! deadline. Reading goes until the socket is empty or a fairness budget is
+//! spent. The task compares `now >= deadline` itself rather than trusting
+//! that a sleep fired on time.
 
-use crate::session::{Command, Shared};
+use crate::session::{Command, Done, Shared};
 use crate::socket::Stream;
-use castnet_core::session::{CloseReason, Event, Session as CoreSession};
-use castnet_core::session::{SendFailure, SendId, SendOutcome};
+use crate::stats::StatsCell;
+use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
+use castnet_core::session::{SendFailure, SendId, SendOutcome, SessionStats};
 use castnet_core::Decoder;
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 use tokio::io::Interest;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Largest number of slices handed to one vectored write.
 const MAX_IOVECS: usize = 64;
-/// Bytes read per wake-up before other work gets a turn.
+/// Bytes read per turn before other work gets a turn.
 const READ_BUDGET: usize = 256 * 1024;
-/// Inbox commands applied per wake-up before IO gets a turn.
-const INBOX_BUDGET: usize = 1024;
+/// Inbox commands applied per turn before IO gets a turn.
+const INBOX_BUDGET: usize = 4096;
 
 /// What the driver does with what the core reports.
 pub(crate) trait Sink<C: Decoder>: Send {
@@ -31,16 +35,11 @@ pub(crate) trait Sink<C: Decoder>: Send {
     /// until [`Sink::ready`] resolves (the receiver is full).
     fn frame(&mut self, frame: C::Item) -> bool;
     /// Waits until frames can be delivered again.
-    fn ready(&mut self) -> impl std::future::Future<Output = ()> + Send;
-    /// A send finished (outcome already routed to its `SendWork`).
+    fn ready(&mut self) -> impl Future<Output = ()> + Send;
+    /// A send finished.
     fn sent(&mut self, _id: SendId, _outcome: SendOutcome) {}
     /// The session closed. Called exactly once, last.
     fn closed(&mut self, reason: &CloseReason);
-}
-
-struct Pending {
-    len: usize,
-    done: Option<oneshot::Sender<SendOutcome>>,
 }
 
 pub(crate) async fn drive<C, S>(
@@ -49,130 +48,152 @@ pub(crate) async fn drive<C, S>(
     shared: Arc<Shared<C>>,
     mut inbox: mpsc::UnboundedReceiver<Command>,
     mut sink: S,
+    stats: Arc<StatsCell>,
 ) where
-    C: Decoder + Send + 'static,
+    C: Decoder + Send + Sync + 'static,
+    C::Item: Send,
     S: Sink<C>,
 {
-    let mut pending: HashMap<SendId, Pending> = HashMap::new();
-    let mut paused_by_sink = false;
-    let mut read_eof = false;
-    let mut close_reason = None;
+    let mut pending: HashMap<SendId, (usize, Done)> = HashMap::new();
+    let mut published = SessionStats::default();
+    let mut sink_full = false;
+    let mut eof_seen = false;
 
-    loop {
+    let reason = loop {
         let now = Instant::now().into_std();
 
-        // 1. Commands from handles, in a batch.
-        for _ in 0..INBOX_BUDGET {
-            match inbox.try_recv() {
-                Ok(cmd) => apply(&mut core, &shared, &mut pending, cmd, now),
-                Err(_) => break,
-            }
+        // Timers: the core decides what expired.
+        if core.poll_timeout().is_some_and(|at| now >= at) {
+            core.handle_timeout(now);
         }
 
-        // 2. Timers: the core decides what expired.
-        if let Some(deadline) = core.poll_timeout() {
-            if now >= deadline {
-                core.handle_timeout(now);
-            }
-        }
-
-        // 3. Everything the core has to say.
-        while let Some(event) = core.poll_event() {
-            match event {
-                Event::Frame(frame) => {
-                    if !sink.frame(frame) {
-                        paused_by_sink = true;
-                    }
-                }
-                Event::Sent(id) => finish(&shared, &mut pending, &mut sink, id, SendOutcome::Sent),
-                Event::Failed(id, why) => {
-                    finish(&shared, &mut pending, &mut sink, id, SendOutcome::Failed(why))
-                }
-                Event::Closed(reason) => close_reason = Some(reason),
-                other => tracing::trace!(event = ?other, "session event"),
-            }
-        }
-        if let Some(reason) = close_reason.take() {
-            shared.mark_closed();
-            // Whatever reached the inbox after the close ends as Closed.
-            inbox.close();
-            while let Ok(cmd) = inbox.try_recv() {
-                if let Command::Send { frame, done, .. } = cmd {
-                    shared.quota.release(frame.len());
-                    if let Some(done) = done {
-                        let _ = done.send(SendOutcome::Failed(SendFailure::Closed));
+        // Events, then the commands they may have caused, until both are dry.
+        let mut closed = None;
+        loop {
+            while let Some(event) = core.poll_event() {
+                match event {
+                    Event::Frame(frame) => sink_full |= !sink.frame(frame),
+                    Event::Closed(reason) => closed = Some(reason),
+                    event => {
+                        if let Some((id, outcome)) = event.outcome() {
+                            if let Some((len, done)) = pending.remove(&id) {
+                                shared.quota.release(len);
+                                shared.room.notify_waiters();
+                                done.complete(outcome);
+                                sink.sent(id, outcome);
+                            }
+                        } else if let Event::FrameDiscarded(error) = &event {
+                            tracing::debug!(%error, "oversized frame discarded");
+                        }
                     }
                 }
             }
-            for (_, p) in pending.drain() {
-                shared.quota.release(p.len);
-                if let Some(done) = p.done {
-                    let _ = done.send(SendOutcome::Failed(SendFailure::Closed));
-                }
+            if closed.is_some() {
+                break;
             }
-            shared.room.notify_waiters();
-            tracing::debug!(reason = ?reason, "session closed");
-            sink.closed(&reason);
-            break;
+            let mut applied = 0;
+            while applied < INBOX_BUDGET {
+                match inbox.try_recv() {
+                    Ok(cmd) => apply(&mut core, &shared, &mut pending, cmd, now),
+                    Err(_) => break,
+                }
+                applied += 1;
+            }
+            // End of stream is reported only now, after every frame that came
+            // before it was handled and every reply to it queued.
+            if eof_seen && applied == 0 {
+                eof_seen = false;
+                core.on_eof(now);
+                continue;
+            }
+            if applied == 0 {
+                break;
+            }
+        }
+        if let Some(reason) = closed {
+            break reason;
         }
 
-        // 4. Write what is queued, as long as the socket takes it.
+        // Write what is queued, as long as the socket takes it.
         if core.wants_write() {
             if let Err(e) = write_some(&stream, &mut core, now) {
-                core.on_io_error(e.kind(), now);
+                tracing::debug!(error = %e, "write failed");
+                core.on_io_error(e.kind());
                 continue;
             }
         }
-        if core.wants_close_write() {
-            let _ = stream.shutdown_write();
-        }
+        publish(&stats, &core, &mut published);
 
-        // 5. Wait for the next thing to do.
-        let mut interest = None;
-        if !read_eof && !paused_by_sink && core.wants_read() {
-            interest = Some(Interest::READABLE);
-        }
-        if core.wants_write() {
-            interest = Some(match interest {
-                Some(i) => i | Interest::WRITABLE,
-                None => Interest::WRITABLE,
-            });
-        }
+        // Wait for the next thing to do.
+        let read = !sink_full && core.wants_read();
+        let interest = match (read, core.wants_write()) {
+            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        };
         let deadline = core.poll_timeout().map(Instant::from_std);
         tokio::select! {
             biased;
-            cmd = inbox.recv() => match cmd {
-                Some(cmd) => apply(&mut core, &shared, &mut pending, cmd, Instant::now().into_std()),
-                // Every handle is gone: nobody can send or close any more, but
-                // the peer may still talk to a handler; keep going.
-                None => {}
-            },
-            ready = async { stream.ready(interest.unwrap()).await }, if interest.is_some() => {
+            cmd = inbox.recv() => {
+                if let Some(cmd) = cmd {
+                    apply(&mut core, &shared, &mut pending, cmd, Instant::now().into_std());
+                }
+                // `None`: every handle is gone. The connection goes on (the
+                // peer may still talk to a handler); it ends by the peer,
+                // a timeout or an error.
+            }
+            ready = async { stream.ready(interest.unwrap_or(Interest::READABLE)).await }, if interest.is_some() => {
                 let now = Instant::now().into_std();
                 match ready {
-                    Ok(r) => {
-                        if r.is_readable() {
-                            match read_some(&stream, &mut core, now) {
-                                Ok(true) => {}
-                                Ok(false) => read_eof = true,
-                                Err(e) => core.on_io_error(e.kind(), now),
+                    Ok(r) if r.is_readable() || r.is_read_closed() => {
+                        match read_some(&stream, &mut core, now) {
+                            Ok(eof) => eof_seen |= eof,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "read failed");
+                                core.on_io_error(e.kind());
                             }
                         }
                     }
-                    Err(e) => core.on_io_error(e.kind(), now),
+                    Ok(_) => {}
+                    Err(e) => core.on_io_error(e.kind()),
                 }
             }
-            _ = sink.ready(), if paused_by_sink => paused_by_sink = false,
-            _ = async { tokio::time::sleep_until(deadline.unwrap()).await }, if deadline.is_some() => {}
+            _ = sink.ready(), if sink_full => sink_full = false,
+            _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {}
+        }
+    };
+
+    // The session is closed: nothing more reaches the wire. Whatever is still
+    // in the inbox or pending ends as Closed.
+    shared.mark_closed();
+    inbox.close();
+    while let Ok(cmd) = inbox.try_recv() {
+        if let Command::Send { frame, done, .. } = cmd {
+            shared.quota.release(frame.len());
+            done.complete(SendOutcome::Failed(SendFailure::Closed));
         }
     }
+    for (_, (len, done)) in pending.drain() {
+        shared.quota.release(len);
+        done.complete(SendOutcome::Failed(SendFailure::Closed));
+    }
+    shared.room.notify_waiters();
+    publish(&stats, &core, &mut published);
+    if matches!(reason, CloseReason::Local | CloseReason::PeerEof) {
+        // Everything queued was written: tell the peer we are done.
+        let _ = stream.shutdown_write();
+    }
+    tracing::debug!(%reason, "session closed");
+    sink.closed(&reason);
+    drop(stream);
     shared.mark_finished();
 }
 
 fn apply<C: Decoder>(
     core: &mut CoreSession<C>,
     shared: &Shared<C>,
-    pending: &mut HashMap<SendId, Pending>,
+    pending: &mut HashMap<SendId, (usize, Done)>,
     cmd: Command,
     now: std::time::Instant,
 ) {
@@ -183,45 +204,43 @@ fn apply<C: Decoder>(
             done,
         } => {
             let len = frame.len();
-            match core.send_encoded(frame, timeout, now) {
+            let deadline = match timeout {
+                Some(t) => SendDeadline::After(t),
+                None => SendDeadline::Default,
+            };
+            match core.send_encoded(frame, deadline, now) {
                 Ok(id) => {
-                    pending.insert(id, Pending { len, done });
+                    pending.insert(id, (len, done));
                 }
                 Err(err) => {
+                    // The shared quota admitted it, but the core refused
+                    // (closing, or its own frames such as heartbeats filled
+                    // the queue): it ends here, once.
                     shared.quota.release(len);
                     shared.room.notify_waiters();
-                    let why = err.failure();
-                    if let Some(done) = done {
-                        let _ = done.send(SendOutcome::Failed(why));
-                    }
+                    done.complete(SendOutcome::Failed(
+                        err.failure().unwrap_or(SendFailure::Closed),
+                    ));
                 }
             }
         }
-        Command::SetHeartbeat(hb) => core.set_heartbeat(hb, now),
+        Command::SetHeartbeat(hb) => core.set_heartbeat_frame(hb, now),
         Command::Close => core.close(now),
-        Command::Abort => core.abort(now),
+        Command::Abort => core.abort(),
     }
 }
 
-fn finish<C: Decoder, S: Sink<C>>(
-    shared: &Shared<C>,
-    pending: &mut HashMap<SendId, Pending>,
-    sink: &mut S,
-    id: SendId,
-    outcome: SendOutcome,
-) {
-    // Heartbeats are the core's own frames: they have no pending entry.
-    if let Some(p) = pending.remove(&id) {
-        shared.quota.release(p.len);
-        shared.room.notify_waiters();
-        if let Some(done) = p.done {
-            let _ = done.send(outcome);
-        }
-        sink.sent(id, outcome);
+/// Adds what the core counted since the last call to the shared counters.
+fn publish<C: Decoder>(stats: &StatsCell, core: &CoreSession<C>, last: &mut SessionStats) {
+    let now = core.stats();
+    if now != *last {
+        stats.add_delta(last, &now);
+        *last = now;
     }
 }
 
-/// Reads until the socket would block or the budget is spent. `Ok(false)` on EOF.
+/// Reads until the socket would block, the budget is spent or the core stops
+/// wanting input. `Ok(true)` when the peer ended its side.
 fn read_some<C: Decoder>(
     stream: &Stream,
     core: &mut CoreSession<C>,
@@ -229,12 +248,8 @@ fn read_some<C: Decoder>(
 ) -> io::Result<bool> {
     let mut total = 0;
     while total < READ_BUDGET && core.wants_read() {
-        let buf = core.read_buf();
-        match stream.try_read_buf(buf) {
-            Ok(0) => {
-                core.on_eof(now);
-                return Ok(false);
-            }
+        match stream.try_read_buf(core.read_buf()) {
+            Ok(0) => return Ok(true),
             Ok(n) => {
                 total += n;
                 core.on_read(n, now);
@@ -244,7 +259,7 @@ fn read_some<C: Decoder>(
             Err(e) => return Err(e),
         }
     }
-    Ok(true)
+    Ok(false)
 }
 
 /// Writes queued frames in vectored writes until the queue is empty or the

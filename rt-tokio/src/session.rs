@@ -1,12 +1,13 @@
 //! The [`Session`] handle: cheap to clone, usable from any task, talking to
 //! the one task that owns the connection's core session.
 
-use crate::socket::PeerAddr;
 use bytes::Bytes;
 use castnet_core::frame::{EncodedFrame, Encoder, FrameError};
+use castnet_core::hub::PeerAddr;
+use castnet_core::hub::{BroadcastRecord, DeliveryTicket};
 use castnet_core::session::{SendFailure, SendOutcome};
 use castnet_core::sync::SendQuota;
-use castnet_core::SessionId;
+use castnet_core::{Decoder, SessionId};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,14 +22,68 @@ pub(crate) enum Command {
     Send {
         frame: EncodedFrame,
         timeout: Option<Duration>,
-        done: Option<oneshot::Sender<SendOutcome>>,
+        done: Done,
     },
-    SetHeartbeat(Option<(Duration, Bytes)>),
+    SetHeartbeat(Option<(Duration, EncodedFrame)>),
     Close,
     Abort,
 }
 
-pub(crate) struct Shared<C> {
+/// Where a send's outcome goes.
+pub(crate) enum Done {
+    /// Nobody waits for it (`send`, `try_send`); it is still counted.
+    Nobody,
+    /// An `async_send`'s [`SendWork`].
+    Work(oneshot::Sender<SendOutcome>),
+    /// One recipient's slot of a broadcast.
+    Broadcast(Arc<BroadcastShared>, DeliveryTicket),
+}
+
+impl Done {
+    pub(crate) fn complete(self, outcome: SendOutcome) {
+        match self {
+            Done::Nobody => {}
+            Done::Work(tx) => {
+                let _ = tx.send(outcome);
+            }
+            Done::Broadcast(shared, ticket) => shared.record(ticket, outcome),
+        }
+    }
+}
+
+/// One broadcast's record, shared by the sender and every recipient's task.
+/// Each outcome takes this record's own lock, never the hub's.
+pub(crate) struct BroadcastShared {
+    pub(crate) record: std::sync::Mutex<BroadcastRecord>,
+    pub(crate) complete: Notify,
+}
+
+impl BroadcastShared {
+    pub(crate) fn new(record: BroadcastRecord) -> Self {
+        BroadcastShared {
+            record: std::sync::Mutex::new(record),
+            complete: Notify::new(),
+        }
+    }
+
+    pub(crate) fn record(&self, ticket: DeliveryTicket, outcome: SendOutcome) {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        match record.record(ticket, outcome) {
+            Ok(0) => self.complete.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "broadcast outcome recorded twice"),
+        }
+    }
+
+    pub(crate) fn is_complete(&self) -> bool {
+        self.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_complete()
+    }
+}
+
+pub(crate) struct Shared<C: Decoder> {
     pub(crate) id: SessionId,
     pub(crate) peer: PeerAddr,
     pub(crate) codec: C,
@@ -41,9 +96,13 @@ pub(crate) struct Shared<C> {
     /// Signalled when the owner task has finished.
     pub(crate) finished: Notify,
     pub(crate) finished_flag: AtomicBool,
+    /// Frames for [`Session::recv`], when the session is not served by a
+    /// handler.
+    pub(crate) frames: Option<tokio::sync::Mutex<mpsc::Receiver<C::Item>>>,
+    pub(crate) stats: Arc<crate::stats::StatsCell>,
 }
 
-impl<C> Shared<C> {
+impl<C: Decoder> Shared<C> {
     pub(crate) fn mark_closed(&self) {
         self.closed.store(true, Ordering::Release);
         // Wake every waiting sender so it observes `Closed`.
@@ -63,11 +122,11 @@ impl<C> Shared<C> {
 /// Sending never blocks the connection: frames are encoded in the caller's
 /// task and handed to the connection's task, which writes everything queued
 /// in one vectored write.
-pub struct Session<C> {
+pub struct Session<C: Decoder> {
     pub(crate) shared: Arc<Shared<C>>,
 }
 
-impl<C> Clone for Session<C> {
+impl<C: Decoder> Clone for Session<C> {
     fn clone(&self) -> Self {
         Session {
             shared: self.shared.clone(),
@@ -75,7 +134,7 @@ impl<C> Clone for Session<C> {
     }
 }
 
-impl<C> std::fmt::Debug for Session<C> {
+impl<C: Decoder> std::fmt::Debug for Session<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("id", &self.shared.id)
@@ -123,7 +182,7 @@ pub enum SendError<M> {
     Frame(FrameError),
 }
 
-impl<C> Session<C> {
+impl<C: Decoder> Session<C> {
     /// This session's id, unique in the process.
     pub fn id(&self) -> SessionId {
         self.shared.id
@@ -145,8 +204,8 @@ impl<C> Session<C> {
     where
         C: Encoder<M> + Clone,
     {
-        let frame = self.admit(msg, None)?;
-        self.push(frame, None, None);
+        let frame = self.admit(msg)?;
+        self.push(frame, None, Done::Nobody);
         Ok(())
     }
 
@@ -188,10 +247,10 @@ impl<C> Session<C> {
     where
         C: Encoder<M> + Clone,
     {
-        match self.admit(msg, None) {
+        match self.admit(msg) {
             Ok(frame) => {
                 let (tx, rx) = oneshot::channel();
-                self.push(frame, timeout, Some(tx));
+                self.push(frame, timeout, Done::Work(tx));
                 SendWork(WorkState::Waiting(rx))
             }
             Err(TrySendError::Closed(_)) => SendWork::ready(Err(SendFailure::Closed.into())),
@@ -208,10 +267,7 @@ impl<C> Session<C> {
         C: Encoder<M> + Clone,
     {
         let encoded = match heartbeat {
-            Some((interval, msg)) => {
-                let frame = self.shared.codec.clone().encode_frame(msg)?;
-                Some((interval, frame.into_contiguous()))
-            }
+            Some((interval, msg)) => Some((interval, self.shared.codec.clone().encode_frame(msg)?)),
             None => None,
         };
         let _ = self.shared.inbox.send(Command::SetHeartbeat(encoded));
@@ -246,7 +302,7 @@ impl<C> Session<C> {
     }
 
     /// Admission and encoding, shared by every send form.
-    fn admit<M>(&self, msg: M, _timeout: Option<Duration>) -> Result<EncodedFrame, TrySendError<M>>
+    fn admit<M>(&self, msg: M) -> Result<EncodedFrame, TrySendError<M>>
     where
         C: Encoder<M> + Clone,
     {
@@ -254,6 +310,7 @@ impl<C> Session<C> {
             return Err(TrySendError::Closed(msg));
         }
         if self.shared.quota.try_acquire(0).is_err() {
+            self.count_queue_full();
             return Err(TrySendError::QueueFull(msg));
         }
         match self.shared.codec.clone().encode_frame(msg) {
@@ -268,12 +325,14 @@ impl<C> Session<C> {
         }
     }
 
-    fn push(
-        &self,
-        frame: EncodedFrame,
-        timeout: Option<Duration>,
-        done: Option<oneshot::Sender<SendOutcome>>,
-    ) {
+    fn count_queue_full(&self) {
+        self.shared
+            .stats
+            .handle_queue_full
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn push(&self, frame: EncodedFrame, timeout: Option<Duration>, done: Done) {
         let len = frame.len();
         if let Err(mpsc::error::SendError(cmd)) = self.shared.inbox.send(Command::Send {
             frame,
@@ -282,28 +341,77 @@ impl<C> Session<C> {
         }) {
             // The owner task is gone: this send ends here, as Closed.
             self.shared.quota.release(len);
-            if let Command::Send { done: Some(done), .. } = cmd {
-                let _ = done.send(SendOutcome::Failed(SendFailure::Closed));
+            if let Command::Send { done, .. } = cmd {
+                done.complete(SendOutcome::Failed(SendFailure::Closed));
             }
         }
     }
 
-    /// Queues an already-encoded frame shared with other sessions (a
-    /// broadcast), without copying it. Returns its outcome receiver.
-    pub(crate) fn push_shared(
+    /// Hands one broadcast delivery (the shared encoded frame, not copied)
+    /// to this session. A refusal is recorded in the broadcast at once.
+    pub(crate) fn deliver(
         &self,
         frame: Bytes,
-    ) -> Result<oneshot::Receiver<SendOutcome>, SendFailure> {
-        if self.is_closed() {
-            return Err(SendFailure::Closed);
+        shared: Arc<BroadcastShared>,
+        ticket: DeliveryTicket,
+    ) {
+        let refusal = if self.is_closed() {
+            Some(SendFailure::Closed)
+        } else if self.shared.quota.try_acquire(frame.len()).is_err() {
+            self.count_queue_full();
+            Some(SendFailure::QueueFull)
+        } else {
+            None
+        };
+        match refusal {
+            Some(why) => shared.record(ticket, SendOutcome::Failed(why)),
+            None => self.push(
+                EncodedFrame::contiguous(frame),
+                None,
+                Done::Broadcast(shared, ticket),
+            ),
         }
-        self.shared
-            .quota
-            .try_acquire(frame.len())
-            .map_err(|_| SendFailure::QueueFull)?;
-        let (tx, rx) = oneshot::channel();
-        self.push(EncodedFrame::contiguous(frame), None, Some(tx));
-        Ok(rx)
+    }
+
+    /// The next frame from the peer, or `None` once the session has closed
+    /// and every frame was taken. Frames wait in a bounded buffer; while it
+    /// is full the connection stops reading (backpressure to the peer).
+    ///
+    /// Only sessions not served by a [`Handler`](crate::Handler) receive this
+    /// way (clients from [`dial`](crate::dial)); on a handler-served session
+    /// frames go to the handler and `recv` returns `None` at once.
+    pub async fn recv(&self) -> Option<C::Item> {
+        let frames = self.shared.frames.as_ref()?;
+        frames.lock().await.recv().await
+    }
+
+    /// Receives frames and calls `handler` for each, until the session closes
+    /// (go-libnet's `Process`). Returns the number of frames handled.
+    pub async fn process<F>(&self, mut handler: F) -> usize
+    where
+        F: FnMut(&Session<C>, C::Item),
+    {
+        let mut n = 0;
+        while let Some(frame) = self.recv().await {
+            handler(self, frame);
+            n += 1;
+        }
+        n
+    }
+
+    /// Receives one frame and calls `handler` with it; `false` if the session
+    /// closed first (go-libnet's `ProcessOnce`).
+    pub async fn process_once<F>(&self, handler: F) -> bool
+    where
+        F: FnOnce(&Session<C>, C::Item),
+    {
+        match self.recv().await {
+            Some(frame) => {
+                handler(self, frame);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -351,11 +459,9 @@ impl Future for SendWork {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.0 {
-            WorkState::Ready(result) => Poll::Ready(
-                result
-                    .take()
-                    .expect("SendWork polled after it completed"),
-            ),
+            WorkState::Ready(result) => {
+                Poll::Ready(result.take().expect("SendWork polled after it completed"))
+            }
             WorkState::Waiting(rx) => Pin::new(rx).poll(cx).map(|outcome| match outcome {
                 Ok(outcome) => outcome.into_result().map_err(SendWorkError::Failed),
                 // The owner task ended without reporting: it was torn down, so

@@ -4,7 +4,6 @@
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{Interest, Ready};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -87,36 +86,6 @@ impl SocketOptions {
         socket.bind(&socket2::SockAddr::unix(path)?)?;
         socket.listen(self.backlog.min(i32::MAX as u32) as i32)?;
         UnixListener::from_std(socket.into())
-    }
-}
-
-/// Where a session's peer is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum PeerAddr {
-    /// A TCP peer.
-    Tcp(SocketAddr),
-    /// A Unix-socket peer (its path, when it has one; clients usually don't).
-    Unix(Option<PathBuf>),
-}
-
-impl PeerAddr {
-    /// The IP address of a TCP peer.
-    pub fn ip(&self) -> Option<std::net::IpAddr> {
-        match self {
-            PeerAddr::Tcp(addr) => Some(addr.ip()),
-            PeerAddr::Unix(_) => None,
-        }
-    }
-}
-
-impl std::fmt::Display for PeerAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PeerAddr::Tcp(addr) => addr.fmt(f),
-            PeerAddr::Unix(Some(path)) => write!(f, "unix:{}", path.display()),
-            PeerAddr::Unix(None) => f.write_str("unix:(unnamed)"),
-        }
     }
 }
 
