@@ -72,8 +72,9 @@ struct Inner<C: Decoder, K> {
 /// share the same server.
 ///
 /// ```no_run
-/// /// use castnet_tokio::{handler_fn, Config, Server, Session};
+/// use bytes::Bytes;
 /// use castnet_core::frame::PacketN;
+/// use castnet_tokio::{handler_fn, Config, Server, Session};
 ///
 /// # async fn run() -> std::io::Result<()> {
 /// let server: Server = Server::bind("127.0.0.1:7000", Config::default()).await?;
