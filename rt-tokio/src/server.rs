@@ -21,7 +21,6 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::{TcpListener, ToSocketAddrs, UnixListener};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -29,7 +28,27 @@ type KickHook<C, K> = Box<dyn Fn(&Session<C>, &K) + Send + Sync>;
 
 enum Listener {
     Tcp(TcpListener),
-    Unix(UnixListener, PathBuf),
+    Unix(UnixBound),
+}
+
+/// The listener of a running `serve`, and the task-tracker token that makes
+/// `stop` wait for it. Fields drop in order: the listener closes first.
+struct Serving {
+    listener: Listener,
+    _token: tokio_util::task::task_tracker::TaskTrackerToken,
+}
+
+/// A Unix listener that removes its socket file when dropped, however the
+/// server ends: stopped, never served, `serve` failing, or simply dropped.
+struct UnixBound {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl Drop for UnixBound {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Where a server listens.
@@ -60,7 +79,6 @@ struct Inner<C: Decoder, K> {
     local: LocalAddr,
     shutdown: CancellationToken,
     tasks: TaskTracker,
-    stopped: Notify,
 }
 
 /// A castnet server on Tokio: accepts connections, admits them through the
@@ -125,7 +143,7 @@ where
         let listener = config.socket.bind_unix(&path)?;
         let local = LocalAddr::Unix(path.clone());
         Ok(Self::with_listener(
-            Listener::Unix(listener, path),
+            Listener::Unix(UnixBound { listener, path }),
             local,
             config,
         ))
@@ -145,7 +163,6 @@ where
                 local,
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
-                stopped: Notify::new(),
             }),
         }
     }
@@ -164,13 +181,23 @@ where
     /// is called. Each connection runs on its own task; `handler`'s callbacks
     /// run on that task.
     pub async fn serve<H: Handler<C>>(&self, handler: H) -> io::Result<()> {
-        let listener = self
-            .inner
-            .listener
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| io::Error::other("serve called twice, or after stop"))?;
+        let serving = {
+            let mut slot = self
+                .inner
+                .listener
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let listener = slot
+                .take()
+                .ok_or_else(|| io::Error::other("serve called twice, or after stop"))?;
+            // Taken under the listener's lock: a `stop` that finds the slot
+            // empty waits for this token, so it returns only once the
+            // listener is closed.
+            Serving {
+                listener,
+                _token: self.inner.tasks.token(),
+            }
+        };
         if self.hub().set_state(ServerState::Running).is_err() {
             return Err(io::Error::other("server is stopping"));
         }
@@ -179,7 +206,7 @@ where
         loop {
             let accepted = tokio::select! {
                 _ = self.inner.shutdown.cancelled() => break,
-                accepted = accept(&listener) => accepted,
+                accepted = accept(&serving.listener) => accepted,
             };
             match accepted {
                 Ok((stream, peer)) => self.admit(stream, peer, &handler),
@@ -187,25 +214,26 @@ where
                     tracing::warn!(error = %e, "accept failed; retrying");
                     // Out of descriptors and the like: back off briefly
                     // rather than spin.
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    tokio::select! {
+                        _ = self.inner.shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
+                    }
                 }
                 Err(e) => return Err(e),
             }
-        }
-        if let Listener::Unix(_, path) = &listener {
-            let _ = std::fs::remove_file(path);
         }
         Ok(())
     }
 
     fn admit<H: Handler<C>>(&self, stream: Stream, peer: PeerAddr, handler: &Arc<H>) {
+        let stats = &self.inner.stats;
         if let Stream::Tcp(s) = &stream {
             if let Err(e) = self.inner.config.socket.apply_tcp(s) {
+                stats.connections_refused.fetch_add(1, Relaxed);
                 tracing::debug!(error = %e, %peer, "socket options failed; closing");
                 return;
             }
         }
-        let stats = &self.inner.stats;
         // Register first, under the hub lock, so limits are checked and the
         // id is known before the task exists; the handle is filled in below.
         let mut hub = self.hub();
@@ -236,11 +264,15 @@ where
         if let Some(info) = hub.session_mut(id) {
             *info.meta_mut() = Some(session.clone());
         }
+        // Counted as a task before the hub lock is released: a `stop` that
+        // finds this session also waits for its task, spawned just below.
+        let token = self.inner.tasks.token();
         drop(hub);
         stats.connections_accepted.fetch_add(1, Relaxed);
         stats.connections_open.fetch_add(1, Relaxed);
         handler.on_open(&session);
         self.inner.tasks.spawn(task);
+        drop(token);
     }
 
     /// The session with this id, if it is open.
@@ -371,7 +403,6 @@ where
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
         let _ = self.hub().set_state(ServerState::Closed);
-        self.inner.stopped.notify_waiters();
         tracing::info!(addr = %self.inner.local, "stopped");
     }
 
@@ -419,8 +450,8 @@ async fn accept(listener: &Listener) -> io::Result<(Stream, PeerAddr)> {
             let (s, addr) = l.accept().await?;
             Ok((Stream::Tcp(s), PeerAddr::Ip(addr)))
         }
-        Listener::Unix(l, _) => {
-            let (s, addr) = l.accept().await?;
+        Listener::Unix(bound) => {
+            let (s, addr) = bound.listener.accept().await?;
             Ok((
                 Stream::Unix(s),
                 PeerAddr::Unix(addr.as_pathname().map(Path::to_path_buf)),

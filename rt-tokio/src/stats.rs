@@ -11,7 +11,8 @@ pub struct Stats {
     pub connections_open: u64,
     /// Connections accepted and admitted since the start.
     pub connections_accepted: u64,
-    /// Connections refused at accept (connection limits, or stopping).
+    /// Connections refused at accept (connection limits, stopping, or socket
+    /// setup failing).
     pub connections_refused: u64,
     /// Frames received.
     pub frames_in: u64,
