@@ -1,0 +1,194 @@
+//! Starting a connection task, and the client side: `dial`.
+
+use crate::config::Config;
+use crate::driver::{self, Sink};
+use crate::session::{Session, Shared};
+use crate::socket::Stream;
+use crate::stats::StatsCell;
+use castnet_core::hub::PeerAddr;
+use castnet_core::session::{CloseReason, Session as CoreSession};
+use castnet_core::sync::{QueueBound, SendQuota};
+use castnet_core::{Decoder, SessionId};
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
+use tokio::sync::{mpsc, Notify};
+use tracing::Instrument;
+
+/// Creates the handle and the owner task of one connection. `make_sink` builds
+/// the sink from the handle (a handler needs it) and the recv channel, if any.
+pub(crate) fn start<C, S>(
+    stream: Stream,
+    id: SessionId,
+    peer: PeerAddr,
+    config: &Config<C>,
+    stats: Arc<StatsCell>,
+    recv: bool,
+    make_sink: impl FnOnce(Session<C>, Option<mpsc::Sender<C::Item>>) -> S,
+) -> (Session<C>, impl Future<Output = ()> + Send + 'static)
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    S: Sink<C> + 'static,
+{
+    let (tx, inbox) = mpsc::unbounded_channel();
+    let (frames_tx, frames_rx) = if recv {
+        let (t, r) = mpsc::channel(config.recv_buffer);
+        (Some(t), Some(tokio::sync::Mutex::new(r)))
+    } else {
+        (None, None)
+    };
+    let shared = Arc::new(Shared {
+        id,
+        peer: peer.clone(),
+        codec: config.codec.clone(),
+        inbox: tx,
+        quota: SendQuota::new(QueueBound {
+            max_bytes: config.session.max_queue_bytes() as u64,
+            max_frames: config.session.max_queue_frames() as u64,
+        }),
+        room: Notify::new(),
+        closed: AtomicBool::new(false),
+        finished: Notify::new(),
+        finished_flag: AtomicBool::new(false),
+        frames: frames_rx,
+        stats: stats.clone(),
+    });
+    let session = Session {
+        shared: shared.clone(),
+    };
+    let sink = make_sink(session.clone(), frames_tx);
+    let core = CoreSession::new(
+        config.codec.clone(),
+        config.session.clone(),
+        tokio::time::Instant::now().into_std(),
+    );
+    let span = tracing::debug_span!("session", id = id.get(), %peer);
+    let task = driver::drive(stream, core, shared, inbox, sink, stats).instrument(span);
+    (session, task)
+}
+
+/// Frames go to [`Session::recv`].
+pub(crate) struct RecvSink<T> {
+    tx: mpsc::Sender<T>,
+    waiting: std::collections::VecDeque<T>,
+}
+
+impl<T> RecvSink<T> {
+    pub(crate) fn new(tx: mpsc::Sender<T>) -> Self {
+        RecvSink {
+            tx,
+            waiting: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+impl<C> Sink<C> for RecvSink<C::Item>
+where
+    C: Decoder,
+    C::Item: Send,
+{
+    fn frame(&mut self, frame: C::Item) -> bool {
+        if !self.waiting.is_empty() {
+            self.waiting.push_back(frame);
+            return false;
+        }
+        match self.tx.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(frame)) => {
+                self.waiting.push_back(frame);
+                false
+            }
+            // Nobody can receive any more: drop the frame.
+            Err(mpsc::error::TrySendError::Closed(_)) => true,
+        }
+    }
+
+    async fn ready(&mut self) {
+        while let Some(frame) = self.waiting.pop_front() {
+            match self.tx.reserve().await {
+                Ok(permit) => permit.send(frame),
+                Err(_) => {
+                    self.waiting.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn closed(&mut self, _reason: &CloseReason) {}
+}
+
+/// Connects to a TCP server and returns the session. Frames from the server
+/// arrive through [`Session::recv`].
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use castnet_tokio::{dial, Config};
+///
+/// let session = dial("127.0.0.1:7000", Config::default()).await?;
+/// session.send("hello").await.ok();
+/// let reply = session.recv().await;
+/// # let _ = reply; Ok(()) }
+/// ```
+pub async fn dial<C>(addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Session<C>>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    let stream = TcpStream::connect(addr).await?;
+    config.socket.apply_tcp(&stream)?;
+    let peer = PeerAddr::Ip(stream.peer_addr()?);
+    Ok(spawn_client(Stream::Tcp(stream), peer, &config))
+}
+
+/// [`dial`] that gives up with [`io::ErrorKind::TimedOut`] after `timeout`.
+pub async fn dial_timeout<C>(
+    addr: impl ToSocketAddrs,
+    timeout: Duration,
+    config: Config<C>,
+) -> io::Result<Session<C>>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    match tokio::time::timeout(timeout, dial(addr, config)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "dial timed out")),
+    }
+}
+
+/// Connects to a Unix-socket server at `path`.
+pub async fn dial_unix<C>(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Session<C>>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    let path = path.as_ref();
+    let stream = UnixStream::connect(path).await?;
+    let peer = PeerAddr::Unix(Some(path.to_path_buf()));
+    Ok(spawn_client(Stream::Unix(stream), peer, &config))
+}
+
+fn spawn_client<C>(stream: Stream, peer: PeerAddr, config: &Config<C>) -> Session<C>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    let stats = Arc::new(StatsCell::default());
+    let (session, task) = start(
+        stream,
+        SessionId::allocate(),
+        peer,
+        config,
+        stats,
+        true,
+        |_, tx| RecvSink::new(tx.expect("client sessions receive through recv")),
+    );
+    tokio::spawn(task);
+    session
+}

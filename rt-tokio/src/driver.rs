@@ -1,0 +1,287 @@
+//! The connection task: the one owner of a core [`castnet_core::Session`].
+//!
+//! Sockets in, core out. Each turn it fires due timers, hands every event
+//! the core produced to the user, applies every command waiting in the inbox
+//! (replies a handler just sent included), writes everything queued in
+//! vectored writes, then waits for the socket, the inbox or the next
+//! deadline. Reading goes until the socket is empty or a fairness budget is
+//! spent. The task compares `now >= deadline` itself rather than trusting
+//! that a sleep fired on time.
+
+use crate::session::{Command, Done, Shared};
+use crate::socket::Stream;
+use crate::stats::StatsCell;
+use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
+use castnet_core::session::{SendFailure, SendId, SendOutcome, SessionStats};
+use castnet_core::Decoder;
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+use tokio::io::Interest;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Largest number of slices handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+/// Bytes read per turn before other work gets a turn.
+const READ_BUDGET: usize = 256 * 1024;
+/// Inbox commands applied per turn before IO gets a turn.
+const INBOX_BUDGET: usize = 4096;
+
+/// What the driver does with what the core reports.
+pub(crate) trait Sink<C: Decoder>: Send {
+    /// A decoded frame. Returning `false` asks the driver to stop reading
+    /// until [`Sink::ready`] resolves (the receiver is full).
+    fn frame(&mut self, frame: C::Item) -> bool;
+    /// Waits until frames can be delivered again.
+    fn ready(&mut self) -> impl Future<Output = ()> + Send;
+    /// A send finished.
+    fn sent(&mut self, _id: SendId, _outcome: SendOutcome) {}
+    /// The session closed. Called exactly once, last.
+    fn closed(&mut self, reason: &CloseReason);
+}
+
+pub(crate) async fn drive<C, S>(
+    stream: Stream,
+    mut core: CoreSession<C>,
+    shared: Arc<Shared<C>>,
+    mut inbox: mpsc::UnboundedReceiver<Command>,
+    mut sink: S,
+    stats: Arc<StatsCell>,
+) where
+    C: Decoder + Send + Sync + 'static,
+    C::Item: Send,
+    S: Sink<C>,
+{
+    let mut pending: HashMap<SendId, (usize, Done)> = HashMap::new();
+    let mut published = SessionStats::default();
+    let mut sink_full = false;
+    let mut eof_seen = false;
+
+    let reason = loop {
+        let now = Instant::now().into_std();
+
+        // Timers: the core decides what expired.
+        if core.poll_timeout().is_some_and(|at| now >= at) {
+            core.handle_timeout(now);
+        }
+
+        // Events, then the commands they may have caused, until both are dry.
+        let mut closed = None;
+        loop {
+            while let Some(event) = core.poll_event() {
+                match event {
+                    Event::Frame(frame) => sink_full |= !sink.frame(frame),
+                    Event::Closed(reason) => closed = Some(reason),
+                    event => {
+                        if let Some((id, outcome)) = event.outcome() {
+                            if let Some((len, done)) = pending.remove(&id) {
+                                shared.quota.release(len);
+                                shared.room.notify_waiters();
+                                done.complete(outcome);
+                                sink.sent(id, outcome);
+                            }
+                        } else if let Event::FrameDiscarded(error) = &event {
+                            tracing::debug!(%error, "oversized frame discarded");
+                        }
+                    }
+                }
+            }
+            if closed.is_some() {
+                break;
+            }
+            let mut applied = 0;
+            while applied < INBOX_BUDGET {
+                match inbox.try_recv() {
+                    Ok(cmd) => apply(&mut core, &shared, &mut pending, cmd, now),
+                    Err(_) => break,
+                }
+                applied += 1;
+            }
+            // End of stream is reported only now, after every frame that came
+            // before it was handled and every reply to it queued.
+            if eof_seen && applied == 0 {
+                eof_seen = false;
+                core.on_eof(now);
+                continue;
+            }
+            if applied == 0 {
+                break;
+            }
+        }
+        if let Some(reason) = closed {
+            break reason;
+        }
+
+        // Write what is queued, as long as the socket takes it.
+        if core.wants_write() {
+            if let Err(e) = write_some(&stream, &mut core, now) {
+                tracing::debug!(error = %e, "write failed");
+                core.on_io_error(e.kind());
+                continue;
+            }
+        }
+        publish(&stats, &core, &mut published);
+
+        // Wait for the next thing to do.
+        let read = !sink_full && core.wants_read();
+        let interest = match (read, core.wants_write()) {
+            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        };
+        let deadline = core.poll_timeout().map(Instant::from_std);
+        tokio::select! {
+            biased;
+            cmd = inbox.recv() => {
+                if let Some(cmd) = cmd {
+                    apply(&mut core, &shared, &mut pending, cmd, Instant::now().into_std());
+                }
+                // `None`: every handle is gone. The connection goes on (the
+                // peer may still talk to a handler); it ends by the peer,
+                // a timeout or an error.
+            }
+            ready = async { stream.ready(interest.unwrap_or(Interest::READABLE)).await }, if interest.is_some() => {
+                let now = Instant::now().into_std();
+                match ready {
+                    Ok(r) if r.is_readable() || r.is_read_closed() => {
+                        match read_some(&stream, &mut core, now) {
+                            Ok(eof) => eof_seen |= eof,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "read failed");
+                                core.on_io_error(e.kind());
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => core.on_io_error(e.kind()),
+                }
+            }
+            _ = sink.ready(), if sink_full => sink_full = false,
+            _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {}
+        }
+    };
+
+    // The session is closed: nothing more reaches the wire. Whatever is still
+    // in the inbox or pending ends as Closed.
+    shared.mark_closed();
+    inbox.close();
+    while let Ok(cmd) = inbox.try_recv() {
+        if let Command::Send { frame, done, .. } = cmd {
+            shared.quota.release(frame.len());
+            done.complete(SendOutcome::Failed(SendFailure::Closed));
+        }
+    }
+    for (_, (len, done)) in pending.drain() {
+        shared.quota.release(len);
+        done.complete(SendOutcome::Failed(SendFailure::Closed));
+    }
+    shared.room.notify_waiters();
+    publish(&stats, &core, &mut published);
+    if matches!(reason, CloseReason::Local | CloseReason::PeerEof) {
+        // Everything queued was written: tell the peer we are done.
+        let _ = stream.shutdown_write();
+    }
+    tracing::debug!(%reason, "session closed");
+    sink.closed(&reason);
+    drop(stream);
+    shared.mark_finished();
+}
+
+fn apply<C: Decoder>(
+    core: &mut CoreSession<C>,
+    shared: &Shared<C>,
+    pending: &mut HashMap<SendId, (usize, Done)>,
+    cmd: Command,
+    now: std::time::Instant,
+) {
+    match cmd {
+        Command::Send {
+            frame,
+            timeout,
+            done,
+        } => {
+            let len = frame.len();
+            let deadline = match timeout {
+                Some(t) => SendDeadline::After(t),
+                None => SendDeadline::Default,
+            };
+            match core.send_encoded(frame, deadline, now) {
+                Ok(id) => {
+                    pending.insert(id, (len, done));
+                }
+                Err(err) => {
+                    // The shared quota admitted it, but the core refused
+                    // (closing, or its own frames such as heartbeats filled
+                    // the queue): it ends here, once.
+                    shared.quota.release(len);
+                    shared.room.notify_waiters();
+                    done.complete(SendOutcome::Failed(
+                        err.failure().unwrap_or(SendFailure::Closed),
+                    ));
+                }
+            }
+        }
+        Command::SetHeartbeat(hb) => core.set_heartbeat_frame(hb, now),
+        Command::Close => core.close(now),
+        Command::Abort => core.abort(),
+    }
+}
+
+/// Adds what the core counted since the last call to the shared counters.
+fn publish<C: Decoder>(stats: &StatsCell, core: &CoreSession<C>, last: &mut SessionStats) {
+    let now = core.stats();
+    if now != *last {
+        stats.add_delta(last, &now);
+        *last = now;
+    }
+}
+
+/// Reads until the socket would block, the budget is spent or the core stops
+/// wanting input. `Ok(true)` when the peer ended its side.
+fn read_some<C: Decoder>(
+    stream: &Stream,
+    core: &mut CoreSession<C>,
+    now: std::time::Instant,
+) -> io::Result<bool> {
+    let mut total = 0;
+    while total < READ_BUDGET && core.wants_read() {
+        match stream.try_read_buf(core.read_buf()) {
+            Ok(0) => return Ok(true),
+            Ok(n) => {
+                total += n;
+                core.on_read(n, now);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+/// Writes queued frames in vectored writes until the queue is empty or the
+/// socket would block.
+fn write_some<C: Decoder>(
+    stream: &Stream,
+    core: &mut CoreSession<C>,
+    now: std::time::Instant,
+) -> io::Result<()> {
+    while core.wants_write() {
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let n = core.chunks_vectored(&mut slices);
+        if n == 0 {
+            break;
+        }
+        match stream.try_write_vectored(&slices[..n]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => core.on_written(written, now),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

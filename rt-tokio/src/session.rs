@@ -1,0 +1,473 @@
+//! The [`Session`] handle: cheap to clone, usable from any task, talking to
+//! the one task that owns the connection's core session.
+
+use bytes::Bytes;
+use castnet_core::frame::{EncodedFrame, Encoder, FrameError};
+use castnet_core::hub::PeerAddr;
+use castnet_core::hub::{BroadcastRecord, DeliveryTicket};
+use castnet_core::session::{SendFailure, SendOutcome};
+use castnet_core::sync::SendQuota;
+use castnet_core::{Decoder, SessionId};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// What a handle asks the connection's owner task to do.
+pub(crate) enum Command {
+    /// Queue one frame. Its quota was acquired and charged with `frame.len()`.
+    Send {
+        frame: EncodedFrame,
+        timeout: Option<Duration>,
+        done: Done,
+    },
+    SetHeartbeat(Option<(Duration, EncodedFrame)>),
+    Close,
+    Abort,
+}
+
+/// Where a send's outcome goes.
+pub(crate) enum Done {
+    /// Nobody waits for it (`send`, `try_send`); it is still counted.
+    Nobody,
+    /// An `async_send`'s [`SendWork`].
+    Work(oneshot::Sender<SendOutcome>),
+    /// One recipient's slot of a broadcast.
+    Broadcast(Arc<BroadcastShared>, DeliveryTicket),
+}
+
+impl Done {
+    pub(crate) fn complete(self, outcome: SendOutcome) {
+        match self {
+            Done::Nobody => {}
+            Done::Work(tx) => {
+                let _ = tx.send(outcome);
+            }
+            Done::Broadcast(shared, ticket) => shared.record(ticket, outcome),
+        }
+    }
+}
+
+/// One broadcast's record, shared by the sender and every recipient's task.
+/// Each outcome takes this record's own lock, never the hub's.
+pub(crate) struct BroadcastShared {
+    pub(crate) record: std::sync::Mutex<BroadcastRecord>,
+    pub(crate) complete: Notify,
+}
+
+impl BroadcastShared {
+    pub(crate) fn new(record: BroadcastRecord) -> Self {
+        BroadcastShared {
+            record: std::sync::Mutex::new(record),
+            complete: Notify::new(),
+        }
+    }
+
+    pub(crate) fn record(&self, ticket: DeliveryTicket, outcome: SendOutcome) {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        match record.record(ticket, outcome) {
+            Ok(0) => self.complete.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "broadcast outcome recorded twice"),
+        }
+    }
+
+    pub(crate) fn is_complete(&self) -> bool {
+        self.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_complete()
+    }
+}
+
+pub(crate) struct Shared<C: Decoder> {
+    pub(crate) id: SessionId,
+    pub(crate) peer: PeerAddr,
+    pub(crate) codec: C,
+    pub(crate) inbox: mpsc::UnboundedSender<Command>,
+    pub(crate) quota: SendQuota,
+    /// Signalled when quota is released, so waiting `send`s retry.
+    pub(crate) room: Notify,
+    /// Set once the session no longer accepts sends.
+    pub(crate) closed: AtomicBool,
+    /// Signalled when the owner task has finished.
+    pub(crate) finished: Notify,
+    pub(crate) finished_flag: AtomicBool,
+    /// Frames for [`Session::recv`], when the session is not served by a
+    /// handler.
+    pub(crate) frames: Option<tokio::sync::Mutex<mpsc::Receiver<C::Item>>>,
+    pub(crate) stats: Arc<crate::stats::StatsCell>,
+}
+
+impl<C: Decoder> Shared<C> {
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+        // Wake every waiting sender so it observes `Closed`.
+        self.room.notify_waiters();
+    }
+
+    pub(crate) fn mark_finished(&self) {
+        self.mark_closed();
+        self.finished_flag.store(true, Ordering::Release);
+        self.finished.notify_waiters();
+    }
+}
+
+/// A handle to one connection. Clone it freely; every clone talks to the same
+/// connection, from any task or thread.
+///
+/// Sending never blocks the connection: frames are encoded in the caller's
+/// task and handed to the connection's task, which writes everything queued
+/// in one vectored write.
+pub struct Session<C: Decoder> {
+    pub(crate) shared: Arc<Shared<C>>,
+}
+
+impl<C: Decoder> Clone for Session<C> {
+    fn clone(&self) -> Self {
+        Session {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<C: Decoder> std::fmt::Debug for Session<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.shared.id)
+            .field("peer", &self.shared.peer)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// A send was refused at once; the message comes back where it can.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrySendError<M> {
+    /// The session is closed or closing.
+    #[error("session closed")]
+    Closed(M),
+    /// The send queue is full; try again once there is room (or use `send`).
+    #[error("send queue full")]
+    QueueFull(M),
+    /// The codec refused the message (e.g. over the maximum frame length).
+    /// Nothing was queued.
+    #[error(transparent)]
+    Frame(FrameError),
+}
+
+impl<M> TrySendError<M> {
+    /// The message, when it was handed back.
+    pub fn into_inner(self) -> Option<M> {
+        match self {
+            TrySendError::Closed(m) | TrySendError::QueueFull(m) => Some(m),
+            TrySendError::Frame(_) => None,
+        }
+    }
+}
+
+/// A waiting send failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError<M> {
+    /// The session is closed or closing; the message comes back.
+    #[error("session closed")]
+    Closed(M),
+    /// The codec refused the message. Nothing was queued.
+    #[error(transparent)]
+    Frame(FrameError),
+}
+
+impl<C: Decoder> Session<C> {
+    /// This session's id, unique in the process.
+    pub fn id(&self) -> SessionId {
+        self.shared.id
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> &PeerAddr {
+        &self.shared.peer
+    }
+
+    /// True once the session no longer accepts sends.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Queues `msg` now, or refuses at once: [`TrySendError::QueueFull`] and
+    /// [`TrySendError::Closed`] hand the message back.
+    pub fn try_send<M>(&self, msg: M) -> Result<(), TrySendError<M>>
+    where
+        C: Encoder<M> + Clone,
+    {
+        let frame = self.admit(msg)?;
+        self.push(frame, None, Done::Nobody);
+        Ok(())
+    }
+
+    /// Queues `msg`, waiting while the send queue is full (backpressure).
+    pub async fn send<M>(&self, mut msg: M) -> Result<(), SendError<M>>
+    where
+        C: Encoder<M> + Clone,
+    {
+        loop {
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            // Register before checking, so a release between the check and
+            // the wait is not missed.
+            room.as_mut().enable();
+            match self.try_send(msg) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(m)) => return Err(SendError::Closed(m)),
+                Err(TrySendError::Frame(e)) => return Err(SendError::Frame(e)),
+                Err(TrySendError::QueueFull(m)) => msg = m,
+            }
+            room.await;
+        }
+    }
+
+    /// Queues `msg` and returns a [`SendWork`] that resolves to how the send
+    /// ended: `Ok(())` once every byte was handed to the OS, or the failure
+    /// (`Closed`, `TimedOut` after the send timeout, or `QueueFull` at once).
+    /// go-libnet's `AsyncSend`.
+    pub fn async_send<M>(&self, msg: M) -> SendWork
+    where
+        C: Encoder<M> + Clone,
+    {
+        self.async_send_timeout(msg, None)
+    }
+
+    /// As [`async_send`](Self::async_send) with this send timeout instead of
+    /// the session's default.
+    pub fn async_send_timeout<M>(&self, msg: M, timeout: Option<Duration>) -> SendWork
+    where
+        C: Encoder<M> + Clone,
+    {
+        match self.admit(msg) {
+            Ok(frame) => {
+                let (tx, rx) = oneshot::channel();
+                self.push(frame, timeout, Done::Work(tx));
+                SendWork(WorkState::Waiting(rx))
+            }
+            Err(TrySendError::Closed(_)) => SendWork::ready(Err(SendFailure::Closed.into())),
+            Err(TrySendError::QueueFull(_)) => SendWork::ready(Err(SendFailure::QueueFull.into())),
+            Err(TrySendError::Frame(e)) => SendWork::ready(Err(SendWorkError::Frame(e))),
+        }
+    }
+
+    /// Starts, changes or (with `None`) stops the heartbeat: `payload` is sent
+    /// whenever nothing was written for `interval`. After close this does
+    /// nothing.
+    pub fn set_heartbeat<M>(&self, heartbeat: Option<(Duration, M)>) -> Result<(), FrameError>
+    where
+        C: Encoder<M> + Clone,
+    {
+        let encoded = match heartbeat {
+            Some((interval, msg)) => Some((interval, self.shared.codec.clone().encode_frame(msg)?)),
+            None => None,
+        };
+        let _ = self.shared.inbox.send(Command::SetHeartbeat(encoded));
+        Ok(())
+    }
+
+    /// Graceful close: no new sends; what is queued is written (up to the
+    /// linger time), then the connection closes.
+    pub fn close(&self) {
+        self.shared.mark_closed();
+        let _ = self.shared.inbox.send(Command::Close);
+    }
+
+    /// Immediate close: every pending send fails `Closed`.
+    pub fn abort(&self) {
+        self.shared.mark_closed();
+        let _ = self.shared.inbox.send(Command::Abort);
+    }
+
+    /// Waits until the connection's task has finished (after a close, an
+    /// abort, an error or the peer leaving).
+    pub async fn closed(&self) {
+        loop {
+            let finished = self.shared.finished.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            if self.shared.finished_flag.load(Ordering::Acquire) {
+                return;
+            }
+            finished.await;
+        }
+    }
+
+    /// Admission and encoding, shared by every send form.
+    fn admit<M>(&self, msg: M) -> Result<EncodedFrame, TrySendError<M>>
+    where
+        C: Encoder<M> + Clone,
+    {
+        if self.is_closed() {
+            return Err(TrySendError::Closed(msg));
+        }
+        if self.shared.quota.try_acquire(0).is_err() {
+            self.count_queue_full();
+            return Err(TrySendError::QueueFull(msg));
+        }
+        match self.shared.codec.clone().encode_frame(msg) {
+            Ok(frame) => {
+                self.shared.quota.charge(frame.len());
+                Ok(frame)
+            }
+            Err(e) => {
+                self.shared.quota.release(0);
+                Err(TrySendError::Frame(e))
+            }
+        }
+    }
+
+    fn count_queue_full(&self) {
+        self.shared
+            .stats
+            .handle_queue_full
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn push(&self, frame: EncodedFrame, timeout: Option<Duration>, done: Done) {
+        let len = frame.len();
+        if let Err(mpsc::error::SendError(cmd)) = self.shared.inbox.send(Command::Send {
+            frame,
+            timeout,
+            done,
+        }) {
+            // The owner task is gone: this send ends here, as Closed.
+            self.shared.quota.release(len);
+            if let Command::Send { done, .. } = cmd {
+                done.complete(SendOutcome::Failed(SendFailure::Closed));
+            }
+        }
+    }
+
+    /// Hands one broadcast delivery (the shared encoded frame, not copied)
+    /// to this session. A refusal is recorded in the broadcast at once.
+    pub(crate) fn deliver(
+        &self,
+        frame: Bytes,
+        shared: Arc<BroadcastShared>,
+        ticket: DeliveryTicket,
+    ) {
+        let refusal = if self.is_closed() {
+            Some(SendFailure::Closed)
+        } else if self.shared.quota.try_acquire(frame.len()).is_err() {
+            self.count_queue_full();
+            Some(SendFailure::QueueFull)
+        } else {
+            None
+        };
+        match refusal {
+            Some(why) => shared.record(ticket, SendOutcome::Failed(why)),
+            None => self.push(
+                EncodedFrame::contiguous(frame),
+                None,
+                Done::Broadcast(shared, ticket),
+            ),
+        }
+    }
+
+    /// The next frame from the peer, or `None` once the session has closed
+    /// and every frame was taken. Frames wait in a bounded buffer; while it
+    /// is full the connection stops reading (backpressure to the peer).
+    ///
+    /// Only sessions not served by a [`Handler`](crate::Handler) receive this
+    /// way (clients from [`dial`](crate::dial)); on a handler-served session
+    /// frames go to the handler and `recv` returns `None` at once.
+    pub async fn recv(&self) -> Option<C::Item> {
+        let frames = self.shared.frames.as_ref()?;
+        frames.lock().await.recv().await
+    }
+
+    /// Receives frames and calls `handler` for each, until the session closes
+    /// (go-libnet's `Process`). Returns the number of frames handled.
+    pub async fn process<F>(&self, mut handler: F) -> usize
+    where
+        F: FnMut(&Session<C>, C::Item),
+    {
+        let mut n = 0;
+        while let Some(frame) = self.recv().await {
+            handler(self, frame);
+            n += 1;
+        }
+        n
+    }
+
+    /// Receives one frame and calls `handler` with it; `false` if the session
+    /// closed first (go-libnet's `ProcessOnce`).
+    pub async fn process_once<F>(&self, handler: F) -> bool
+    where
+        F: FnOnce(&Session<C>, C::Item),
+    {
+        match self.recv().await {
+            Some(frame) => {
+                handler(self, frame);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// How an `async_send` ended, when it did not end `Ok`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendWorkError {
+    /// Closed, timed out, or refused for a full queue.
+    #[error(transparent)]
+    Failed(#[from] SendFailure),
+    /// The codec refused the message; nothing was queued.
+    #[error(transparent)]
+    Frame(FrameError),
+}
+
+impl SendWorkError {
+    /// The send failure, if this is one (not a codec refusal).
+    pub fn failure(&self) -> Option<SendFailure> {
+        match self {
+            SendWorkError::Failed(f) => Some(*f),
+            SendWorkError::Frame(_) => None,
+        }
+    }
+}
+
+enum WorkState {
+    Ready(Option<Result<(), SendWorkError>>),
+    Waiting(oneshot::Receiver<SendOutcome>),
+}
+
+/// The outcome of one [`Session::async_send`]: a future resolving to
+/// `Ok(())` when every byte was handed to the OS, or to how it failed.
+/// Dropping it does not cancel the send.
+#[must_use = "a SendWork does nothing unless awaited; drop it to ignore the outcome"]
+pub struct SendWork(WorkState);
+
+impl SendWork {
+    fn ready(result: Result<(), SendWorkError>) -> Self {
+        SendWork(WorkState::Ready(Some(result)))
+    }
+}
+
+impl Future for SendWork {
+    type Output = Result<(), SendWorkError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            WorkState::Ready(result) => {
+                Poll::Ready(result.take().expect("SendWork polled after it completed"))
+            }
+            WorkState::Waiting(rx) => Pin::new(rx).poll(cx).map(|outcome| match outcome {
+                Ok(outcome) => outcome.into_result().map_err(SendWorkError::Failed),
+                // The owner task ended without reporting: it was torn down, so
+                // the frame was not written.
+                Err(_) => Err(SendWorkError::Failed(SendFailure::Closed)),
+            }),
+        }
+    }
+}
