@@ -8,13 +8,13 @@
 //! spent. The task compares `now >= deadline` itself rather than trusting
 //! that a sleep fired on time.
 
-use crate::session::{Command, Done, Shared};
+use crate::pending::Pending;
+use crate::session::{Command, LocalBatch, Shared};
 use crate::socket::Stream;
 use crate::stats::StatsCell;
 use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
 use castnet_core::session::{SendFailure, SendId, SendOutcome, SessionStats};
 use castnet_core::Decoder;
-use std::collections::HashMap;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
@@ -54,10 +54,11 @@ pub(crate) async fn drive<C, S>(
     C::Item: Send,
     S: Sink<C>,
 {
-    let mut pending: HashMap<SendId, (usize, Done)> = HashMap::new();
+    let mut pending = Pending::new();
     let mut published = SessionStats::default();
     let mut sink_full = false;
     let mut eof_seen = false;
+    let mut local: Vec<Command> = Vec::new();
 
     let reason = loop {
         let now = Instant::now().into_std();
@@ -69,16 +70,19 @@ pub(crate) async fn drive<C, S>(
 
         // Events, then the commands they may have caused, until both are dry.
         let mut closed = None;
+        // Quota of the sends finished this turn, returned in one step.
+        let (mut freed_bytes, mut freed_frames) = (0, 0);
         loop {
+            let batch = LocalBatch::enter(shared.id, std::mem::take(&mut local));
             while let Some(event) = core.poll_event() {
                 match event {
                     Event::Frame(frame) => sink_full |= !sink.frame(frame),
                     Event::Closed(reason) => closed = Some(reason),
                     event => {
                         if let Some((id, outcome)) = event.outcome() {
-                            if let Some((len, done)) = pending.remove(&id) {
-                                shared.quota.release(len);
-                                shared.room.notify_waiters();
+                            if let Some((len, done)) = pending.remove(id.get()) {
+                                freed_bytes += len;
+                                freed_frames += 1;
                                 done.complete(outcome);
                                 sink.sent(id, outcome);
                             }
@@ -88,11 +92,15 @@ pub(crate) async fn drive<C, S>(
                     }
                 }
             }
+            local = batch.exit();
+            let mut applied = local.len();
+            for cmd in local.drain(..) {
+                apply(&mut core, &shared, &mut pending, cmd, now);
+            }
             if closed.is_some() {
                 break;
             }
-            let mut applied = 0;
-            while applied < INBOX_BUDGET {
+            for _ in 0..INBOX_BUDGET {
                 match inbox.try_recv() {
                     Ok(cmd) => apply(&mut core, &shared, &mut pending, cmd, now),
                     Err(_) => break,
@@ -110,6 +118,7 @@ pub(crate) async fn drive<C, S>(
                 break;
             }
         }
+        shared.release(freed_bytes, freed_frames);
         if let Some(reason) = closed {
             break reason;
         }
@@ -170,15 +179,14 @@ pub(crate) async fn drive<C, S>(
     inbox.close();
     while let Ok(cmd) = inbox.try_recv() {
         if let Command::Send { frame, done, .. } = cmd {
-            shared.quota.release(frame.len());
+            shared.release(frame.len(), 1);
             done.complete(SendOutcome::Failed(SendFailure::Closed));
         }
     }
-    for (_, (len, done)) in pending.drain() {
-        shared.quota.release(len);
+    for (len, done) in pending.drain() {
+        shared.release(len, 1);
         done.complete(SendOutcome::Failed(SendFailure::Closed));
     }
-    shared.room.notify_waiters();
     publish(&stats, &core, &mut published);
     if matches!(reason, CloseReason::Local | CloseReason::PeerEof) {
         // Everything queued was written: tell the peer we are done.
@@ -193,7 +201,7 @@ pub(crate) async fn drive<C, S>(
 fn apply<C: Decoder>(
     core: &mut CoreSession<C>,
     shared: &Shared<C>,
-    pending: &mut HashMap<SendId, (usize, Done)>,
+    pending: &mut Pending,
     cmd: Command,
     now: std::time::Instant,
 ) {
@@ -210,14 +218,13 @@ fn apply<C: Decoder>(
             };
             match core.send_encoded(frame, deadline, now) {
                 Ok(id) => {
-                    pending.insert(id, (len, done));
+                    pending.insert(id.get(), (len, done));
                 }
                 Err(err) => {
                     // The shared quota admitted it, but the core refused
                     // (closing, or its own frames such as heartbeats filled
                     // the queue): it ends here, once.
-                    shared.quota.release(len);
-                    shared.room.notify_waiters();
+                    shared.release(len, 1);
                     done.complete(SendOutcome::Failed(
                         err.failure().unwrap_or(SendFailure::Closed),
                     ));

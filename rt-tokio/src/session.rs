@@ -10,7 +10,7 @@ use castnet_core::sync::SendQuota;
 use castnet_core::{Decoder, SessionId};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -27,6 +27,47 @@ pub(crate) enum Command {
     SetHeartbeat(Option<(Duration, EncodedFrame)>),
     Close,
     Abort,
+}
+
+thread_local! {
+    /// Set while a connection's owner task hands events to its user, on the
+    /// thread running it: sends to *that* session from its own handler go
+    /// straight into this batch (no channel, no wake-up), and the owner
+    /// applies them as soon as the handler returns.
+    static LOCAL: std::cell::RefCell<Option<(SessionId, Vec<Command>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The owner task's side of [`LOCAL`]: entered around event delivery, and
+/// cleared on drop even if a handler panics.
+pub(crate) struct LocalBatch {
+    active: bool,
+}
+
+impl LocalBatch {
+    /// Starts collecting sends addressed to `id` from this thread, reusing
+    /// `buf`'s allocation.
+    pub(crate) fn enter(id: SessionId, buf: Vec<Command>) -> Self {
+        LOCAL.with(|l| *l.borrow_mut() = Some((id, buf)));
+        LocalBatch { active: true }
+    }
+
+    /// Stops collecting and returns what was sent meanwhile.
+    pub(crate) fn exit(mut self) -> Vec<Command> {
+        self.active = false;
+        LOCAL
+            .with(|l| l.borrow_mut().take())
+            .map(|(_, cmds)| cmds)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for LocalBatch {
+    fn drop(&mut self) {
+        if self.active {
+            LOCAL.with(|l| l.borrow_mut().take());
+        }
+    }
 }
 
 /// Where a send's outcome goes.
@@ -91,6 +132,9 @@ pub(crate) struct Shared<C: Decoder> {
     pub(crate) quota: SendQuota,
     /// Signalled when quota is released, so waiting `send`s retry.
     pub(crate) room: Notify,
+    /// How many `send`s wait for room: the owner signals `room` only then
+    /// (`Notify::notify_waiters` takes a lock even with nobody waiting).
+    pub(crate) room_waiters: AtomicUsize,
     /// Set once the session no longer accepts sends.
     pub(crate) closed: AtomicBool,
     /// Signalled when the owner task has finished.
@@ -103,6 +147,21 @@ pub(crate) struct Shared<C: Decoder> {
 }
 
 impl<C: Decoder> Shared<C> {
+    /// Returns quota for a batch of finished frames, and wakes waiting
+    /// senders if there are any.
+    pub(crate) fn release(&self, bytes: usize, frames: usize) {
+        if frames == 0 {
+            return;
+        }
+        self.quota.release_many(bytes, frames);
+        // Pairs with the fence in `Session::send`: either that sender sees the
+        // room freed here, or this sees the sender waiting.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.room_waiters.load(Ordering::SeqCst) > 0 {
+            self.room.notify_waiters();
+        }
+    }
+
     pub(crate) fn mark_closed(&self) {
         self.closed.store(true, Ordering::Release);
         // Wake every waiting sender so it observes `Closed`.
@@ -226,7 +285,17 @@ impl<C: Decoder> Session<C> {
                 Err(TrySendError::Frame(e)) => return Err(SendError::Frame(e)),
                 Err(TrySendError::QueueFull(m)) => msg = m,
             }
+            self.shared.room_waiters.fetch_add(1, Ordering::SeqCst);
+            // Re-check after announcing ourselves: the owner may have freed
+            // room before it could see us waiting. Pairs with the fence in
+            // `Shared::release`.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if !self.shared.quota.is_full() || self.is_closed() {
+                self.shared.room_waiters.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
             room.await;
+            self.shared.room_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -334,11 +403,23 @@ impl<C: Decoder> Session<C> {
 
     fn push(&self, frame: EncodedFrame, timeout: Option<Duration>, done: Done) {
         let len = frame.len();
-        if let Err(mpsc::error::SendError(cmd)) = self.shared.inbox.send(Command::Send {
+        let cmd = Command::Send {
             frame,
             timeout,
             done,
-        }) {
+        };
+        // From this session's own handler, on its owner's thread: no channel.
+        let cmd = LOCAL.with(|l| match l.borrow_mut().as_mut() {
+            Some((id, batch)) if *id == self.shared.id => {
+                batch.push(cmd);
+                None
+            }
+            _ => Some(cmd),
+        });
+        let Some(cmd) = cmd else {
+            return;
+        };
+        if let Err(mpsc::error::SendError(cmd)) = self.shared.inbox.send(cmd) {
             // The owner task is gone: this send ends here, as Closed.
             self.shared.quota.release(len);
             if let Command::Send { done, .. } = cmd {

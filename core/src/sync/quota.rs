@@ -129,12 +129,21 @@ impl SendQuota {
 
     /// Returns the quota of one frame of `len` bytes admitted earlier.
     pub fn release(&self, len: usize) {
-        let sub = clamp_len(len);
+        self.release_many(len, 1);
+    }
+
+    /// Returns the quota of `frames` frames totalling `bytes` bytes, admitted
+    /// earlier: one atomic update for a whole batch of outcomes.
+    pub fn release_many(&self, bytes: usize, frames: usize) {
+        let (sub_bytes, sub_frames) = (clamp_len(bytes), frames as u64);
         let mut cur = self.used.load(Ordering::Relaxed);
         loop {
-            let (bytes, frames) = unpack(cur);
-            debug_assert!(frames > 0, "SendQuota::release without acquire");
-            let new = (frames.saturating_sub(1) << BYTE_BITS) | bytes.saturating_sub(sub);
+            let (b, f) = unpack(cur);
+            debug_assert!(
+                f >= sub_frames,
+                "SendQuota released more frames than acquired"
+            );
+            let new = (f.saturating_sub(sub_frames) << BYTE_BITS) | b.saturating_sub(sub_bytes);
             match self
                 .used
                 .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed)
@@ -205,6 +214,18 @@ mod tests {
         q.release(30);
         assert_eq!(q.in_use(), (40, 1));
         q.release(40);
+        assert_eq!(q.in_use(), (0, 0));
+    }
+
+    #[test]
+    fn release_many_returns_a_batch_in_one_step() {
+        let q = quota(1_000, 10);
+        for len in [10, 20, 30] {
+            q.try_acquire(len).unwrap();
+        }
+        q.release_many(50, 2);
+        assert_eq!(q.in_use(), (10, 1));
+        q.release_many(10, 1);
         assert_eq!(q.in_use(), (0, 0));
     }
 
