@@ -58,6 +58,7 @@ pub(crate) async fn drive<C, S>(
     let mut published = SessionStats::default();
     let mut sink_full = false;
     let mut eof_seen = false;
+    let mut handles_alive = true;
 
     let reason = loop {
         let now = Instant::now().into_std();
@@ -135,13 +136,18 @@ pub(crate) async fn drive<C, S>(
         let deadline = core.poll_timeout().map(Instant::from_std);
         tokio::select! {
             biased;
-            cmd = inbox.recv() => {
-                if let Some(cmd) = cmd {
-                    apply(&mut core, &shared, &mut pending, cmd, Instant::now().into_std());
+            cmd = inbox.recv(), if handles_alive => {
+                let now = Instant::now().into_std();
+                match cmd {
+                    Some(cmd) => apply(&mut core, &shared, &mut pending, cmd, now),
+                    // Every handle is gone (a server keeps one per session,
+                    // so this is a client nobody holds): nobody can send or
+                    // receive any more, so close gracefully.
+                    None => {
+                        handles_alive = false;
+                        core.close(now);
+                    }
                 }
-                // `None`: every handle is gone. The connection goes on (the
-                // peer may still talk to a handler); it ends by the peer,
-                // a timeout or an error.
             }
             ready = async { stream.ready(interest.unwrap_or(Interest::READABLE)).await }, if interest.is_some() => {
                 let now = Instant::now().into_std();

@@ -11,6 +11,7 @@ mod config;
 mod connect;
 mod driver;
 mod handler;
+mod recv;
 mod server;
 mod session;
 mod socket;

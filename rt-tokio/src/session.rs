@@ -87,7 +87,6 @@ pub(crate) struct Shared<C: Decoder> {
     pub(crate) id: SessionId,
     pub(crate) peer: PeerAddr,
     pub(crate) codec: C,
-    pub(crate) inbox: mpsc::UnboundedSender<Command>,
     pub(crate) quota: SendQuota,
     /// Signalled when quota is released, so waiting `send`s retry.
     pub(crate) room: Notify,
@@ -98,7 +97,7 @@ pub(crate) struct Shared<C: Decoder> {
     pub(crate) finished_flag: AtomicBool,
     /// Frames for [`Session::recv`], when the session is not served by a
     /// handler.
-    pub(crate) frames: Option<tokio::sync::Mutex<mpsc::Receiver<C::Item>>>,
+    pub(crate) frames: Option<crate::recv::RecvQueue<C::Item>>,
     pub(crate) stats: Arc<crate::stats::StatsCell>,
 }
 
@@ -124,12 +123,17 @@ impl<C: Decoder> Shared<C> {
 /// in one vectored write.
 pub struct Session<C: Decoder> {
     pub(crate) shared: Arc<Shared<C>>,
+    /// Each handle holds a sender: once every handle is gone the inbox
+    /// closes, and the connection closes gracefully (a client nobody can
+    /// reach any more).
+    pub(crate) inbox: mpsc::UnboundedSender<Command>,
 }
 
 impl<C: Decoder> Clone for Session<C> {
     fn clone(&self) -> Self {
         Session {
             shared: self.shared.clone(),
+            inbox: self.inbox.clone(),
         }
     }
 }
@@ -270,7 +274,7 @@ impl<C: Decoder> Session<C> {
             Some((interval, msg)) => Some((interval, self.shared.codec.clone().encode_frame(msg)?)),
             None => None,
         };
-        let _ = self.shared.inbox.send(Command::SetHeartbeat(encoded));
+        let _ = self.inbox.send(Command::SetHeartbeat(encoded));
         Ok(())
     }
 
@@ -278,13 +282,13 @@ impl<C: Decoder> Session<C> {
     /// linger time), then the connection closes.
     pub fn close(&self) {
         self.shared.mark_closed();
-        let _ = self.shared.inbox.send(Command::Close);
+        let _ = self.inbox.send(Command::Close);
     }
 
     /// Immediate close: every pending send fails `Closed`.
     pub fn abort(&self) {
         self.shared.mark_closed();
-        let _ = self.shared.inbox.send(Command::Abort);
+        let _ = self.inbox.send(Command::Abort);
     }
 
     /// Waits until the connection's task has finished (after a close, an
@@ -334,7 +338,7 @@ impl<C: Decoder> Session<C> {
 
     fn push(&self, frame: EncodedFrame, timeout: Option<Duration>, done: Done) {
         let len = frame.len();
-        if let Err(mpsc::error::SendError(cmd)) = self.shared.inbox.send(Command::Send {
+        if let Err(mpsc::error::SendError(cmd)) = self.inbox.send(Command::Send {
             frame,
             timeout,
             done,
@@ -381,8 +385,7 @@ impl<C: Decoder> Session<C> {
     /// way (clients from [`dial`](crate::dial)); on a handler-served session
     /// frames go to the handler and `recv` returns `None` at once.
     pub async fn recv(&self) -> Option<C::Item> {
-        let frames = self.shared.frames.as_ref()?;
-        frames.lock().await.recv().await
+        self.shared.frames.as_ref()?.recv().await
     }
 
     /// Receives frames and calls `handler` for each, until the session closes

@@ -1,0 +1,265 @@
+//! Sending: `try_send` refusals that hand the message back, `send` waiting
+//! for room, `async_send` outcomes (sent, timed out, closed, queue full), and
+//! every send ending exactly once.
+//!
+//! The stalled peer is a raw `tokio::net` socket that does not read, with
+//! small socket buffers on both sides, and frames larger than those buffers:
+//! the first frame can then never be completely written, so the queue behind
+//! it stays put until the peer reads.
+
+mod common;
+
+use bytes::Bytes;
+use castnet_core::frame::PacketN;
+use castnet_core::session::{SendFailure, SendOutcome, SessionConfig};
+use castnet_tokio::{dial, Config, Session, SocketOptions, TrySendError};
+use common::{bounded, next_open, next_seen, Recorder, Running, Seen};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::time::timeout;
+
+/// Larger than every socket buffer between the two ends.
+const BIG: usize = 256 * 1024;
+
+fn big(tag: u8) -> Bytes {
+    Bytes::from(vec![tag; BIG])
+}
+
+/// A listener whose accepted sockets have a small receive buffer.
+async fn stalled_listener() -> (TcpListener, SocketAddr) {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(8).unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+fn client_config(session: SessionConfig) -> Config {
+    let mut socket = SocketOptions::default();
+    socket.send_buffer_size = Some(4096);
+    Config::default().session(session).socket(socket)
+}
+
+/// A client dialed to a peer that accepts and does not read yet.
+async fn client_and_stalled_peer(session: SessionConfig) -> (Session<PacketN>, TcpStream) {
+    let (listener, addr) = stalled_listener().await;
+    let client = dial(addr, client_config(session)).await.unwrap();
+    let (peer, _) = listener.accept().await.unwrap();
+    (client, peer)
+}
+
+/// Reads `n` default-codec frames of `BIG` bytes, returning their tags.
+async fn read_big_frames(peer: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut tags = Vec::new();
+    for _ in 0..n {
+        let frame = common::read_packet(peer).await.expect("frame");
+        assert_eq!(frame.len(), BIG);
+        assert!(frame.iter().all(|&b| b == frame[0]), "frame corrupted");
+        tags.push(frame[0]);
+    }
+    tags
+}
+
+#[tokio::test]
+async fn try_send_hands_the_message_back_when_full_and_send_waits_until_the_peer_reads() {
+    bounded(async {
+        let session = SessionConfig::builder()
+            .max_queue_frames(2)
+            .build()
+            .unwrap();
+        let (client, mut peer) = client_and_stalled_peer(session).await;
+        client.try_send(big(1)).unwrap();
+        client.try_send(big(2)).unwrap();
+        match client.try_send(big(3)) {
+            Err(TrySendError::QueueFull(m)) => assert_eq!(m, big(3), "message handed back"),
+            other => panic!("expected QueueFull, got {other:?}"),
+        }
+
+        let send = client.send(big(3));
+        tokio::pin!(send);
+        // A negative check: nothing can free the queue while the peer does
+        // not read, so `send` is still waiting after this window.
+        assert!(
+            timeout(Duration::from_millis(100), &mut send)
+                .await
+                .is_err(),
+            "send must wait while the queue is full"
+        );
+        let reader = tokio::spawn(async move {
+            let tags = read_big_frames(&mut peer, 3).await;
+            (tags, peer)
+        });
+        send.await.unwrap();
+        let (tags, _peer) = reader.await.unwrap();
+        assert_eq!(tags, [1, 2, 3]);
+        client.close();
+        client.closed().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn async_send_times_out_behind_a_stalled_peer_and_fails_closed_after_abort() {
+    bounded(async {
+        let (client, _peer) = client_and_stalled_peer(SessionConfig::default()).await;
+        // The first frame is partly written and stays stuck.
+        let stuck = client.async_send(big(1));
+        let short = client.async_send_timeout(big(2), Some(Duration::from_millis(100)));
+        let waiting = client.async_send(big(3));
+        assert_eq!(
+            short.await.unwrap_err().failure(),
+            Some(SendFailure::TimedOut)
+        );
+        client.abort();
+        // A frame already partly written is never cut by a timeout; the
+        // abort fails it, and the one behind it, `Closed`.
+        assert_eq!(
+            stuck.await.unwrap_err().failure(),
+            Some(SendFailure::Closed)
+        );
+        assert_eq!(
+            waiting.await.unwrap_err().failure(),
+            Some(SendFailure::Closed)
+        );
+        assert_eq!(
+            client.async_send("late").await.unwrap_err().failure(),
+            Some(SendFailure::Closed)
+        );
+        match client.try_send("late") {
+            Err(TrySendError::Closed(m)) => assert_eq!(m, "late"),
+            other => panic!("expected Closed, got {other:?}"),
+        }
+        client.closed().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn async_send_refused_for_a_full_queue_resolves_queue_full_at_once() {
+    bounded(async {
+        let session = SessionConfig::builder()
+            .max_queue_frames(1)
+            .build()
+            .unwrap();
+        let (client, _peer) = client_and_stalled_peer(session).await;
+        let first = client.async_send(big(1));
+        let refused = client.async_send(big(2));
+        assert_eq!(
+            refused.await.unwrap_err().failure(),
+            Some(SendFailure::QueueFull)
+        );
+        client.abort();
+        assert!(first.await.is_err());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dropped_send_work_does_not_cancel_the_send() {
+    bounded(async {
+        let running = Running::<String>::start(Config::default(), common::echo()).await;
+        let client = dial(running.addr(), Config::default()).await.unwrap();
+        drop(client.async_send("still sent"));
+        assert_eq!(&client.recv().await.unwrap()[..], b"still sent");
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_send_ends_exactly_once_in_its_send_work_and_in_on_sent() {
+    bounded(async {
+        let session = SessionConfig::builder()
+            .max_queue_frames(16)
+            .build()
+            .unwrap();
+        let mut socket = SocketOptions::default();
+        socket.send_buffer_size = Some(4096);
+        let (recorder, mut seen) = Recorder::new(false);
+        let config = Config::default().session(session).socket(socket);
+        let running = Running::<String>::start(config, recorder).await;
+        let peer = TcpSocket::new_v4().unwrap();
+        peer.set_recv_buffer_size(4096).unwrap();
+        let mut peer = peer.connect(running.addr()).await.unwrap();
+        let id = next_open(&mut seen).await;
+        let s = running.server.session(id).unwrap();
+
+        // Sends of every fate: some time out behind the stuck first frame,
+        // some are refused for a full queue, the rest fail at the abort,
+        // and the first few are written once the peer reads a little.
+        let mut works = Vec::new();
+        for i in 0..40u8 {
+            let timeout = (i % 3 == 1).then_some(Duration::from_millis(50));
+            works.push(s.async_send_timeout(vec![i; 64 * 1024], timeout));
+        }
+        let mut buf = vec![0u8; 200 * 1024];
+        peer.read_exact(&mut buf).await.unwrap();
+        // Wait until a short-timeout send has timed out (there is a Sent or
+        // Failed callback for each send as it ends).
+        let mut outcomes = HashMap::new();
+        while !outcomes
+            .values()
+            .any(|o| *o == SendOutcome::Failed(SendFailure::TimedOut))
+        {
+            if let Seen::Sent(_, send, outcome) = next_seen(&mut seen).await {
+                assert!(
+                    outcomes.insert(send, outcome).is_none(),
+                    "{send} ended twice"
+                );
+            }
+        }
+        s.abort();
+
+        let mut tally: HashMap<Result<(), SendFailure>, usize> = HashMap::new();
+        for work in works {
+            let result = work.await.map_err(|e| e.failure().expect("a send failure"));
+            *tally.entry(result).or_default() += 1;
+        }
+        loop {
+            match next_seen(&mut seen).await {
+                Seen::Sent(_, send, outcome) => {
+                    assert!(
+                        outcomes.insert(send, outcome).is_none(),
+                        "{send} ended twice"
+                    );
+                }
+                Seen::Close(..) => break,
+                _ => {}
+            }
+        }
+        let count = |want: Result<(), SendFailure>| tally.get(&want).copied().unwrap_or(0);
+        let ended = |want: SendOutcome| outcomes.values().filter(|o| **o == want).count();
+        assert_eq!(tally.values().sum::<usize>(), 40);
+        assert!(count(Ok(())) > 0);
+        assert!(count(Err(SendFailure::TimedOut)) > 0);
+        assert!(count(Err(SendFailure::QueueFull)) > 0);
+        assert!(count(Err(SendFailure::Closed)) > 0);
+        // Every admitted send got a SendId and exactly one on_sent; refusals
+        // for a full queue never got an id.
+        assert_eq!(outcomes.len(), 40 - count(Err(SendFailure::QueueFull)));
+        assert_eq!(ended(SendOutcome::Sent), count(Ok(())));
+        for why in [SendFailure::TimedOut, SendFailure::Closed] {
+            assert_eq!(ended(SendOutcome::Failed(why)), count(Err(why)));
+        }
+        let stats = running.server.stats();
+        assert_eq!(stats.sent as usize, count(Ok(())));
+        assert_eq!(
+            stats.failed_timed_out as usize,
+            count(Err(SendFailure::TimedOut))
+        );
+        assert_eq!(
+            stats.failed_closed as usize,
+            count(Err(SendFailure::Closed))
+        );
+        assert_eq!(
+            stats.refused_queue_full as usize,
+            count(Err(SendFailure::QueueFull))
+        );
+        running.stop().await;
+    })
+    .await;
+}
