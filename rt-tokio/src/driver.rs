@@ -124,6 +124,11 @@ pub(crate) async fn drive<C, S>(
             }
         }
         publish(&stats, &core, &mut published);
+        // What the write completed (send outcomes, room for waiting senders,
+        // a drained close) is handled now, not after the next wake-up.
+        if core.poll_timeout().is_some_and(|at| at <= now) {
+            continue;
+        }
 
         // Wait for the next thing to do.
         let read = !sink_full && core.wants_read();

@@ -410,21 +410,28 @@ where
         self.inner.hub.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The kick callbacks. Lock order: the hub first, then this, so that
+    /// membership and its callback change together.
+    fn kick_hooks(&self) -> MutexGuard<'_, HashMap<(K, SessionId), KickHook<C, K>>> {
+        self.inner
+            .kick_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     fn leave_everything(&self, id: SessionId) {
         let mut hub = self.hub();
         let keys: Vec<K> = hub.channels_of(id).cloned().collect();
         hub.remove(id);
-        drop(hub);
+        // Dropped after both locks are released: a callback's captures may
+        // run code of their own when dropped.
+        let mut unused = Vec::new();
         if !keys.is_empty() {
-            let mut hooks = self
-                .inner
-                .kick_hooks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            for k in keys {
-                hooks.remove(&(k, id));
-            }
+            let mut hooks = self.kick_hooks();
+            unused.extend(keys.into_iter().filter_map(|k| hooks.remove(&(k, id))));
         }
+        drop(hub);
+        drop(unused);
     }
 }
 
@@ -523,17 +530,11 @@ where
     where
         F: Fn(&Session<C>, &K) + Send + Sync + 'static,
     {
-        let joined = self
-            .server
-            .hub()
-            .join(self.key.clone(), session.id())
-            .unwrap_or(false);
+        let mut hub = self.server.hub();
+        let joined = hub.join(self.key.clone(), session.id()).unwrap_or(false);
         if joined {
             self.server
-                .inner
-                .kick_hooks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .kick_hooks()
                 .insert((self.key.clone(), session.id()), Box::new(on_kick));
         }
         joined
@@ -541,30 +542,30 @@ where
 
     /// Removes `session` quietly; `false` if it was not a member.
     pub fn exit(&self, session: &Session<C>) -> bool {
-        let left = self.server.hub().exit(&self.key, session.id());
-        self.server
-            .inner
-            .kick_hooks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let mut hub = self.server.hub();
+        let left = hub.exit(&self.key, session.id());
+        let hook = self
+            .server
+            .kick_hooks()
             .remove(&(self.key.clone(), session.id()));
+        drop(hub);
+        drop(hook);
         left
     }
 
-    /// Removes `session` and calls its kick callback (on this task). The
+    /// Removes `session` and calls its kick callback (on this task, with no
+    /// lock held, so the callback may use the server and its channels). The
     /// session stays open. `false` if it was not a member.
     pub fn kick(&self, session: &Session<C>) -> bool {
-        let kicked = self.server.hub().kick(&self.key, session.id());
-        let Some(kicked) = kicked else {
+        let mut hub = self.server.hub();
+        let Some(kicked) = hub.kick(&self.key, session.id()) else {
             return false;
         };
         let hook = self
             .server
-            .inner
-            .kick_hooks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .kick_hooks()
             .remove(&(kicked.channel.clone(), kicked.session));
+        drop(hub);
         if let Some(hook) = hook {
             hook(session, &kicked.channel);
         }
