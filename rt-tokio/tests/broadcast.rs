@@ -7,10 +7,11 @@ mod common;
 use bytes::Bytes;
 use castnet_core::hub::DeliveryStatus;
 use castnet_core::session::{SendFailure, SessionConfig};
-use castnet_tokio::{dial, Config, SocketOptions};
-use common::{bounded, close_of, next_open, read_packet, Recorder, Running};
+use castnet_tokio::{dial, Config};
+use common::{
+    bounded, close_of, next_open, read_packet, small_send_buffer, stalled_client, Recorder, Running,
+};
 use std::time::Duration;
-use tokio::net::{TcpSocket, TcpStream};
 
 /// Larger than every socket buffer between the two ends.
 const BIG: usize = 256 * 1024;
@@ -49,11 +50,8 @@ async fn report_counts_sent_closed_and_queue_full_per_recipient() {
             .max_queue_frames(1)
             .build()
             .unwrap();
-        let mut socket = SocketOptions::default();
-        socket.send_buffer_size = Some(4096);
         let (recorder, mut seen) = Recorder::new(false);
-        let config = Config::default().session(session).socket(socket);
-        let running = Running::<String>::start(config, recorder).await;
+        let running = Running::<String>::start(small_send_buffer(session), recorder).await;
         let server = running.server.clone();
 
         let readers = [
@@ -61,7 +59,7 @@ async fn report_counts_sent_closed_and_queue_full_per_recipient() {
             dial(running.addr(), Config::default()).await.unwrap(),
         ];
         let reader_ids = [next_open(&mut seen).await, next_open(&mut seen).await];
-        let _stalled = stalled_client(&running).await;
+        let _stalled = stalled_client(running.addr()).await;
         let stalled = next_open(&mut seen).await;
         let gone = dial(running.addr(), Config::default()).await.unwrap();
         let gone_id = next_open(&mut seen).await;
@@ -112,13 +110,6 @@ async fn report_counts_sent_closed_and_queue_full_per_recipient() {
     .await;
 }
 
-/// A raw client with a small receive buffer that reads nothing.
-async fn stalled_client(running: &Running) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(running.addr()).await.unwrap()
-}
-
 #[tokio::test]
 async fn timed_out_recipients_are_resent_to_with_broadcast_to() {
     bounded(async {
@@ -126,15 +117,12 @@ async fn timed_out_recipients_are_resent_to_with_broadcast_to() {
             .send_timeout(Some(Duration::from_millis(100)))
             .build()
             .unwrap();
-        let mut socket = SocketOptions::default();
-        socket.send_buffer_size = Some(4096);
         let (recorder, mut seen) = Recorder::new(false);
-        let config = Config::default().session(session).socket(socket);
-        let running = Running::<String>::start(config, recorder).await;
+        let running = Running::<String>::start(small_send_buffer(session), recorder).await;
         let server = running.server.clone();
         let reader = dial(running.addr(), Config::default()).await.unwrap();
         let reader_id = next_open(&mut seen).await;
-        let mut stalled = stalled_client(&running).await;
+        let mut stalled = stalled_client(running.addr()).await;
         let stalled_id = next_open(&mut seen).await;
 
         // A big frame partly written (never cut), then one queued behind it

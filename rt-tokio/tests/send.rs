@@ -12,8 +12,10 @@ mod common;
 use bytes::Bytes;
 use castnet_core::frame::PacketN;
 use castnet_core::session::{SendFailure, SendOutcome, SessionConfig};
-use castnet_tokio::{dial, Config, Session, SocketOptions, TrySendError};
-use common::{bounded, next_open, next_seen, Recorder, Running, Seen};
+use castnet_tokio::{dial, Config, Session, TrySendError};
+use common::{
+    bounded, next_open, next_seen, small_send_buffer, stalled_client, Recorder, Running, Seen,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -38,16 +40,10 @@ async fn stalled_listener() -> (TcpListener, SocketAddr) {
     (listener, addr)
 }
 
-fn client_config(session: SessionConfig) -> Config {
-    let mut socket = SocketOptions::default();
-    socket.send_buffer_size = Some(4096);
-    Config::default().session(session).socket(socket)
-}
-
 /// A client dialed to a peer that accepts and does not read yet.
 async fn client_and_stalled_peer(session: SessionConfig) -> (Session<PacketN>, TcpStream) {
     let (listener, addr) = stalled_listener().await;
-    let client = dial(addr, client_config(session)).await.unwrap();
+    let client = dial(addr, small_send_buffer(session)).await.unwrap();
     let (peer, _) = listener.accept().await.unwrap();
     (client, peer)
 }
@@ -177,14 +173,9 @@ async fn every_send_ends_exactly_once_in_its_send_work_and_in_on_sent() {
             .max_queue_frames(16)
             .build()
             .unwrap();
-        let mut socket = SocketOptions::default();
-        socket.send_buffer_size = Some(4096);
         let (recorder, mut seen) = Recorder::new(false);
-        let config = Config::default().session(session).socket(socket);
-        let running = Running::<String>::start(config, recorder).await;
-        let peer = TcpSocket::new_v4().unwrap();
-        peer.set_recv_buffer_size(4096).unwrap();
-        let mut peer = peer.connect(running.addr()).await.unwrap();
+        let running = Running::<String>::start(small_send_buffer(session), recorder).await;
+        let mut peer = stalled_client(running.addr()).await;
         let id = next_open(&mut seen).await;
         let s = running.server.session(id).unwrap();
 

@@ -180,11 +180,18 @@ pub async fn round_trip(client: &Session<PacketN>, payload: &'static str) {
     assert_eq!(&back[..], payload.as_bytes());
 }
 
-/// A small session config: tiny queues, short timeouts.
-pub fn small_queue(frames: usize, bytes: usize) -> castnet_core::session::SessionConfig {
-    castnet_core::session::SessionConfig::builder()
-        .max_queue_frames(frames)
-        .max_queue_bytes(bytes)
-        .build()
-        .unwrap()
+/// A config whose connections have a small socket send buffer, so a peer
+/// that does not read stalls them after a few KiB.
+pub fn small_send_buffer(session: castnet_core::session::SessionConfig) -> Config {
+    let mut socket = castnet_tokio::SocketOptions::default();
+    socket.send_buffer_size = Some(4096);
+    Config::default().session(session).socket(socket)
+}
+
+/// A raw client with a small receive buffer that reads only when the test
+/// does.
+pub async fn stalled_client(addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(addr).await.unwrap()
 }
