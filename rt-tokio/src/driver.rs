@@ -31,6 +31,8 @@ const INBOX_BUDGET: usize = 4096;
 
 /// What the driver does with what the core reports.
 pub(crate) trait Sink<C: Decoder>: Send {
+    /// The session starts: called first, on the connection's task.
+    fn open(&mut self) {}
     /// A decoded frame. Returning `false` asks the driver to stop reading
     /// until [`Sink::ready`] resolves (the receiver is full).
     fn frame(&mut self, frame: C::Item) -> bool;
@@ -54,6 +56,10 @@ pub(crate) async fn drive<C, S>(
     C::Item: Send,
     S: Sink<C>,
 {
+    // However this task ends (a callback may panic, the runtime may drop
+    // it), handles learn that it did.
+    let _finished = Finished(&shared);
+    sink.open();
     let mut pending: HashMap<SendId, (usize, Done)> = HashMap::new();
     let mut published = SessionStats::default();
     let mut sink_full = false;
@@ -198,7 +204,16 @@ pub(crate) async fn drive<C, S>(
     tracing::debug!(%reason, "session closed");
     sink.closed(&reason);
     drop(stream);
-    shared.mark_finished();
+}
+
+/// Marks the session finished when the connection task ends, normally or
+/// not.
+struct Finished<'a, C: Decoder>(&'a Shared<C>);
+
+impl<C: Decoder> Drop for Finished<'_, C> {
+    fn drop(&mut self) {
+        self.0.mark_finished();
+    }
 }
 
 fn apply<C: Decoder>(

@@ -259,6 +259,7 @@ where
                 handler: handler2,
                 session,
                 server,
+                left: false,
             },
         );
         if let Some(info) = hub.session_mut(id) {
@@ -270,7 +271,8 @@ where
         drop(hub);
         stats.connections_accepted.fetch_add(1, Relaxed);
         stats.connections_open.fetch_add(1, Relaxed);
-        handler.on_open(&session);
+        // `on_open` runs first on the connection's task: never on the
+        // accept loop, which user code must not slow down or bring down.
         self.inner.tasks.spawn(task);
         drop(token);
     }
@@ -468,10 +470,48 @@ async fn accept(listener: &Listener) -> io::Result<(Stream, PeerAddr)> {
 }
 
 /// Frames of a handler-served session go to the handler, inline.
-struct HandlerSink<C: Decoder, K, H> {
+struct HandlerSink<C: Decoder, K, H>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
     handler: Arc<H>,
     session: Session<C>,
     server: Server<C, K>,
+    /// The session has left the server (registry, channels, open count).
+    left: bool,
+}
+
+impl<C, K, H> HandlerSink<C, K, H>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    fn leave(&mut self) {
+        if !std::mem::replace(&mut self.left, true) {
+            self.server.leave_everything(self.session.id());
+            self.server
+                .inner
+                .stats
+                .connections_open
+                .fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+impl<C, K, H> Drop for HandlerSink<C, K, H>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    /// The task ended without `closed` (a callback panicked, or the runtime
+    /// dropped the task): the session still leaves the server.
+    fn drop(&mut self) {
+        self.leave();
+    }
 }
 
 impl<C, K, H> Sink<C> for HandlerSink<C, K, H>
@@ -481,6 +521,10 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     H: Handler<C>,
 {
+    fn open(&mut self) {
+        self.handler.on_open(&self.session);
+    }
+
     fn frame(&mut self, frame: C::Item) -> bool {
         self.handler.on_frame(&self.session, frame);
         true
@@ -495,12 +539,7 @@ where
     }
 
     fn closed(&mut self, reason: &CloseReason) {
-        self.server.leave_everything(self.session.id());
-        self.server
-            .inner
-            .stats
-            .connections_open
-            .fetch_sub(1, Relaxed);
+        self.leave();
         self.handler.on_close(&self.session, reason);
     }
 }

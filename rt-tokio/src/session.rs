@@ -29,10 +29,12 @@ pub(crate) enum Command {
     Abort,
 }
 
-/// Where a send's outcome goes.
-pub(crate) enum Done {
-    /// Nobody waits for it (`send`, `try_send`); it is still counted.
-    Nobody,
+/// Where a send's outcome goes. Dropped without an outcome (the connection
+/// task torn down by a panicking callback or a runtime shutting down), it
+/// reports `Closed`: every admitted send ends exactly once, whatever happens.
+pub(crate) struct Done(Option<Waiter>);
+
+enum Waiter {
     /// An `async_send`'s [`SendWork`].
     Work(oneshot::Sender<SendOutcome>),
     /// One recipient's slot of a broadcast.
@@ -40,14 +42,27 @@ pub(crate) enum Done {
 }
 
 impl Done {
-    pub(crate) fn complete(self, outcome: SendOutcome) {
-        match self {
-            Done::Nobody => {}
-            Done::Work(tx) => {
+    /// Nobody waits for it (`send`, `try_send`); it is still counted.
+    pub(crate) const NOBODY: Done = Done(None);
+
+    pub(crate) fn complete(mut self, outcome: SendOutcome) {
+        self.report(outcome);
+    }
+
+    fn report(&mut self, outcome: SendOutcome) {
+        match self.0.take() {
+            None => {}
+            Some(Waiter::Work(tx)) => {
                 let _ = tx.send(outcome);
             }
-            Done::Broadcast(shared, ticket) => shared.record(ticket, outcome),
+            Some(Waiter::Broadcast(shared, ticket)) => shared.record(ticket, outcome),
         }
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.report(SendOutcome::Failed(SendFailure::Closed));
     }
 }
 
@@ -209,7 +224,7 @@ impl<C: Decoder> Session<C> {
         C: Encoder<M> + Clone,
     {
         let frame = self.admit(msg)?;
-        self.push(frame, None, Done::Nobody);
+        self.push(frame, None, Done::NOBODY);
         Ok(())
     }
 
@@ -254,7 +269,7 @@ impl<C: Decoder> Session<C> {
         match self.admit(msg) {
             Ok(frame) => {
                 let (tx, rx) = oneshot::channel();
-                self.push(frame, timeout, Done::Work(tx));
+                self.push(frame, timeout, Done(Some(Waiter::Work(tx))));
                 SendWork(WorkState::Waiting(rx))
             }
             Err(TrySendError::Closed(_)) => SendWork::ready(Err(SendFailure::Closed.into())),
@@ -372,7 +387,7 @@ impl<C: Decoder> Session<C> {
             None => self.push(
                 EncodedFrame::contiguous(frame),
                 None,
-                Done::Broadcast(shared, ticket),
+                Done(Some(Waiter::Broadcast(shared, ticket))),
             ),
         }
     }

@@ -3,16 +3,21 @@
 
 mod common;
 
-use castnet_core::frame::FrameError;
-use castnet_core::session::{CloseReason, SendOutcome};
+use bytes::Bytes;
+use castnet_core::frame::{FrameError, PacketN};
+use castnet_core::hub::ServerState;
+use castnet_core::session::{CloseReason, SendFailure, SendOutcome};
 use castnet_core::SessionId;
-use castnet_tokio::{dial, Config};
-use common::{bounded, close_of, next_open, next_seen, packet, Recorder, Running, Seen};
+use castnet_tokio::{dial, Config, Handler, Session};
+use common::{
+    bounded, close_of, next_open, next_seen, packet, round_trip, Recorder, Running, Seen,
+};
 use socket2::SockRef;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 /// Everything seen for session `id` up to and including its close.
 async fn seen_until_close(seen: &mut UnboundedReceiver<Seen>, id: SessionId) -> Vec<Seen> {
@@ -131,6 +136,75 @@ async fn on_close_reports_local_aborted_peer_eof_reset_and_frame_errors() {
 
         assert_eq!(server.stats().connections_open, 0);
         running.stop().await;
+    })
+    .await;
+}
+
+/// Echoes; panics on the frame "boom", and in the first `on_open`.
+struct Fragile {
+    first_open: AtomicBool,
+    opened: mpsc::UnboundedSender<SessionId>,
+}
+
+impl Handler<PacketN> for Fragile {
+    fn on_open(&self, s: &Session<PacketN>) {
+        if self.first_open.swap(false, Ordering::Relaxed) {
+            panic!("on_open panicked (on purpose)");
+        }
+        let _ = self.opened.send(s.id());
+    }
+    fn on_frame(&self, s: &Session<PacketN>, f: Bytes) {
+        if &f[..] == b"boom" {
+            panic!("on_frame panicked (on purpose)");
+        }
+        let _ = s.try_send(f);
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_callback_ends_only_its_own_session_and_stop_still_completes() {
+    bounded(async {
+        let (opened, mut opens) = mpsc::unbounded_channel();
+        let handler = Fragile {
+            first_open: AtomicBool::new(true),
+            opened,
+        };
+        let running = Running::<String>::start(Config::default(), handler).await;
+        let server = running.server.clone();
+        // The first session's on_open panics: that session ends, and the
+        // server goes on accepting.
+        let first = dial(running.addr(), Config::default()).await.unwrap();
+        assert_eq!(first.recv().await, None);
+        let good = dial(running.addr(), Config::default()).await.unwrap();
+        opens.recv().await.unwrap();
+        round_trip(&good, "fine").await;
+
+        let bad = dial(running.addr(), Config::default()).await.unwrap();
+        let bad_id = opens.recv().await.unwrap();
+        let bad_side = server.session(bad_id).unwrap();
+        let room = server.channel("room".to_string());
+        for s in server.sessions() {
+            assert!(room.join(&s, |_, _| {}));
+        }
+        bad.send("boom").await.unwrap();
+        assert_eq!(
+            bad.recv().await,
+            None,
+            "the panicking session's peer sees the end"
+        );
+        bad_side.closed().await;
+        assert!(bad_side.is_closed());
+        assert_eq!(
+            bad_side.async_send("late").await.unwrap_err().failure(),
+            Some(SendFailure::Closed)
+        );
+        assert!(server.session(bad_id).is_none());
+        assert_eq!(room.len(), 1);
+        assert_eq!(server.stats().connections_open, 1);
+
+        round_trip(&good, "still fine").await;
+        running.stop().await;
+        assert_eq!(server.state(), ServerState::Closed);
     })
     .await;
 }

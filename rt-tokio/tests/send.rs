@@ -254,3 +254,36 @@ async fn every_send_ends_exactly_once_in_its_send_work_and_in_on_sent() {
     })
     .await;
 }
+
+#[test]
+fn sends_in_flight_when_the_runtime_shuts_down_end_closed() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let first = runtime();
+    let (work, broadcast, peer) = first.block_on(bounded(async {
+        let (recorder, mut seen) = Recorder::new(false);
+        let config = small_send_buffer(SessionConfig::default());
+        let running = Running::<String>::start(config, recorder).await;
+        let peer = stalled_client(running.addr()).await;
+        let s = running.server.session(next_open(&mut seen).await).unwrap();
+        // Stuck behind a frame the peer does not read.
+        let stuck = s.async_send(big(1));
+        let work = s.async_send("behind");
+        let broadcast = running.server.broadcast("everyone").unwrap();
+        drop(stuck);
+        (work, broadcast, peer)
+    }));
+    // Dropping the runtime drops every task, the connection's among them.
+    drop(first);
+    drop(peer);
+    runtime().block_on(bounded(async {
+        assert_eq!(work.await.unwrap_err().failure(), Some(SendFailure::Closed));
+        let report = broadcast.await;
+        assert_eq!(report.counts().closed, 1);
+        assert!(report.is_complete());
+    }));
+}
