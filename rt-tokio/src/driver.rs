@@ -84,9 +84,7 @@ pub(crate) async fn drive<C, S>(
                     event => {
                         if let Some((id, outcome)) = event.outcome() {
                             if let Some((len, done)) = pending.remove(&id) {
-                                shared.quota.release(len);
-                                shared.room.notify_waiters();
-                                done.complete(outcome);
+                                shared.end_send(len, done, outcome);
                                 sink.sent(id, outcome);
                             }
                         } else if let Event::FrameDiscarded(error) = &event {
@@ -187,15 +185,12 @@ pub(crate) async fn drive<C, S>(
     inbox.close();
     while let Ok(cmd) = inbox.try_recv() {
         if let Command::Send { frame, done, .. } = cmd {
-            shared.quota.release(frame.len());
-            done.complete(SendOutcome::Failed(SendFailure::Closed));
+            shared.end_unqueued_closed(frame.len(), done);
         }
     }
     for (_, (len, done)) in pending.drain() {
-        shared.quota.release(len);
-        done.complete(SendOutcome::Failed(SendFailure::Closed));
+        shared.end_unqueued_closed(len, done);
     }
-    shared.room.notify_waiters();
     publish(&stats, &core, &mut published);
     if matches!(reason, CloseReason::Local | CloseReason::PeerEof) {
         // Everything queued was written: tell the peer we are done.
@@ -238,16 +233,15 @@ fn apply<C: Decoder>(
                 Ok(id) => {
                     pending.insert(id, (len, done));
                 }
-                Err(err) => {
-                    // The shared quota admitted it, but the core refused
-                    // (closing, or its own frames such as heartbeats filled
-                    // the queue): it ends here, once.
-                    shared.quota.release(len);
-                    shared.room.notify_waiters();
-                    done.complete(SendOutcome::Failed(
-                        err.failure().unwrap_or(SendFailure::Closed),
-                    ));
-                }
+                // The shared quota admitted it, but the core refused
+                // (closing, or its own frames such as heartbeats filled the
+                // queue): it ends here, once. The core counted a full queue.
+                Err(err) => match err.failure() {
+                    Some(SendFailure::QueueFull) => {
+                        shared.end_send(len, done, SendOutcome::Failed(SendFailure::QueueFull))
+                    }
+                    _ => shared.end_unqueued_closed(len, done),
+                },
             }
         }
         Command::SetHeartbeat(hb) => core.set_heartbeat_frame(hb, now),

@@ -123,6 +123,23 @@ impl<C: Decoder> Shared<C> {
         self.room.notify_waiters();
     }
 
+    /// Ends one admitted send: its place in the quota comes back (waking
+    /// waiting senders), then its waiter learns the outcome.
+    pub(crate) fn end_send(&self, len: usize, done: Done, outcome: SendOutcome) {
+        self.quota.release(len);
+        self.room.notify_waiters();
+        done.complete(outcome);
+    }
+
+    /// Ends, `Closed`, an admitted send that the session closed before the
+    /// core queued it (or reported it); counted here, as the core could not.
+    pub(crate) fn end_unqueued_closed(&self, len: usize, done: Done) {
+        self.stats
+            .handle_failed_closed
+            .fetch_add(1, Ordering::Relaxed);
+        self.end_send(len, done, SendOutcome::Failed(SendFailure::Closed));
+    }
+
     pub(crate) fn mark_finished(&self) {
         self.mark_closed();
         self.finished_flag.store(true, Ordering::Release);
@@ -353,16 +370,14 @@ impl<C: Decoder> Session<C> {
 
     fn push(&self, frame: EncodedFrame, timeout: Option<Duration>, done: Done) {
         let len = frame.len();
-        if let Err(mpsc::error::SendError(cmd)) = self.inbox.send(Command::Send {
+        let cmd = Command::Send {
             frame,
             timeout,
             done,
-        }) {
-            // The owner task is gone: this send ends here, as Closed.
-            self.shared.quota.release(len);
-            if let Command::Send { done, .. } = cmd {
-                done.complete(SendOutcome::Failed(SendFailure::Closed));
-            }
+        };
+        // The owner task is gone: this send ends here, as Closed.
+        if let Err(mpsc::error::SendError(Command::Send { done, .. })) = self.inbox.send(cmd) {
+            self.shared.end_unqueued_closed(len, done);
         }
     }
 

@@ -102,7 +102,7 @@ async fn report_counts_sent_closed_and_queue_full_per_recipient() {
         // The first is still pending at the stalled session until it ends.
         assert_eq!(first.report().counts().pending, 1);
         server.session(stalled).unwrap().abort();
-        let first = first.await;
+        let first = first.wait().await;
         assert_eq!(first.counts().sent, 2);
         assert_eq!(first.counts().closed, 1);
         running.stop().await;

@@ -236,3 +236,33 @@ async fn a_client_that_never_reads_is_disconnected_by_policy_and_others_are_unaf
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_reply_cut_off_by_the_peer_s_decode_error_is_counted_as_failed_closed() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(true);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let mut bad = TcpStream::connect(running.addr()).await.unwrap();
+        let id = next_open(&mut seen).await;
+        // A good frame and a hostile header in one write: the echo of the
+        // first is accepted by its handler in the same turn that the second
+        // ends the session.
+        let mut bytes = packet(b"hello");
+        bytes.extend_from_slice(&u32::MAX.to_be_bytes());
+        bad.write_all(&bytes).await.unwrap();
+        assert!(matches!(
+            close_of(&mut seen, id).await,
+            CloseReason::Frame(FrameError::FrameTooLarge { .. })
+        ));
+        let stats = running.server.stats();
+        assert_eq!(stats.frames_in, 1);
+        // The one accepted send ended, and is counted where it ended.
+        assert_eq!(
+            stats.sent + stats.failed_closed + stats.failed_timed_out + stats.refused_queue_full,
+            1,
+            "{stats:?}"
+        );
+        running.stop().await;
+    })
+    .await;
+}

@@ -287,3 +287,98 @@ fn sends_in_flight_when_the_runtime_shuts_down_end_closed() {
         assert!(report.is_complete());
     }));
 }
+
+/// Counts how many `try_send`s of big frames are admitted before the first
+/// `QueueFull` (the caller's task does not yield meanwhile).
+fn admitted_until_full(client: &Session<PacketN>, tag: u8) -> usize {
+    let mut n = 0;
+    while client.try_send(big(tag)).is_ok() {
+        n += 1;
+        assert!(n <= 64, "the queue bound is not enforced");
+    }
+    n
+}
+
+#[tokio::test]
+async fn the_send_quota_is_released_exactly_once_per_admitted_frame() {
+    bounded(async {
+        let session = SessionConfig::builder()
+            .max_queue_frames(4)
+            .build()
+            .unwrap();
+        let (client, mut peer) = client_and_stalled_peer(session).await;
+        // One frame stuck; three that time out behind it; one refused.
+        let stuck = client.async_send(big(1));
+        let short = Some(Duration::from_millis(50));
+        let expiring: Vec<_> = (0..3)
+            .map(|_| client.async_send_timeout(big(2), short))
+            .collect();
+        let refused = client.async_send(big(2));
+        assert_eq!(
+            refused.await.unwrap_err().failure(),
+            Some(SendFailure::QueueFull)
+        );
+        for work in expiring {
+            assert_eq!(
+                work.await.unwrap_err().failure(),
+                Some(SendFailure::TimedOut)
+            );
+        }
+        // Each timed-out frame gave its place back, once: exactly three
+        // fit beside the stuck one (a leak admits fewer, a double release
+        // more).
+        assert_eq!(admitted_until_full(&client, 3), 3);
+
+        // The peer reads everything: every place comes back.
+        let tags = read_big_frames(&mut peer, 4).await;
+        assert_eq!(tags, [1, 3, 3, 3]);
+        stuck.await.unwrap();
+        let last = client.async_send("sync");
+        assert_eq!(common::read_packet(&mut peer).await.unwrap(), b"sync");
+        last.await.unwrap();
+        assert_eq!(admitted_until_full(&client, 4), 4);
+        client.abort();
+        client.closed().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_message_the_codec_refuses_is_reported_and_nothing_is_queued() {
+    bounded(async {
+        let codec = PacketN::builder()
+            .header_len(castnet_core::frame::HeaderLen::One)
+            .build()
+            .unwrap();
+        let server: castnet_tokio::Server =
+            castnet_tokio::Server::bind("127.0.0.1:0", Config::new(codec.clone()))
+                .await
+                .unwrap();
+        let running = Running::serve(server, common::echo());
+        let client = dial(running.addr(), Config::new(codec)).await.unwrap();
+        // 256 bytes do not fit a one-byte header.
+        let too_big = vec![0u8; 256];
+        assert!(matches!(
+            client.try_send(too_big.clone()),
+            Err(TrySendError::Frame(_))
+        ));
+        assert!(matches!(
+            client.send(too_big.clone()).await,
+            Err(castnet_tokio::SendError::Frame(_))
+        ));
+        assert!(matches!(
+            client.async_send(too_big.clone()).await,
+            Err(castnet_tokio::SendWorkError::Frame(_))
+        ));
+        assert!(client
+            .set_heartbeat(Some((Duration::from_secs(1), too_big.clone())))
+            .is_err());
+        assert!(running.server.broadcast(too_big).is_err());
+        // Nothing was queued, nothing leaked: the next frame goes through.
+        client.send("fits").await.unwrap();
+        assert_eq!(&client.recv().await.unwrap()[..], b"fits");
+        assert_eq!(running.server.stats().frames_in, 1);
+        running.stop().await;
+    })
+    .await;
+}
