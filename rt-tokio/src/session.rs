@@ -408,8 +408,12 @@ impl<C: Decoder> Session<C> {
     }
 
     /// The next frame from the peer, or `None` once the session has closed
-    /// and every frame was taken. Frames wait in a bounded buffer; while it
-    /// is full the connection stops reading (backpressure to the peer).
+    /// and every frame was taken: frames read before the close (with the
+    /// peer's end of stream, say) are still delivered. While
+    /// [`Config::recv_buffer`](crate::Config::recv_buffer) frames wait, the
+    /// connection stops reading (backpressure to the peer).
+    ///
+    /// Dropping every handle of a client session closes it gracefully.
     ///
     /// Only sessions not served by a [`Handler`](crate::Handler) receive this
     /// way (clients from [`dial`](crate::dial)); on a handler-served session
