@@ -31,8 +31,9 @@ pub struct Config<C = PacketN> {
     pub socket: SocketOptions,
     /// Connection limits (servers only).
     pub limits: ConnectionLimits,
-    /// Frames buffered for [`Session::recv`](crate::Session::recv) before the
-    /// connection stops reading (default 1024).
+    /// Frames waiting for [`Session::recv`](crate::Session::recv) at which
+    /// the connection stops reading (default 1024). Frames already read are
+    /// never dropped, so up to one read's worth more may wait.
     pub recv_buffer: usize,
 }
 

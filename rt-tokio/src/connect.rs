@@ -2,11 +2,12 @@
 
 use crate::config::Config;
 use crate::driver::{self, Sink};
+use crate::recv::{recv_queue, RecvSink};
 use crate::session::{Session, Shared};
 use crate::socket::Stream;
 use crate::stats::StatsCell;
 use castnet_core::hub::PeerAddr;
-use castnet_core::session::{CloseReason, Session as CoreSession};
+use castnet_core::session::Session as CoreSession;
 use castnet_core::sync::{QueueBound, SendQuota};
 use castnet_core::{Decoder, SessionId};
 use std::future::Future;
@@ -28,7 +29,7 @@ pub(crate) fn start<C, S>(
     config: &Config<C>,
     stats: Arc<StatsCell>,
     recv: bool,
-    make_sink: impl FnOnce(Session<C>, Option<mpsc::Sender<C::Item>>) -> S,
+    make_sink: impl FnOnce(Session<C>, Option<RecvSink<C::Item>>) -> S,
 ) -> (Session<C>, impl Future<Output = ()> + Send + 'static)
 where
     C: Decoder + Clone + Send + Sync + 'static,
@@ -36,17 +37,17 @@ where
     S: Sink<C> + 'static,
 {
     let (tx, inbox) = mpsc::unbounded_channel();
-    let (frames_tx, frames_rx) = if recv {
-        let (t, r) = mpsc::channel(config.recv_buffer);
-        (Some(t), Some(tokio::sync::Mutex::new(r)))
-    } else {
-        (None, None)
+    let (frames_tx, frames_rx) = match recv {
+        true => {
+            let (sink, queue) = recv_queue(config.recv_buffer);
+            (Some(sink), Some(queue))
+        }
+        false => (None, None),
     };
     let shared = Arc::new(Shared {
         id,
         peer: peer.clone(),
         codec: config.codec.clone(),
-        inbox: tx,
         quota: SendQuota::new(QueueBound {
             max_bytes: config.session.max_queue_bytes() as u64,
             max_frames: config.session.max_queue_frames() as u64,
@@ -61,6 +62,7 @@ where
     });
     let session = Session {
         shared: shared.clone(),
+        inbox: tx,
     };
     let sink = make_sink(session.clone(), frames_tx);
     let core = CoreSession::new(
@@ -71,57 +73,6 @@ where
     let span = tracing::debug_span!("session", id = id.get(), %peer);
     let task = driver::drive(stream, core, shared, inbox, sink, stats).instrument(span);
     (session, task)
-}
-
-/// Frames go to [`Session::recv`].
-pub(crate) struct RecvSink<T> {
-    tx: mpsc::Sender<T>,
-    waiting: std::collections::VecDeque<T>,
-}
-
-impl<T> RecvSink<T> {
-    pub(crate) fn new(tx: mpsc::Sender<T>) -> Self {
-        RecvSink {
-            tx,
-            waiting: std::collections::VecDeque::new(),
-        }
-    }
-}
-
-impl<C> Sink<C> for RecvSink<C::Item>
-where
-    C: Decoder,
-    C::Item: Send,
-{
-    fn frame(&mut self, frame: C::Item) -> bool {
-        if !self.waiting.is_empty() {
-            self.waiting.push_back(frame);
-            return false;
-        }
-        match self.tx.try_send(frame) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(frame)) => {
-                self.waiting.push_back(frame);
-                false
-            }
-            // Nobody can receive any more: drop the frame.
-            Err(mpsc::error::TrySendError::Closed(_)) => true,
-        }
-    }
-
-    async fn ready(&mut self) {
-        while let Some(frame) = self.waiting.pop_front() {
-            match self.tx.reserve().await {
-                Ok(permit) => permit.send(frame),
-                Err(_) => {
-                    self.waiting.clear();
-                    return;
-                }
-            }
-        }
-    }
-
-    fn closed(&mut self, _reason: &CloseReason) {}
 }
 
 /// Connects to a TCP server and returns the session. Frames from the server
@@ -188,7 +139,7 @@ where
         config,
         stats,
         true,
-        |_, tx| RecvSink::new(tx.expect("client sessions receive through recv")),
+        |_, sink| sink.expect("client sessions receive through recv"),
     );
     tokio::spawn(task);
     session

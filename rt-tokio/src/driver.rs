@@ -9,7 +9,7 @@
 //! that a sleep fired on time.
 
 use crate::pending::Pending;
-use crate::session::{Command, LocalBatch, Shared};
+use crate::session::{Command, Done, LocalBatch, Shared};
 use crate::socket::Stream;
 use crate::stats::StatsCell;
 use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
@@ -31,6 +31,8 @@ const INBOX_BUDGET: usize = 4096;
 
 /// What the driver does with what the core reports.
 pub(crate) trait Sink<C: Decoder>: Send {
+    /// The session starts: called first, on the connection's task.
+    fn open(&mut self) {}
     /// A decoded frame. Returning `false` asks the driver to stop reading
     /// until [`Sink::ready`] resolves (the receiver is full).
     fn frame(&mut self, frame: C::Item) -> bool;
@@ -54,11 +56,19 @@ pub(crate) async fn drive<C, S>(
     C::Item: Send,
     S: Sink<C>,
 {
+    // However this task ends (a callback may panic, the runtime may drop
+    // it), handles learn that it did.
+    let _finished = Finished(&shared);
+    sink.open();
     let mut pending = Pending::new();
+    let mut local: Vec<Command> = Vec::new();
+    // Outcomes of one turn: the quota comes back in one step, then waiters
+    // learn their outcome (so room is free by the time they see it).
+    let mut finished: Vec<(Done, SendOutcome)> = Vec::new();
     let mut published = SessionStats::default();
     let mut sink_full = false;
     let mut eof_seen = false;
-    let mut local: Vec<Command> = Vec::new();
+    let mut handles_alive = true;
 
     let reason = loop {
         let now = Instant::now().into_std();
@@ -70,7 +80,6 @@ pub(crate) async fn drive<C, S>(
 
         // Events, then the commands they may have caused, until both are dry.
         let mut closed = None;
-        // Quota of the sends finished this turn, returned in one step.
         let (mut freed_bytes, mut freed_frames) = (0, 0);
         loop {
             let batch = LocalBatch::enter(shared.id, std::mem::take(&mut local));
@@ -83,7 +92,9 @@ pub(crate) async fn drive<C, S>(
                             if let Some((len, done)) = pending.remove(id.get()) {
                                 freed_bytes += len;
                                 freed_frames += 1;
-                                done.complete(outcome);
+                                if done.is_awaited() {
+                                    finished.push((done, outcome));
+                                }
                                 sink.sent(id, outcome);
                             }
                         } else if let Event::FrameDiscarded(error) = &event {
@@ -119,6 +130,9 @@ pub(crate) async fn drive<C, S>(
             }
         }
         shared.release(freed_bytes, freed_frames);
+        for (done, outcome) in finished.drain(..) {
+            done.complete(outcome);
+        }
         if let Some(reason) = closed {
             break reason;
         }
@@ -132,6 +146,11 @@ pub(crate) async fn drive<C, S>(
             }
         }
         publish(&stats, &core, &mut published);
+        // What the write completed (send outcomes, room for waiting senders,
+        // a drained close) is handled now, not after the next wake-up.
+        if core.poll_timeout().is_some_and(|at| at <= now) {
+            continue;
+        }
 
         // Wait for the next thing to do.
         let read = !sink_full && core.wants_read();
@@ -144,13 +163,18 @@ pub(crate) async fn drive<C, S>(
         let deadline = core.poll_timeout().map(Instant::from_std);
         tokio::select! {
             biased;
-            cmd = inbox.recv() => {
-                if let Some(cmd) = cmd {
-                    apply(&mut core, &shared, &mut pending, cmd, Instant::now().into_std());
+            cmd = inbox.recv(), if handles_alive => {
+                let now = Instant::now().into_std();
+                match cmd {
+                    Some(cmd) => apply(&mut core, &shared, &mut pending, cmd, now),
+                    // Every handle is gone (a server keeps one per session,
+                    // so this is a client nobody holds): nobody can send or
+                    // receive any more, so close gracefully.
+                    None => {
+                        handles_alive = false;
+                        core.close(now);
+                    }
                 }
-                // `None`: every handle is gone. The connection goes on (the
-                // peer may still talk to a handler); it ends by the peer,
-                // a timeout or an error.
             }
             ready = async { stream.ready(interest.unwrap_or(Interest::READABLE)).await }, if interest.is_some() => {
                 let now = Instant::now().into_std();
@@ -179,13 +203,11 @@ pub(crate) async fn drive<C, S>(
     inbox.close();
     while let Ok(cmd) = inbox.try_recv() {
         if let Command::Send { frame, done, .. } = cmd {
-            shared.release(frame.len(), 1);
-            done.complete(SendOutcome::Failed(SendFailure::Closed));
+            shared.end_unqueued_closed(frame.len(), done);
         }
     }
     for (len, done) in pending.drain() {
-        shared.release(len, 1);
-        done.complete(SendOutcome::Failed(SendFailure::Closed));
+        shared.end_unqueued_closed(len, done);
     }
     publish(&stats, &core, &mut published);
     if matches!(reason, CloseReason::Local | CloseReason::PeerEof) {
@@ -195,7 +217,16 @@ pub(crate) async fn drive<C, S>(
     tracing::debug!(%reason, "session closed");
     sink.closed(&reason);
     drop(stream);
-    shared.mark_finished();
+}
+
+/// Marks the session finished when the connection task ends, normally or
+/// not.
+struct Finished<'a, C: Decoder>(&'a Shared<C>);
+
+impl<C: Decoder> Drop for Finished<'_, C> {
+    fn drop(&mut self) {
+        self.0.mark_finished();
+    }
 }
 
 fn apply<C: Decoder>(
@@ -220,15 +251,15 @@ fn apply<C: Decoder>(
                 Ok(id) => {
                     pending.insert(id.get(), (len, done));
                 }
-                Err(err) => {
-                    // The shared quota admitted it, but the core refused
-                    // (closing, or its own frames such as heartbeats filled
-                    // the queue): it ends here, once.
-                    shared.release(len, 1);
-                    done.complete(SendOutcome::Failed(
-                        err.failure().unwrap_or(SendFailure::Closed),
-                    ));
-                }
+                // The shared quota admitted it, but the core refused
+                // (closing, or its own frames such as heartbeats filled the
+                // queue): it ends here, once. The core counted a full queue.
+                Err(err) => match err.failure() {
+                    Some(SendFailure::QueueFull) => {
+                        shared.end_send(len, done, SendOutcome::Failed(SendFailure::QueueFull))
+                    }
+                    _ => shared.end_unqueued_closed(len, done),
+                },
             }
         }
         Command::SetHeartbeat(hb) => core.set_heartbeat_frame(hb, now),

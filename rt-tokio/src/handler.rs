@@ -6,9 +6,14 @@ use castnet_core::Decoder;
 
 /// Callbacks a server (or [`Session::process`]) calls for each session.
 ///
-/// They run on the connection's own task, between reads and writes, so keep
-/// them short: send with `try_send` / `async_send`, or hand long work to a
-/// task of your own.
+/// They run on the connection's own task (`on_open` first, `on_close`
+/// last), between reads and writes, so keep them short: send with
+/// `try_send` / `async_send`, or hand long work to a task of your own.
+///
+/// A callback that panics ends its own session only: the connection is
+/// dropped, its pending sends fail `Closed`, it leaves the server and its
+/// channels, and `on_close` is not called. The server and every other
+/// session go on.
 ///
 /// ```
 /// use bytes::Bytes;

@@ -12,6 +12,7 @@ mod connect;
 mod driver;
 mod handler;
 mod pending;
+mod recv;
 mod server;
 mod session;
 mod socket;

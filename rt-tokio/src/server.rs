@@ -259,6 +259,7 @@ where
                 handler: handler2,
                 session,
                 server,
+                left: false,
             },
         );
         if let Some(info) = hub.session_mut(id) {
@@ -270,7 +271,8 @@ where
         drop(hub);
         stats.connections_accepted.fetch_add(1, Relaxed);
         stats.connections_open.fetch_add(1, Relaxed);
-        handler.on_open(&session);
+        // `on_open` runs first on the connection's task: never on the
+        // accept loop, which user code must not slow down or bring down.
         self.inner.tasks.spawn(task);
         drop(token);
     }
@@ -410,21 +412,28 @@ where
         self.inner.hub.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The kick callbacks. Lock order: the hub first, then this, so that
+    /// membership and its callback change together.
+    fn kick_hooks(&self) -> MutexGuard<'_, HashMap<(K, SessionId), KickHook<C, K>>> {
+        self.inner
+            .kick_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     fn leave_everything(&self, id: SessionId) {
         let mut hub = self.hub();
         let keys: Vec<K> = hub.channels_of(id).cloned().collect();
         hub.remove(id);
-        drop(hub);
+        // Dropped after both locks are released: a callback's captures may
+        // run code of their own when dropped.
+        let mut unused = Vec::new();
         if !keys.is_empty() {
-            let mut hooks = self
-                .inner
-                .kick_hooks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            for k in keys {
-                hooks.remove(&(k, id));
-            }
+            let mut hooks = self.kick_hooks();
+            unused.extend(keys.into_iter().filter_map(|k| hooks.remove(&(k, id))));
         }
+        drop(hub);
+        drop(unused);
     }
 }
 
@@ -461,10 +470,48 @@ async fn accept(listener: &Listener) -> io::Result<(Stream, PeerAddr)> {
 }
 
 /// Frames of a handler-served session go to the handler, inline.
-struct HandlerSink<C: Decoder, K, H> {
+struct HandlerSink<C: Decoder, K, H>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
     handler: Arc<H>,
     session: Session<C>,
     server: Server<C, K>,
+    /// The session has left the server (registry, channels, open count).
+    left: bool,
+}
+
+impl<C, K, H> HandlerSink<C, K, H>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    fn leave(&mut self) {
+        if !std::mem::replace(&mut self.left, true) {
+            self.server.leave_everything(self.session.id());
+            self.server
+                .inner
+                .stats
+                .connections_open
+                .fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+impl<C, K, H> Drop for HandlerSink<C, K, H>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    /// The task ended without `closed` (a callback panicked, or the runtime
+    /// dropped the task): the session still leaves the server.
+    fn drop(&mut self) {
+        self.leave();
+    }
 }
 
 impl<C, K, H> Sink<C> for HandlerSink<C, K, H>
@@ -474,6 +521,10 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     H: Handler<C>,
 {
+    fn open(&mut self) {
+        self.handler.on_open(&self.session);
+    }
+
     fn frame(&mut self, frame: C::Item) -> bool {
         self.handler.on_frame(&self.session, frame);
         true
@@ -488,12 +539,7 @@ where
     }
 
     fn closed(&mut self, reason: &CloseReason) {
-        self.server.leave_everything(self.session.id());
-        self.server
-            .inner
-            .stats
-            .connections_open
-            .fetch_sub(1, Relaxed);
+        self.leave();
         self.handler.on_close(&self.session, reason);
     }
 }
@@ -523,17 +569,11 @@ where
     where
         F: Fn(&Session<C>, &K) + Send + Sync + 'static,
     {
-        let joined = self
-            .server
-            .hub()
-            .join(self.key.clone(), session.id())
-            .unwrap_or(false);
+        let mut hub = self.server.hub();
+        let joined = hub.join(self.key.clone(), session.id()).unwrap_or(false);
         if joined {
             self.server
-                .inner
-                .kick_hooks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .kick_hooks()
                 .insert((self.key.clone(), session.id()), Box::new(on_kick));
         }
         joined
@@ -541,30 +581,30 @@ where
 
     /// Removes `session` quietly; `false` if it was not a member.
     pub fn exit(&self, session: &Session<C>) -> bool {
-        let left = self.server.hub().exit(&self.key, session.id());
-        self.server
-            .inner
-            .kick_hooks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let mut hub = self.server.hub();
+        let left = hub.exit(&self.key, session.id());
+        let hook = self
+            .server
+            .kick_hooks()
             .remove(&(self.key.clone(), session.id()));
+        drop(hub);
+        drop(hook);
         left
     }
 
-    /// Removes `session` and calls its kick callback (on this task). The
+    /// Removes `session` and calls its kick callback (on this task, with no
+    /// lock held, so the callback may use the server and its channels). The
     /// session stays open. `false` if it was not a member.
     pub fn kick(&self, session: &Session<C>) -> bool {
-        let kicked = self.server.hub().kick(&self.key, session.id());
-        let Some(kicked) = kicked else {
+        let mut hub = self.server.hub();
+        let Some(kicked) = hub.kick(&self.key, session.id()) else {
             return false;
         };
         let hook = self
             .server
-            .inner
-            .kick_hooks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .kick_hooks()
             .remove(&(kicked.channel.clone(), kicked.session));
+        drop(hub);
         if let Some(hook) = hook {
             hook(session, &kicked.channel);
         }

@@ -70,10 +70,12 @@ impl Drop for LocalBatch {
     }
 }
 
-/// Where a send's outcome goes.
-pub(crate) enum Done {
-    /// Nobody waits for it (`send`, `try_send`); it is still counted.
-    Nobody,
+/// Where a send's outcome goes. Dropped without an outcome (the connection
+/// task torn down by a panicking callback or a runtime shutting down), it
+/// reports `Closed`: every admitted send ends exactly once, whatever happens.
+pub(crate) struct Done(Option<Waiter>);
+
+enum Waiter {
     /// An `async_send`'s [`SendWork`].
     Work(oneshot::Sender<SendOutcome>),
     /// One recipient's slot of a broadcast.
@@ -81,14 +83,32 @@ pub(crate) enum Done {
 }
 
 impl Done {
-    pub(crate) fn complete(self, outcome: SendOutcome) {
-        match self {
-            Done::Nobody => {}
-            Done::Work(tx) => {
+    /// Nobody waits for it (`send`, `try_send`); it is still counted.
+    pub(crate) const NOBODY: Done = Done(None);
+
+    /// True when somebody waits for the outcome.
+    pub(crate) fn is_awaited(&self) -> bool {
+        self.0.is_some()
+    }
+
+    pub(crate) fn complete(mut self, outcome: SendOutcome) {
+        self.report(outcome);
+    }
+
+    fn report(&mut self, outcome: SendOutcome) {
+        match self.0.take() {
+            None => {}
+            Some(Waiter::Work(tx)) => {
                 let _ = tx.send(outcome);
             }
-            Done::Broadcast(shared, ticket) => shared.record(ticket, outcome),
+            Some(Waiter::Broadcast(shared, ticket)) => shared.record(ticket, outcome),
         }
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.report(SendOutcome::Failed(SendFailure::Closed));
     }
 }
 
@@ -128,12 +148,10 @@ pub(crate) struct Shared<C: Decoder> {
     pub(crate) id: SessionId,
     pub(crate) peer: PeerAddr,
     pub(crate) codec: C,
-    pub(crate) inbox: mpsc::UnboundedSender<Command>,
     pub(crate) quota: SendQuota,
     /// Signalled when quota is released, so waiting `send`s retry.
     pub(crate) room: Notify,
-    /// How many `send`s wait for room: the owner signals `room` only then
-    /// (`Notify::notify_waiters` takes a lock even with nobody waiting).
+    /// How many `send`s wait for room.
     pub(crate) room_waiters: AtomicUsize,
     /// Set once the session no longer accepts sends.
     pub(crate) closed: AtomicBool,
@@ -142,13 +160,26 @@ pub(crate) struct Shared<C: Decoder> {
     pub(crate) finished_flag: AtomicBool,
     /// Frames for [`Session::recv`], when the session is not served by a
     /// handler.
-    pub(crate) frames: Option<tokio::sync::Mutex<mpsc::Receiver<C::Item>>>,
+    pub(crate) frames: Option<crate::recv::RecvQueue<C::Item>>,
     pub(crate) stats: Arc<crate::stats::StatsCell>,
 }
 
 impl<C: Decoder> Shared<C> {
-    /// Returns quota for a batch of finished frames, and wakes waiting
-    /// senders if there are any.
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+        // Wake every waiting sender so it observes `Closed`.
+        self.room.notify_waiters();
+    }
+
+    /// Ends one admitted send: its place in the quota comes back (waking
+    /// waiting senders), then its waiter learns the outcome.
+    pub(crate) fn end_send(&self, len: usize, done: Done, outcome: SendOutcome) {
+        self.release(len, 1);
+        done.complete(outcome);
+    }
+
+    /// Returns the quota of a batch of finished sends in one step, and wakes
+    /// waiting senders if there are any.
     pub(crate) fn release(&self, bytes: usize, frames: usize) {
         if frames == 0 {
             return;
@@ -162,10 +193,13 @@ impl<C: Decoder> Shared<C> {
         }
     }
 
-    pub(crate) fn mark_closed(&self) {
-        self.closed.store(true, Ordering::Release);
-        // Wake every waiting sender so it observes `Closed`.
-        self.room.notify_waiters();
+    /// Ends, `Closed`, an admitted send that the session closed before the
+    /// core queued it (or reported it); counted here, as the core could not.
+    pub(crate) fn end_unqueued_closed(&self, len: usize, done: Done) {
+        self.stats
+            .handle_failed_closed
+            .fetch_add(1, Ordering::Relaxed);
+        self.end_send(len, done, SendOutcome::Failed(SendFailure::Closed));
     }
 
     pub(crate) fn mark_finished(&self) {
@@ -183,12 +217,17 @@ impl<C: Decoder> Shared<C> {
 /// in one vectored write.
 pub struct Session<C: Decoder> {
     pub(crate) shared: Arc<Shared<C>>,
+    /// Each handle holds a sender: once every handle is gone the inbox
+    /// closes, and the connection closes gracefully (a client nobody can
+    /// reach any more).
+    pub(crate) inbox: mpsc::UnboundedSender<Command>,
 }
 
 impl<C: Decoder> Clone for Session<C> {
     fn clone(&self) -> Self {
         Session {
             shared: self.shared.clone(),
+            inbox: self.inbox.clone(),
         }
     }
 }
@@ -264,7 +303,7 @@ impl<C: Decoder> Session<C> {
         C: Encoder<M> + Clone,
     {
         let frame = self.admit(msg)?;
-        self.push(frame, None, Done::Nobody);
+        self.push(frame, None, Done::NOBODY);
         Ok(())
     }
 
@@ -285,10 +324,11 @@ impl<C: Decoder> Session<C> {
                 Err(TrySendError::Frame(e)) => return Err(SendError::Frame(e)),
                 Err(TrySendError::QueueFull(m)) => msg = m,
             }
+            // Announce the wait (the owner signals `room` only when someone
+            // waits: `notify_waiters` takes a lock even when nobody does),
+            // then re-check: the owner may have freed room before it could
+            // see us. Pairs with the fence in `Shared::release`.
             self.shared.room_waiters.fetch_add(1, Ordering::SeqCst);
-            // Re-check after announcing ourselves: the owner may have freed
-            // room before it could see us waiting. Pairs with the fence in
-            // `Shared::release`.
             std::sync::atomic::fence(Ordering::SeqCst);
             if !self.shared.quota.is_full() || self.is_closed() {
                 self.shared.room_waiters.fetch_sub(1, Ordering::SeqCst);
@@ -319,7 +359,7 @@ impl<C: Decoder> Session<C> {
         match self.admit(msg) {
             Ok(frame) => {
                 let (tx, rx) = oneshot::channel();
-                self.push(frame, timeout, Done::Work(tx));
+                self.push(frame, timeout, Done(Some(Waiter::Work(tx))));
                 SendWork(WorkState::Waiting(rx))
             }
             Err(TrySendError::Closed(_)) => SendWork::ready(Err(SendFailure::Closed.into())),
@@ -339,7 +379,7 @@ impl<C: Decoder> Session<C> {
             Some((interval, msg)) => Some((interval, self.shared.codec.clone().encode_frame(msg)?)),
             None => None,
         };
-        let _ = self.shared.inbox.send(Command::SetHeartbeat(encoded));
+        let _ = self.inbox.send(Command::SetHeartbeat(encoded));
         Ok(())
     }
 
@@ -347,13 +387,13 @@ impl<C: Decoder> Session<C> {
     /// linger time), then the connection closes.
     pub fn close(&self) {
         self.shared.mark_closed();
-        let _ = self.shared.inbox.send(Command::Close);
+        let _ = self.inbox.send(Command::Close);
     }
 
     /// Immediate close: every pending send fails `Closed`.
     pub fn abort(&self) {
         self.shared.mark_closed();
-        let _ = self.shared.inbox.send(Command::Abort);
+        let _ = self.inbox.send(Command::Abort);
     }
 
     /// Waits until the connection's task has finished (after a close, an
@@ -419,12 +459,9 @@ impl<C: Decoder> Session<C> {
         let Some(cmd) = cmd else {
             return;
         };
-        if let Err(mpsc::error::SendError(cmd)) = self.shared.inbox.send(cmd) {
-            // The owner task is gone: this send ends here, as Closed.
-            self.shared.quota.release(len);
-            if let Command::Send { done, .. } = cmd {
-                done.complete(SendOutcome::Failed(SendFailure::Closed));
-            }
+        // The owner task is gone: this send ends here, as Closed.
+        if let Err(mpsc::error::SendError(Command::Send { done, .. })) = self.inbox.send(cmd) {
+            self.shared.end_unqueued_closed(len, done);
         }
     }
 
@@ -449,21 +486,24 @@ impl<C: Decoder> Session<C> {
             None => self.push(
                 EncodedFrame::contiguous(frame),
                 None,
-                Done::Broadcast(shared, ticket),
+                Done(Some(Waiter::Broadcast(shared, ticket))),
             ),
         }
     }
 
     /// The next frame from the peer, or `None` once the session has closed
-    /// and every frame was taken. Frames wait in a bounded buffer; while it
-    /// is full the connection stops reading (backpressure to the peer).
+    /// and every frame was taken: frames read before the close (with the
+    /// peer's end of stream, say) are still delivered. While
+    /// [`Config::recv_buffer`](crate::Config::recv_buffer) frames wait, the
+    /// connection stops reading (backpressure to the peer).
+    ///
+    /// Dropping every handle of a client session closes it gracefully.
     ///
     /// Only sessions not served by a [`Handler`](crate::Handler) receive this
     /// way (clients from [`dial`](crate::dial)); on a handler-served session
     /// frames go to the handler and `recv` returns `None` at once.
     pub async fn recv(&self) -> Option<C::Item> {
-        let frames = self.shared.frames.as_ref()?;
-        frames.lock().await.recv().await
+        self.shared.frames.as_ref()?.recv().await
     }
 
     /// Receives frames and calls `handler` for each, until the session closes

@@ -45,7 +45,11 @@ macro_rules! stats_cell {
             pub(crate) connections_open: AtomicU64,
             pub(crate) connections_accepted: AtomicU64,
             pub(crate) connections_refused: AtomicU64,
+            /// Refused by a handle's quota before reaching the core.
             pub(crate) handle_queue_full: AtomicU64,
+            /// Admitted by a handle, ended `Closed` before the core queued
+            /// or reported it (the session closed first).
+            pub(crate) handle_failed_closed: AtomicU64,
             $(pub(crate) $field: AtomicU64,)*
         }
 
@@ -72,7 +76,8 @@ macro_rules! stats_cell {
                     bytes_out: self.bytes_out.load(Relaxed),
                     heartbeats_sent: self.heartbeats_sent.load(Relaxed),
                     sent: self.sent.load(Relaxed),
-                    failed_closed: self.failed_closed.load(Relaxed),
+                    failed_closed: self.failed_closed.load(Relaxed)
+                        + self.handle_failed_closed.load(Relaxed),
                     failed_timed_out: self.failed_timed_out.load(Relaxed),
                     refused_queue_full: self.refused_queue_full.load(Relaxed)
                         + self.handle_queue_full.load(Relaxed),

@@ -27,12 +27,17 @@ pub async fn bounded<T>(f: impl Future<Output = T>) -> T {
         .expect("test exceeded its time bound")
 }
 
-/// Polls `cond` until it holds, within [`LIMIT`]. Only for state that has no
-/// event to await (counters, socket tables): a short sleep between polls.
+/// Polls `cond` until it holds, within half of [`LIMIT`] (so its own message,
+/// naming the condition, comes before the test's bound). Only for state that
+/// has no event to await (counters, descriptor tables): a short sleep
+/// between polls.
 pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = tokio::time::Instant::now();
     while !cond() {
-        assert!(start.elapsed() < LIMIT, "timed out waiting until {what}");
+        assert!(
+            start.elapsed() < LIMIT / 2,
+            "timed out waiting until {what}"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
@@ -94,12 +99,25 @@ pub enum Seen {
 pub struct Recorder {
     tx: mpsc::UnboundedSender<Seen>,
     echo: bool,
+    abort_when_full: bool,
 }
 
 impl Recorder {
     pub fn new(echo: bool) -> (Self, mpsc::UnboundedReceiver<Seen>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Recorder { tx, echo }, rx)
+        let recorder = Recorder {
+            tx,
+            echo,
+            abort_when_full: false,
+        };
+        (recorder, rx)
+    }
+
+    /// Echoes, and aborts a session whose echo is refused for a full queue.
+    pub fn echo_or_abort_when_full() -> (Self, mpsc::UnboundedReceiver<Seen>) {
+        let (mut recorder, rx) = Recorder::new(true);
+        recorder.abort_when_full = true;
+        (recorder, rx)
     }
 }
 
@@ -109,7 +127,11 @@ impl Handler<PacketN> for Recorder {
     }
     fn on_frame(&self, s: &Session<PacketN>, frame: Bytes) {
         if self.echo {
-            let _ = s.try_send(frame.clone());
+            if let Err(castnet_tokio::TrySendError::QueueFull(_)) = s.try_send(frame.clone()) {
+                if self.abort_when_full {
+                    s.abort();
+                }
+            }
         }
         let _ = self.tx.send(Seen::Frame(s.id(), frame));
     }
@@ -180,11 +202,18 @@ pub async fn round_trip(client: &Session<PacketN>, payload: &'static str) {
     assert_eq!(&back[..], payload.as_bytes());
 }
 
-/// A small session config: tiny queues, short timeouts.
-pub fn small_queue(frames: usize, bytes: usize) -> castnet_core::session::SessionConfig {
-    castnet_core::session::SessionConfig::builder()
-        .max_queue_frames(frames)
-        .max_queue_bytes(bytes)
-        .build()
-        .unwrap()
+/// A config whose connections have a small socket send buffer, so a peer
+/// that does not read stalls them after a few KiB.
+pub fn small_send_buffer(session: castnet_core::session::SessionConfig) -> Config {
+    let mut socket = castnet_tokio::SocketOptions::default();
+    socket.send_buffer_size = Some(4096);
+    Config::default().session(session).socket(socket)
+}
+
+/// A raw client with a small receive buffer that reads only when the test
+/// does.
+pub async fn stalled_client(addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(addr).await.unwrap()
 }
