@@ -18,12 +18,15 @@ use castnet_core::Decoder;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
-use tokio::io::Interest;
+use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Largest number of slices handed to one vectored write.
 const MAX_IOVECS: usize = 64;
+/// Runs of queued bytes up to this size are copied into one buffer before a
+/// write rather than handed to the kernel as many small iovecs.
+const COALESCE_MAX: usize = 16 * 1024;
 /// Bytes read per turn before other work gets a turn.
 const READ_BUDGET: usize = 256 * 1024;
 /// Inbox commands applied per turn before IO gets a turn.
@@ -45,7 +48,7 @@ pub(crate) trait Sink<C: Decoder>: Send {
 }
 
 pub(crate) async fn drive<C, S>(
-    stream: Stream,
+    mut stream: Stream,
     mut core: CoreSession<C>,
     shared: Arc<Shared<C>>,
     mut inbox: mpsc::UnboundedReceiver<Command>,
@@ -62,6 +65,7 @@ pub(crate) async fn drive<C, S>(
     sink.open();
     let mut pending = Pending::new();
     let mut local: Vec<Command> = Vec::new();
+    let mut scratch: Vec<u8> = Vec::new();
     // Outcomes of one turn: the quota comes back in one step, then waiters
     // learn their outcome (so room is free by the time they see it).
     let mut finished: Vec<(Done, SendOutcome)> = Vec::new();
@@ -139,7 +143,7 @@ pub(crate) async fn drive<C, S>(
 
         // Write what is queued, as long as the socket takes it.
         if core.wants_write() {
-            if let Err(e) = write_some(&stream, &mut core, now) {
+            if let Err(e) = write_some(&stream, &mut core, &mut scratch, now) {
                 tracing::debug!(error = %e, "write failed");
                 core.on_io_error(e.kind());
                 continue;
@@ -154,12 +158,7 @@ pub(crate) async fn drive<C, S>(
 
         // Wait for the next thing to do.
         let read = !sink_full && core.wants_read();
-        let interest = match (read, core.wants_write()) {
-            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
-            (true, false) => Some(Interest::READABLE),
-            (false, true) => Some(Interest::WRITABLE),
-            (false, false) => None,
-        };
+        let write = core.wants_write();
         let deadline = core.poll_timeout().map(Instant::from_std);
         tokio::select! {
             biased;
@@ -176,20 +175,13 @@ pub(crate) async fn drive<C, S>(
                     }
                 }
             }
-            ready = async { stream.ready(interest.unwrap_or(Interest::READABLE)).await }, if interest.is_some() => {
-                let now = Instant::now().into_std();
-                match ready {
-                    Ok(r) if r.is_readable() || r.is_read_closed() => {
-                        match read_some(&stream, &mut core, now) {
-                            Ok(eof) => eof_seen |= eof,
-                            Err(e) => {
-                                tracing::debug!(error = %e, "read failed");
-                                core.on_io_error(e.kind());
-                            }
-                        }
+            io = std::future::poll_fn(|cx| poll_io(cx, &mut stream, &mut core, read, write)), if read || write => {
+                match io {
+                    Ok(eof) => eof_seen |= eof,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "connection failed");
+                        core.on_io_error(e.kind());
                     }
-                    Ok(_) => {}
-                    Err(e) => core.on_io_error(e.kind()),
                 }
             }
             _ = sink.ready(), if sink_full => sink_full = false,
@@ -277,34 +269,63 @@ fn publish<C: Decoder>(stats: &StatsCell, core: &CoreSession<C>, last: &mut Sess
     }
 }
 
-/// Reads until the socket would block, the budget is spent or the core stops
-/// wanting input. `Ok(true)` when the peer ended its side.
-fn read_some<C: Decoder>(
-    stream: &Stream,
+/// Waits for the socket: reads what it has (until it is drained, the budget
+/// is spent or the core stops wanting input) and reports whether it can take
+/// writes. Ready when anything happened; `Ok(true)` when the peer ended its
+/// side.
+///
+/// Reads go through `poll_read`, not `try_read`: Tokio takes a read that did
+/// not fill the buffer as proof that the socket is drained, so a turn costs no
+/// extra `recv` that would only say "would block".
+fn poll_io<C: Decoder>(
+    cx: &mut Context<'_>,
+    stream: &mut Stream,
     core: &mut CoreSession<C>,
-    now: std::time::Instant,
-) -> io::Result<bool> {
-    let mut total = 0;
-    while total < READ_BUDGET && core.wants_read() {
-        match stream.try_read_buf(core.read_buf()) {
-            Ok(0) => return Ok(true),
-            Ok(n) => {
-                total += n;
-                core.on_read(n, now);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+    read: bool,
+    write: bool,
+) -> Poll<io::Result<bool>> {
+    let now = Instant::now().into_std();
+    let mut progress = false;
+    if write {
+        match stream.poll_write_ready(cx) {
+            Poll::Ready(Ok(())) => progress = true,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => {}
         }
     }
-    Ok(false)
+    if read {
+        let mut total = 0;
+        while total < READ_BUDGET && core.wants_read() {
+            match stream.poll_read_buf(cx, core.read_buf()) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(true)),
+                Poll::Ready(Ok(n)) => {
+                    total += n;
+                    progress = true;
+                    core.on_read(n, now);
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => break,
+            }
+        }
+    }
+    if progress {
+        Poll::Ready(Ok(false))
+    } else {
+        Poll::Pending
+    }
 }
 
-/// Writes queued frames in vectored writes until the queue is empty or the
-/// socket would block.
+/// Writes queued frames until the queue is empty or the socket would block.
+///
+/// Many small frames are copied into `scratch` and written as one buffer: the
+/// kernel pays for every iovec, and for 64-byte frames that costs more than
+/// the copy. Larger runs go out as they are, in one vectored write, with no
+/// payload copied.
 fn write_some<C: Decoder>(
     stream: &Stream,
     core: &mut CoreSession<C>,
+    scratch: &mut Vec<u8>,
     now: std::time::Instant,
 ) -> io::Result<()> {
     while core.wants_write() {
@@ -313,7 +334,18 @@ fn write_some<C: Decoder>(
         if n == 0 {
             break;
         }
-        match stream.try_write_vectored(&slices[..n]) {
+        let slices = &slices[..n];
+        let total: usize = slices.iter().map(|s| s.len()).sum();
+        let result = if n > 2 && total <= COALESCE_MAX {
+            scratch.clear();
+            for s in slices {
+                scratch.extend_from_slice(s);
+            }
+            stream.try_write_vectored(&[IoSlice::new(scratch)])
+        } else {
+            stream.try_write_vectored(slices)
+        };
+        match result {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(written) => core.on_written(written, now),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

@@ -4,8 +4,9 @@
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{Interest, Ready};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// Socket options applied to listeners and to every connection.
@@ -98,17 +99,23 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    pub(crate) async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+    /// Reads into `buf`'s spare capacity (appending), as `AsyncRead::poll_read`
+    /// does, so a short read clears the readiness without another syscall.
+    pub(crate) fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut bytes::BytesMut,
+    ) -> Poll<io::Result<usize>> {
         match self {
-            Stream::Tcp(s) => s.ready(interest).await,
-            Stream::Unix(s) => s.ready(interest).await,
+            Stream::Tcp(s) => tokio_util::io::poll_read_buf(Pin::new(s), cx, buf),
+            Stream::Unix(s) => tokio_util::io::poll_read_buf(Pin::new(s), cx, buf),
         }
     }
 
-    pub(crate) fn try_read_buf(&self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            Stream::Tcp(s) => s.try_read_buf(buf),
-            Stream::Unix(s) => s.try_read_buf(buf),
+            Stream::Tcp(s) => s.poll_write_ready(cx),
+            Stream::Unix(s) => s.poll_write_ready(cx),
         }
     }
 
