@@ -16,6 +16,7 @@ pub mod hub;
 pub mod limits;
 pub mod route;
 pub mod session;
+pub mod sync;
 
 pub use frame::{
     ByteOrder, ConfigError, Decoder, EncodedFrame, Encoder, FrameError, HeaderLen, OversizePolicy,

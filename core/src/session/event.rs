@@ -76,4 +76,9 @@ pub enum CloseReason {
     /// The inbound stream could not be decoded.
     #[error("inbound stream error: {0}")]
     Frame(#[source] FrameError),
+    /// Reading from or writing to the connection failed (reset, broken
+    /// pipe…), as the runtime reported with
+    /// [`on_io_error`](super::Session::on_io_error).
+    #[error("connection error: {0}")]
+    Io(std::io::ErrorKind),
 }

@@ -526,18 +526,33 @@ impl<C: Decoder> Session<C> {
     where
         C: Encoder<I>,
     {
-        self.tick(now);
-        if !matches!(self.state, State::Open) {
-            return Ok(());
-        }
-        self.heartbeat = match heartbeat {
-            Some((interval, payload)) if !interval.is_zero() => Some(Heartbeat {
-                interval,
-                frame: self.codec.encode_frame(payload)?,
-            }),
+        let heartbeat = match heartbeat {
+            Some((interval, payload)) if !interval.is_zero() => {
+                Some((interval, self.codec.encode_frame(payload)?))
+            }
             _ => None,
         };
+        self.set_heartbeat_frame(heartbeat, now);
         Ok(())
+    }
+
+    /// [`set_heartbeat`](Self::set_heartbeat) with a frame that is already
+    /// encoded: what a runtime uses when the payload was encoded in another
+    /// task. `None` or a zero interval stops the heartbeat; on a closing or
+    /// closed session this does nothing.
+    pub fn set_heartbeat_frame(
+        &mut self,
+        heartbeat: Option<(Duration, EncodedFrame)>,
+        now: Instant,
+    ) {
+        self.tick(now);
+        if !matches!(self.state, State::Open) {
+            return;
+        }
+        self.heartbeat = match heartbeat {
+            Some((interval, frame)) if !interval.is_zero() => Some(Heartbeat { interval, frame }),
+            _ => None,
+        };
     }
 
     /// Stops the heartbeat: `set_heartbeat(None, now)`.
@@ -563,6 +578,15 @@ impl<C: Decoder> Session<C> {
     pub fn abort(&mut self) {
         if !self.is_closed() {
             self.finish(CloseReason::Aborted);
+        }
+    }
+
+    /// Reports that the connection failed (a read or write error other than
+    /// "would block"): the session ends now, as with [`abort`](Self::abort),
+    /// with [`CloseReason::Io`]. Does nothing if already closed.
+    pub fn on_io_error(&mut self, kind: std::io::ErrorKind) {
+        if !self.is_closed() {
+            self.finish(CloseReason::Io(kind));
         }
     }
 

@@ -14,6 +14,10 @@ use tokio::time::timeout;
 pub const NETBENCH: &str = env!("CARGO_BIN_EXE_netbench");
 pub const BASELINE_ECHO: &str = env!("CARGO_BIN_EXE_baseline_echo");
 pub const BASELINE_FANOUT: &str = env!("CARGO_BIN_EXE_baseline_fanout");
+/// castnet's echo server (castnet-tokio).
+pub const ECHO_SERVER: &str = env!("CARGO_BIN_EXE_echo_server");
+/// castnet's fan-out server (castnet-tokio).
+pub const FANOUT_SERVER: &str = env!("CARGO_BIN_EXE_fanout_server");
 
 const STARTUP: Duration = Duration::from_secs(20);
 const RUN_LIMIT: Duration = Duration::from_secs(60);
