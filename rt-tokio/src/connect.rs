@@ -53,7 +53,6 @@ where
             max_frames: config.session.max_queue_frames() as u64,
         }),
         room: Notify::new(),
-        room_waiters: std::sync::atomic::AtomicUsize::new(0),
         closed: AtomicBool::new(false),
         finished: Notify::new(),
         finished_flag: AtomicBool::new(false),

@@ -10,7 +10,7 @@ use castnet_core::sync::SendQuota;
 use castnet_core::{Decoder, SessionId};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -151,8 +151,6 @@ pub(crate) struct Shared<C: Decoder> {
     pub(crate) quota: SendQuota,
     /// Signalled when quota is released, so waiting `send`s retry.
     pub(crate) room: Notify,
-    /// How many `send`s wait for room.
-    pub(crate) room_waiters: AtomicUsize,
     /// Set once the session no longer accepts sends.
     pub(crate) closed: AtomicBool,
     /// Signalled when the owner task has finished.
@@ -181,14 +179,7 @@ impl<C: Decoder> Shared<C> {
     /// Returns the quota of a batch of finished sends in one step, and wakes
     /// waiting senders if there are any.
     pub(crate) fn release(&self, bytes: usize, frames: usize) {
-        if frames == 0 {
-            return;
-        }
-        self.quota.release_many(bytes, frames);
-        // Pairs with the fence in `Session::send`: either that sender sees the
-        // room freed here, or this sees the sender waiting.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.room_waiters.load(Ordering::SeqCst) > 0 {
+        if frames > 0 && self.quota.release_many(bytes, frames) {
             self.room.notify_waiters();
         }
     }
@@ -324,18 +315,16 @@ impl<C: Decoder> Session<C> {
                 Err(TrySendError::Frame(e)) => return Err(SendError::Frame(e)),
                 Err(TrySendError::QueueFull(m)) => msg = m,
             }
-            // Announce the wait (the owner signals `room` only when someone
-            // waits: `notify_waiters` takes a lock even when nobody does),
-            // then re-check: the owner may have freed room before it could
-            // see us. Pairs with the fence in `Shared::release`.
-            self.shared.room_waiters.fetch_add(1, Ordering::SeqCst);
-            std::sync::atomic::fence(Ordering::SeqCst);
+            // Announce the wait, then re-check: see `SendQuota::announce_waiter`
+            // (the owner signals `room` only when someone waits, since
+            // `notify_waiters` takes a lock even when nobody does).
+            self.shared.quota.announce_waiter();
             if !self.shared.quota.is_full() || self.is_closed() {
-                self.shared.room_waiters.fetch_sub(1, Ordering::SeqCst);
+                self.shared.quota.withdraw_waiter();
                 continue;
             }
             room.await;
-            self.shared.room_waiters.fetch_sub(1, Ordering::SeqCst);
+            self.shared.quota.withdraw_waiter();
         }
     }
 
@@ -428,7 +417,7 @@ impl<C: Decoder> Session<C> {
                 Ok(frame)
             }
             Err(e) => {
-                self.shared.quota.release(0);
+                self.shared.release(0, 1);
                 Err(TrySendError::Frame(e))
             }
         }

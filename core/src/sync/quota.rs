@@ -1,6 +1,6 @@
 //! [`SendQuota`]: lock-free admission to one session's bounded send queue.
 
-use super::{AtomicU64, Ordering};
+use super::{fence, AtomicU64, AtomicUsize, Ordering};
 
 /// Frames are counted in the high bits of the packed counter, bytes in the low.
 const BYTE_BITS: u32 = 40;
@@ -62,6 +62,8 @@ pub struct QuotaFull;
 pub struct SendQuota {
     used: AtomicU64,
     bound: QueueBound,
+    /// Senders waiting for room (see [`SendQuota::announce_waiter`]).
+    waiters: AtomicUsize,
 }
 
 impl SendQuota {
@@ -70,6 +72,7 @@ impl SendQuota {
     pub fn new(bound: QueueBound) -> Self {
         SendQuota {
             used: AtomicU64::new(0),
+            waiters: AtomicUsize::new(0),
             bound: QueueBound {
                 max_bytes: bound.max_bytes.min(MAX_QUEUE_BYTES),
                 max_frames: bound.max_frames.min(MAX_QUEUE_FRAMES),
@@ -128,13 +131,15 @@ impl SendQuota {
     }
 
     /// Returns the quota of one frame of `len` bytes admitted earlier.
-    pub fn release(&self, len: usize) {
-        self.release_many(len, 1);
+    /// Returns true when a sender waits for room and must be woken.
+    pub fn release(&self, len: usize) -> bool {
+        self.release_many(len, 1)
     }
 
     /// Returns the quota of `frames` frames totalling `bytes` bytes, admitted
-    /// earlier: one atomic update for a whole batch of outcomes.
-    pub fn release_many(&self, bytes: usize, frames: usize) {
+    /// earlier: one atomic update for a whole batch of outcomes. Returns true
+    /// when a sender waits for room and must be woken.
+    pub fn release_many(&self, bytes: usize, frames: usize) -> bool {
         let (sub_bytes, sub_frames) = (clamp_len(bytes), frames as u64);
         let mut cur = self.used.load(Ordering::Relaxed);
         loop {
@@ -148,10 +153,33 @@ impl SendQuota {
                 .used
                 .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => return,
+                Ok(_) => break,
                 Err(actual) => cur = actual,
             }
         }
+        // Pairs with the fence in `announce_waiter`: either that sender's
+        // re-check sees the room freed above, or this load sees the sender.
+        fence(Ordering::SeqCst);
+        self.waiters.load(Ordering::Relaxed) > 0
+    }
+
+    /// A sender that found the queue full and is about to wait announces
+    /// itself, then must re-check [`is_full`](Self::is_full) before it
+    /// sleeps: room freed before the announcement is seen by that re-check,
+    /// room freed after it makes [`release_many`](Self::release_many) return
+    /// true, so the releaser wakes it. Either way no wake-up is lost. Pair
+    /// every call with [`withdraw_waiter`](Self::withdraw_waiter).
+    ///
+    /// The point of the count: the owner only wakes waiters when there are
+    /// any, which for a runtime's notifier can cost a lock per call.
+    pub fn announce_waiter(&self) {
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Ends a wait begun with [`announce_waiter`](Self::announce_waiter).
+    pub fn withdraw_waiter(&self) {
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Bytes and frames admitted and not yet released.
@@ -254,8 +282,49 @@ mod tests {
 #[cfg(all(test, castnet_loom))]
 mod loom_tests {
     use super::*;
+    use loom::sync::atomic::AtomicBool;
     use loom::sync::Arc;
     use loom::thread;
+
+    /// A sender finds the queue full and waits while the owner frees room:
+    /// whatever the interleaving, the sender either sees the room on its
+    /// re-check or is told to wake. A lost wake-up would leave a `send`
+    /// waiting forever on a queue with room.
+    #[test]
+    fn loom_a_waiting_sender_never_misses_freed_room() {
+        loom::model(|| {
+            let q = Arc::new(SendQuota::new(QueueBound {
+                max_bytes: 1 << 20,
+                max_frames: 1,
+            }));
+            q.try_acquire(10).unwrap();
+            let woken = Arc::new(AtomicBool::new(false));
+            let owner = {
+                let (q, woken) = (q.clone(), woken.clone());
+                thread::spawn(move || {
+                    if q.release(10) {
+                        woken.store(true, Ordering::SeqCst);
+                    }
+                })
+            };
+            // The sender: refused, announces itself, re-checks.
+            let saw_room = if q.try_acquire(5).is_ok() {
+                true
+            } else {
+                q.announce_waiter();
+                let room = !q.is_full();
+                if room {
+                    q.withdraw_waiter();
+                }
+                room
+            };
+            owner.join().unwrap();
+            assert!(
+                saw_room || woken.load(Ordering::SeqCst),
+                "the sender sleeps on a queue with room and nobody wakes it"
+            );
+        });
+    }
 
     /// Two handles race for the last slot while the owner releases one: the
     /// bound is never exceeded and the counters end consistent.
