@@ -164,7 +164,11 @@ mod tests {
 
     #[test]
     fn advance_across_every_part_boundary_keeps_the_byte_sequence() {
-        let whole = EncodedFrame::new(b"hd", Bytes::from_static(b"body"), Bytes::from_static(b"\r\n"));
+        let whole = EncodedFrame::new(
+            b"hd",
+            Bytes::from_static(b"body"),
+            Bytes::from_static(b"\r\n"),
+        );
         let expected = whole.clone().into_contiguous();
         for split in 0..=expected.len() {
             let mut f = whole.clone();

@@ -87,8 +87,9 @@ pub enum OversizePolicy {
 ///
 /// A declared length is checked against `max_frame_len` as the raw 64-bit value
 /// read from the wire, before any conversion and before any buffer is reserved
-/// for it. Below the maximum the buffer grows in steps of at most
-/// [`MAX_RESERVE_STEP`] as bytes arrive.
+/// for it. Below the maximum the decoder asks for at most [`MAX_RESERVE_STEP`]
+/// more room at a time, and only while the frame's bytes are arriving, so the
+/// buffer grows with what the peer sent, never with what it declared.
 ///
 /// ```
 /// use bytes::{Bytes, BytesMut};
@@ -203,18 +204,40 @@ impl PacketN {
         Ok((head, n))
     }
 
+    /// The raw declared length at the front of `src`, which holds at least a
+    /// whole header. One fixed-size read per case: no copy of a variable length.
     #[inline]
     fn read_len(&self, src: &[u8]) -> u64 {
-        let n = self.header.bytes();
-        let mut raw = [0u8; 8];
-        match self.order {
-            ByteOrder::Big => {
-                raw[8 - n..].copy_from_slice(&src[..n]);
-                u64::from_be_bytes(raw)
-            }
-            ByteOrder::Little => {
-                raw[..n].copy_from_slice(&src[..n]);
-                u64::from_le_bytes(raw)
+        fn array<const N: usize>(src: &[u8]) -> [u8; N] {
+            src[..N].try_into().expect("a slice of N bytes")
+        }
+        match (self.header, self.order) {
+            (HeaderLen::One, _) => u64::from(src[0]),
+            (HeaderLen::Two, ByteOrder::Big) => u64::from(u16::from_be_bytes(array(src))),
+            (HeaderLen::Two, ByteOrder::Little) => u64::from(u16::from_le_bytes(array(src))),
+            (HeaderLen::Four, ByteOrder::Big) => u64::from(u32::from_be_bytes(array(src))),
+            (HeaderLen::Four, ByteOrder::Little) => u64::from(u32::from_le_bytes(array(src))),
+            (HeaderLen::Eight, ByteOrder::Big) => u64::from_be_bytes(array(src)),
+            (HeaderLen::Eight, ByteOrder::Little) => u64::from_le_bytes(array(src)),
+        }
+    }
+
+    /// A header declared more than the maximum: fail, or start discarding.
+    #[cold]
+    #[inline(never)]
+    fn oversized(&mut self, declared: u64, src: &mut BytesMut) -> FrameError {
+        match self.oversize {
+            OversizePolicy::Fail => FrameError::FrameTooLarge {
+                declared,
+                max: self.max,
+            },
+            OversizePolicy::Discard => {
+                src.advance(self.header.bytes());
+                self.state = DecodeState::Discard(declared);
+                FrameError::FrameDiscarded {
+                    declared,
+                    max: self.max,
+                }
             }
         }
     }
@@ -229,66 +252,53 @@ impl Decoder for PacketN {
     type Item = Bytes;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        loop {
-            match self.state {
-                DecodeState::Head => {
-                    let n = self.header.bytes();
-                    if src.len() < n {
-                        return Ok(None);
-                    }
-                    let declared = self.read_len(src);
-                    if declared > self.max {
-                        match self.oversize {
-                            OversizePolicy::Fail => {
-                                return Err(FrameError::FrameTooLarge {
-                                    declared,
-                                    max: self.max,
-                                })
-                            }
-                            OversizePolicy::Discard => {
-                                src.advance(n);
-                                self.state = DecodeState::Discard(declared);
-                                return Err(FrameError::FrameDiscarded {
-                                    declared,
-                                    max: self.max,
-                                });
-                            }
-                        }
-                    }
-                    src.advance(n);
-                    // `declared <= max <= usize::MAX`: the conversion is exact.
-                    self.state = DecodeState::Payload(declared as usize);
-                }
-                DecodeState::Payload(len) => {
-                    if src.len() >= len {
-                        self.state = DecodeState::Head;
-                        return Ok(Some(src.split_to(len).freeze()));
-                    }
-                    let missing = len - src.len();
-                    src.reserve(missing.min(MAX_RESERVE_STEP));
+        if let DecodeState::Discard(left) = self.state {
+            let skip = left.min(src.len() as u64);
+            src.advance(skip as usize);
+            if skip < left {
+                self.state = DecodeState::Discard(left - skip);
+                return Ok(None);
+            }
+            self.state = DecodeState::Head;
+        }
+        let len = match self.state {
+            DecodeState::Payload(len) => len,
+            // `Head`: a discard is over by now.
+            _ => {
+                let n = self.header.bytes();
+                if src.len() < n {
                     return Ok(None);
                 }
-                DecodeState::Discard(left) => {
-                    let skip = left.min(src.len() as u64);
-                    src.advance(skip as usize);
-                    if skip < left {
-                        self.state = DecodeState::Discard(left - skip);
-                        return Ok(None);
-                    }
-                    self.state = DecodeState::Head;
+                let declared = self.read_len(src);
+                if declared > self.max {
+                    return Err(self.oversized(declared, src));
                 }
+                src.advance(n);
+                // `declared <= max <= usize::MAX`: the conversion is exact.
+                declared as usize
             }
+        };
+        if src.len() < len {
+            self.state = DecodeState::Payload(len);
+            src.reserve((len - src.len()).min(MAX_RESERVE_STEP));
+            return Ok(None);
         }
+        self.state = DecodeState::Head;
+        Ok(Some(src.split_to(len).freeze()))
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        match self.decode(src)? {
-            Some(frame) => Ok(Some(frame)),
-            None if src.is_empty() && self.state == DecodeState::Head => Ok(None),
-            None => Err(FrameError::UnexpectedEof {
-                buffered: src.len(),
-            }),
+        if let Some(frame) = self.decode(src)? {
+            return Ok(Some(frame));
         }
+        let buffered = match self.state {
+            DecodeState::Head if src.is_empty() => return Ok(None),
+            // The header left `src` when it arrived, yet it belongs to the
+            // partial frame: an empty `src` here is still a truncated stream.
+            DecodeState::Payload(_) => self.header.bytes() + src.len(),
+            DecodeState::Head | DecodeState::Discard(_) => src.len(),
+        };
+        Err(FrameError::UnexpectedEof { buffered })
     }
 }
 
@@ -415,3 +425,6 @@ impl PacketNBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
