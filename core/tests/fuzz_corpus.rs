@@ -1,0 +1,71 @@
+//! Replays every seed of the fuzz corpus (`fuzz/corpus/<target>/seed-*`)
+//! through its fuzz target on stable, with the very code libFuzzer runs: the
+//! targets and their harness are included from `fuzz/src` with `#[path]`.
+
+#[path = "../../fuzz/src/harness.rs"]
+mod harness;
+#[path = "../../fuzz/src/input.rs"]
+mod input;
+#[path = "../../fuzz/src/targets/mod.rs"]
+mod targets;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+/// A fuzz target's entry point.
+type Target = fn(&[u8]);
+
+/// Every fuzz target, by the name of its `fuzz_targets/<name>.rs`.
+const TARGETS: &[(&str, Target)] = &[("decode_packet", targets::decode_packet)];
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+fn replay(target: &str) {
+    let (_, run) = TARGETS.iter().find(|(name, _)| *name == target).unwrap();
+    let dir = fuzz_dir().join("corpus").join(target);
+    let mut seeds: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("seed-")
+        })
+        .collect();
+    seeds.sort();
+    assert!(!seeds.is_empty(), "no seed-* file in {}", dir.display());
+    let failed: Vec<String> = seeds
+        .iter()
+        .filter(|seed| {
+            let data = fs::read(seed).unwrap();
+            catch_unwind(AssertUnwindSafe(|| run(&data))).is_err()
+        })
+        .map(|seed| seed.display().to_string())
+        .collect();
+    assert!(failed.is_empty(), "{target} fails on {failed:#?}");
+}
+
+#[test]
+fn decode_packet_seeds_replay_cleanly() {
+    replay("decode_packet");
+}
+
+#[test]
+fn every_fuzz_target_is_replayed_here() {
+    let on_disk: BTreeSet<String> = fs::read_dir(fuzz_dir().join("fuzz_targets"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let replayed: BTreeSet<String> = TARGETS.iter().map(|(name, _)| name.to_string()).collect();
+    assert_eq!(
+        on_disk, replayed,
+        "every fuzz target needs a seed replay here"
+    );
+}
