@@ -21,5 +21,9 @@ pub use frame::{
     ByteOrder, ConfigError, Decoder, EncodedFrame, Encoder, FrameError, HeaderLen, OversizePolicy,
     PacketN,
 };
+pub use frame::{
+    DelimiterCodec, FixedLengthCodec, LengthFieldCodec, LineEnding, LinesCodec, RawCodec,
+    Utf8LinesCodec,
+};
 pub use hub::SessionId;
 pub use session::{SendFailure, SendId, SendOutcome};

@@ -25,7 +25,9 @@ pub enum FrameError {
     /// once per skipped frame.
     #[error("discarded a frame of declared length {declared} (maximum {max} bytes)")]
     FrameDiscarded {
-        /// The length the peer declared.
+        /// The length the peer declared. For a delimiter or line codec, which
+        /// has no declared length: the bytes seen without a delimiter when the
+        /// frame was given up.
         declared: u64,
         /// The configured maximum.
         max: u64,
@@ -39,6 +41,30 @@ pub enum FrameError {
         /// The largest length the encoder accepts.
         max: u64,
     },
+    /// A payload given to an encoder is shorter than its codec requires: a
+    /// fixed-length codec's size, or for a length-field codec the header bytes
+    /// before the field plus what its adjustment and bytes to strip imply.
+    /// Nothing was written.
+    #[error("payload of {len} bytes is shorter than the minimum of {min} bytes")]
+    PayloadTooShort {
+        /// The payload length that was refused.
+        len: u64,
+        /// The shortest length the encoder accepts.
+        min: u64,
+    },
+    /// A payload given to a delimiter or line encoder contains the delimiter
+    /// (or, at its end, the start of it), so a peer would split it. Nothing
+    /// was written.
+    #[error("payload contains the delimiter at byte {at}")]
+    DelimiterInPayload {
+        /// Where in the payload the delimiter a peer would see begins.
+        at: usize,
+    },
+    /// A line decoded by a UTF-8 line codec is not valid UTF-8. The line was
+    /// consumed, so the stream is still in step, but the error is fatal like
+    /// every other except [`FrameError::FrameDiscarded`].
+    #[error("line is not valid UTF-8 after its first {} bytes", .0.valid_up_to())]
+    InvalidUtf8(#[source] std::str::Utf8Error),
     /// A length field, after its adjustment, says the frame is shorter than
     /// the bytes it is configured to strip or than the header itself. Fatal.
     #[error("invalid length field: {0}")]

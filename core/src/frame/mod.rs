@@ -9,16 +9,40 @@
 //! home: `decode` returns `Ok(None)` for "need more bytes", `Ok(Some(frame))`
 //! for a frame, and `Err(FrameError)` for a fatal (or, with
 //! [`FrameError::is_recoverable`], a reported and skipped) condition.
+//!
+//! Built-in codecs, all with `Bytes` frames (zero-copy slices of the read
+//! buffer) and encoders for `Bytes`, `&[u8]`, `Vec<u8>`, `&str` and `String`:
+//!
+//! | codec | frame on the wire |
+//! |---|---|
+//! | [`PacketN`] | 1/2/4/8-byte length, then the payload (the default) |
+//! | [`LengthFieldCodec`] | a 1..=8-byte length anywhere in a header, adjusted, header stripped |
+//! | [`FixedLengthCodec`] | exactly N bytes |
+//! | [`DelimiterCodec`] | bytes up to a delimiter (any byte string) |
+//! | [`LinesCodec`], [`Utf8LinesCodec`] | a line ending in LF or CRLF |
+//! | [`RawCodec`] | whatever has arrived (no framing) |
 
+mod byte_items;
+mod delimiter;
 mod encoded;
 mod error;
+mod fixed;
+mod length_field;
+mod lines;
 mod packet;
+mod raw;
+mod uint;
 
+pub use delimiter::{DelimiterCodec, DelimiterCodecBuilder};
 pub use encoded::{EncodedFrame, MAX_INLINE_HEAD};
 pub use error::{ConfigError, FrameError};
+pub use fixed::FixedLengthCodec;
+pub use length_field::{LengthFieldCodec, LengthFieldCodecBuilder};
+pub use lines::{LineEnding, LinesCodec, LinesCodecBuilder, Utf8LinesCodec};
 pub use packet::{
     ByteOrder, HeaderLen, OversizePolicy, PacketN, PacketNBuilder, DEFAULT_MAX_FRAME_LEN,
 };
+pub use raw::RawCodec;
 
 use bytes::BytesMut;
 
