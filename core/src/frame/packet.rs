@@ -1,6 +1,8 @@
 //! [`PacketN`]: an N-byte length header (N = 1, 2, 4 or 8), then the payload.
 
-use super::{ConfigError, Decoder, EncodedFrame, Encoder, FrameError, MAX_RESERVE_STEP};
+use super::byte_items::byte_payload_encoders;
+use super::uint::write_uint;
+use super::{ConfigError, Decoder, EncodedFrame, FrameError, MAX_RESERVE_STEP};
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Default largest payload [`PacketN`] accepts: 8 MiB.
@@ -178,10 +180,8 @@ impl PacketN {
     /// Encodes `payload` and returns it as one contiguous `Bytes`: what an
     /// encode-once broadcast shares between every recipient.
     pub fn encode_to_bytes(&self, payload: &[u8]) -> Result<Bytes, FrameError> {
-        let head = self.head_for(payload.len())?;
-        let mut out = BytesMut::with_capacity(head.1 + payload.len());
-        out.extend_from_slice(&head.0[..head.1]);
-        out.extend_from_slice(payload);
+        let mut out = BytesMut::new();
+        self.write_slice(payload, &mut out)?;
         Ok(out.freeze())
     }
 
@@ -196,12 +196,25 @@ impl PacketN {
             });
         }
         let n = self.header.bytes();
-        let mut head = [0u8; 8];
-        match self.order {
-            ByteOrder::Big => head[..n].copy_from_slice(&len64.to_be_bytes()[8 - n..]),
-            ByteOrder::Little => head[..n].copy_from_slice(&len64.to_le_bytes()[..n]),
-        }
-        Ok((head, n))
+        Ok((write_uint(len64, n, self.order), n))
+    }
+
+    /// Header beside the untouched payload (for `byte_payload_encoders!`).
+    #[inline]
+    fn frame_for(&self, payload: Bytes) -> Result<EncodedFrame, FrameError> {
+        let (head, n) = self.head_for(payload.len())?;
+        Ok(EncodedFrame::new(&head[..n], payload, Bytes::new()))
+    }
+
+    /// Header and payload appended to `dst`, or nothing written (for
+    /// `byte_payload_encoders!`).
+    #[inline]
+    fn write_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+        let (head, n) = self.head_for(payload.len())?;
+        dst.reserve(n + payload.len());
+        dst.extend_from_slice(&head[..n]);
+        dst.extend_from_slice(payload);
+        Ok(())
     }
 
     /// The raw declared length at the front of `src`, which holds at least a
@@ -302,63 +315,7 @@ impl Decoder for PacketN {
     }
 }
 
-impl Encoder<Bytes> for PacketN {
-    #[inline]
-    fn encode_frame(&mut self, payload: Bytes) -> Result<EncodedFrame, FrameError> {
-        let (head, n) = self.head_for(payload.len())?;
-        Ok(EncodedFrame::new(&head[..n], payload, Bytes::new()))
-    }
-
-    #[inline]
-    fn encode(&mut self, payload: Bytes, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.encode(&payload[..], dst)
-    }
-}
-
-impl Encoder<&[u8]> for PacketN {
-    fn encode_frame(&mut self, payload: &[u8]) -> Result<EncodedFrame, FrameError> {
-        self.encode_frame(Bytes::copy_from_slice(payload))
-    }
-
-    #[inline]
-    fn encode(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
-        let (head, n) = self.head_for(payload.len())?;
-        dst.reserve(n + payload.len());
-        dst.extend_from_slice(&head[..n]);
-        dst.extend_from_slice(payload);
-        Ok(())
-    }
-}
-
-impl Encoder<Vec<u8>> for PacketN {
-    fn encode_frame(&mut self, payload: Vec<u8>) -> Result<EncodedFrame, FrameError> {
-        self.encode_frame(Bytes::from(payload))
-    }
-
-    fn encode(&mut self, payload: Vec<u8>, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.encode(&payload[..], dst)
-    }
-}
-
-impl Encoder<&str> for PacketN {
-    fn encode_frame(&mut self, payload: &str) -> Result<EncodedFrame, FrameError> {
-        self.encode_frame(payload.as_bytes())
-    }
-
-    fn encode(&mut self, payload: &str, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.encode(payload.as_bytes(), dst)
-    }
-}
-
-impl Encoder<String> for PacketN {
-    fn encode_frame(&mut self, payload: String) -> Result<EncodedFrame, FrameError> {
-        self.encode_frame(Bytes::from(payload))
-    }
-
-    fn encode(&mut self, payload: String, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.encode(payload.as_bytes(), dst)
-    }
-}
+byte_payload_encoders!(PacketN);
 
 /// Builds a [`PacketN`]; every option is validated by [`build`](Self::build).
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! The PacketN rules, one test per rule.
 
 use super::*;
+use crate::frame::Encoder;
 
 const HEADERS: [HeaderLen; 4] = [
     HeaderLen::One,
