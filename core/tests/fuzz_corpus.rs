@@ -18,7 +18,14 @@ use std::path::{Path, PathBuf};
 type Target = fn(&[u8]);
 
 /// Every fuzz target, by the name of its `fuzz_targets/<name>.rs`.
-const TARGETS: &[(&str, Target)] = &[("decode_packet", targets::decode_packet)];
+const TARGETS: &[(&str, Target)] = &[
+    ("decode_packet", targets::decode_packet),
+    ("decode_length_field", targets::decode_length_field),
+    ("decode_fixed", targets::decode_fixed),
+    ("decode_delimiter", targets::decode_delimiter),
+    ("decode_lines", targets::decode_lines),
+    ("decode_raw", targets::decode_raw),
+];
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
@@ -53,6 +60,31 @@ fn replay(target: &str) {
 #[test]
 fn decode_packet_seeds_replay_cleanly() {
     replay("decode_packet");
+}
+
+#[test]
+fn decode_length_field_seeds_replay_cleanly() {
+    replay("decode_length_field");
+}
+
+#[test]
+fn decode_fixed_seeds_replay_cleanly() {
+    replay("decode_fixed");
+}
+
+#[test]
+fn decode_delimiter_seeds_replay_cleanly() {
+    replay("decode_delimiter");
+}
+
+#[test]
+fn decode_lines_seeds_replay_cleanly() {
+    replay("decode_lines");
+}
+
+#[test]
+fn decode_raw_seeds_replay_cleanly() {
+    replay("decode_raw");
 }
 
 #[test]

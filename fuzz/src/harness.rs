@@ -12,8 +12,9 @@
 //! - the decoder only takes bytes off the front of the buffer: what is left is
 //!   exactly the unconsumed tail of what was fed, byte for byte, so consumed +
 //!   remaining always equals the input fed;
-//! - every frame or reported skip consumed at least one byte (no decoder of
-//!   the family yields items from nothing, and a decoder that does would spin);
+//! - no two frames or reported skips in a row come out of nothing: between
+//!   them at least one byte is consumed (a skip may be reported before its
+//!   bytes go, but a decoder that keeps yielding without consuming would spin);
 //! - the buffer's capacity stays within `2 * (bytes fed + MAX_RESERVE_STEP)`
 //!   (`BytesMut` at most doubles an allocation it grows; a decoder that
 //!   reserved for a declared length would blow through this bound);
@@ -21,7 +22,7 @@
 //!   left and either ends cleanly with nothing buffered or reports an error.
 
 use bytes::BytesMut;
-use castnet_core::frame::{Decoder, FrameError, MAX_RESERVE_STEP};
+use castnet_core::frame::{Decoder, Encoder, FrameError, MAX_RESERVE_STEP};
 use std::fmt::Debug;
 use std::ops::Range;
 
@@ -72,6 +73,19 @@ impl<T: PartialEq + Debug> Decoded<T> {
         assert_eq!(describe(self), describe(other), "{context}");
     }
 
+    /// Panics unless the stream decoded to exactly `expected`, with no skip,
+    /// and ended cleanly.
+    pub fn assert_frames(&self, expected: &[T], context: &str) {
+        assert!(self.end.is_ok(), "{context}: ended with {:?}", self.end);
+        let frames = self.frames();
+        assert_eq!(
+            frames.len(),
+            self.events.len(),
+            "{context}: a frame was skipped"
+        );
+        assert_eq!(frames, expected.iter().collect::<Vec<_>>(), "{context}");
+    }
+
     /// The frames alone, in order.
     pub fn frames(&self) -> Vec<&T> {
         self.events
@@ -119,7 +133,7 @@ pub fn decode_stream<D: Decoder>(
         input,
         src: BytesMut::new(),
         fed: 0,
-        items: 0,
+        consumed_at_last_item: None,
         events: Vec::new(),
     };
     for read in reads(input.len(), sizes) {
@@ -144,7 +158,9 @@ struct Run<'a, T> {
     input: &'a [u8],
     src: BytesMut,
     fed: usize,
-    items: usize,
+    /// How much was consumed when the last frame or skip came out, and
+    /// whether that one came out of nothing.
+    consumed_at_last_item: Option<(usize, bool)>,
     events: Vec<Event<T>>,
 }
 
@@ -187,13 +203,18 @@ impl<T> Run<'_, T> {
                 Err(e) if e.is_recoverable() => Event::Skipped(e),
                 Err(fatal) => return Err(fatal),
             };
-            self.items += 1;
-            assert!(
-                self.items <= self.consumed(),
-                "{} frames or skips out of {} bytes consumed",
-                self.items,
-                self.consumed()
-            );
+            let consumed = self.consumed();
+            let free = match self.consumed_at_last_item {
+                Some((at, last_was_free)) => {
+                    assert!(
+                        at < consumed || !last_was_free,
+                        "two frames or skips in a row consumed nothing: the decoder would spin"
+                    );
+                    at == consumed
+                }
+                None => consumed == 0,
+            };
+            self.consumed_at_last_item = Some((consumed, free));
             self.events.push(event);
         }
     }
@@ -229,4 +250,43 @@ where
     let whole = decode_stream(&mut make(), input, &[]);
     chunked.assert_same(&whole, "reads cut differently decoded differently");
     chunked
+}
+
+/// Encodes `payload` with a codec from `make` into a buffer that already holds
+/// earlier frames. A refusal must leave that buffer untouched (and gives
+/// `None`). Otherwise `encode_frame` must give the same bytes as `encode`, and
+/// those bytes are decoded by a fresh codec in the given reads: returns them
+/// and what they decoded to.
+pub fn encode_then_decode<C, P>(
+    mut make: impl FnMut() -> C,
+    payload: P,
+    sizes: &[usize],
+) -> Option<(Vec<u8>, Decoded<C::Item>)>
+where
+    C: Decoder + Encoder<P>,
+    P: Copy,
+{
+    const QUEUED: &[u8] = b"earlier frames";
+    let mut dst = BytesMut::from(QUEUED);
+    if let Err(refused) = make().encode(payload, &mut dst) {
+        assert_eq!(&dst[..], QUEUED, "a refused encode ({refused:?}) wrote");
+        assert!(
+            make().encode_frame(payload).is_err(),
+            "encode_frame accepts what encode refused"
+        );
+        return None;
+    }
+    assert!(
+        dst.starts_with(QUEUED),
+        "encode changed what was already queued"
+    );
+    let wire = dst.split_off(QUEUED.len());
+    let vectored = make().encode_frame(payload).expect("encode accepted it");
+    assert_eq!(
+        vectored.into_contiguous(),
+        wire,
+        "encode_frame and encode disagree"
+    );
+    let decoded = decode_stream(&mut make(), &wire, sizes);
+    Some((wire.to_vec(), decoded))
 }

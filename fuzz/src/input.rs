@@ -34,17 +34,27 @@ impl<'a> Input<'a> {
         taken
     }
 
+    /// `N` bytes, zero-filled past the end.
+    fn array<const N: usize>(&mut self) -> [u8; N] {
+        let mut raw = [0; N];
+        let got = self.bytes(N);
+        raw[..got.len()].copy_from_slice(got);
+        raw
+    }
+
     /// One byte, or 0 past the end.
     pub fn u8(&mut self) -> u8 {
-        self.bytes(1).first().copied().unwrap_or(0)
+        self.array::<1>()[0]
+    }
+
+    /// A little-endian `u16`; missing bytes are 0.
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes(self.array())
     }
 
     /// A little-endian `u64`; missing bytes are 0.
     pub fn u64(&mut self) -> u64 {
-        let mut raw = [0; 8];
-        let got = self.bytes(8);
-        raw[..got.len()].copy_from_slice(got);
-        u64::from_le_bytes(raw)
+        u64::from_le_bytes(self.array())
     }
 
     /// The read sizes and the stream: everything left of the input.

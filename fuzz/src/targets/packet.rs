@@ -1,7 +1,8 @@
 //! `decode_packet`: PacketN under any header, byte order, maximum and
 //! oversize policy, checked against a reference reading of the stream.
 
-use crate::harness::{decode_any_chunking, Decoded, Event};
+use super::{bit, order, policy};
+use crate::harness::{decode_any_chunking, encode_then_decode, Decoded, Event};
 use crate::input::Input;
 use bytes::{Bytes, BytesMut};
 use castnet_core::frame::{ByteOrder, Encoder, FrameError, HeaderLen, OversizePolicy, PacketN};
@@ -19,21 +20,11 @@ pub fn decode_packet(data: &[u8]) {
         HeaderLen::Four,
         HeaderLen::Eight,
     ][usize::from(flags & 0b11)];
-    let order = if flags & 0b100 == 0 {
-        ByteOrder::Big
-    } else {
-        ByteOrder::Little
-    };
-    let oversize = if flags & 0b1000 == 0 {
-        OversizePolicy::Fail
-    } else {
-        OversizePolicy::Discard
-    };
     let mut codec = PacketN::builder()
         .header_len(header)
-        .byte_order(order)
+        .byte_order(order(bit(flags, 2)))
         .max_frame_len(max)
-        .oversize_policy(oversize)
+        .oversize_policy(policy(bit(flags, 3)))
         .build()
         .expect("every header length here is supported");
     let (sizes, stream) = input.reads_and_stream();
@@ -61,15 +52,13 @@ pub fn decode_packet(data: &[u8]) {
         assert_eq!(&wire[..], &stream[..framed_bytes]);
     }
 
-    // The whole stream as one payload: encoded exactly, or refused untouched.
-    let mut wire = BytesMut::from(&b"queued"[..]);
-    match codec.encode(stream, &mut wire) {
-        Ok(()) => assert_eq!(wire.len(), 6 + header.bytes() + stream.len()),
-        Err(FrameError::PayloadTooLarge { len, max }) => {
-            assert!(len > max && max == codec.max_frame_len());
-            assert_eq!(&wire[..], b"queued");
+    // The whole stream as one payload: refused untouched, or one frame.
+    match encode_then_decode(|| codec.clone(), stream, &sizes) {
+        Some((wire, decoded)) => {
+            assert_eq!(wire.len(), header.bytes() + stream.len());
+            decoded.assert_frames(&[Bytes::copy_from_slice(stream)], "PacketN round trip");
         }
-        Err(other) => panic!("unexpected encode error {other:?}"),
+        None => assert!(stream.len() as u64 > codec.max_frame_len()),
     }
 }
 
