@@ -1,7 +1,6 @@
 //! [`PacketN`]: an N-byte length header (N = 1, 2, 4 or 8), then the payload.
 
 use super::byte_items::byte_payload_encoders;
-use super::uint::write_uint;
 use super::{ConfigError, Decoder, EncodedFrame, FrameError, MAX_RESERVE_STEP};
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -185,7 +184,8 @@ impl PacketN {
         Ok(out.freeze())
     }
 
-    /// The header for a payload of `len` bytes, or the refusal.
+    /// The header for a payload of `len` bytes (its first `n` bytes), or the
+    /// refusal.
     #[inline]
     fn head_for(&self, len: usize) -> Result<([u8; 8], usize), FrameError> {
         let len64 = len as u64;
@@ -196,7 +196,13 @@ impl PacketN {
             });
         }
         let n = self.header.bytes();
-        Ok((write_uint(len64, n, self.order), n))
+        // The length shifted into the first `n` bytes: whole-word stores, no
+        // copy of a variable length on the per-frame path.
+        let head = match self.order {
+            ByteOrder::Big => (len64 << (64 - 8 * n)).to_be_bytes(),
+            ByteOrder::Little => len64.to_le_bytes(),
+        };
+        Ok((head, n))
     }
 
     /// Header beside the untouched payload (for `byte_payload_encoders!`).
@@ -212,7 +218,13 @@ impl PacketN {
     fn write_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
         let (head, n) = self.head_for(payload.len())?;
         dst.reserve(n + payload.len());
-        dst.extend_from_slice(&head[..n]);
+        // One fixed-size copy per header size, for the same reason.
+        match self.header {
+            HeaderLen::One => dst.extend_from_slice(&head[..1]),
+            HeaderLen::Two => dst.extend_from_slice(&head[..2]),
+            HeaderLen::Four => dst.extend_from_slice(&head[..4]),
+            HeaderLen::Eight => dst.extend_from_slice(&head),
+        }
         dst.extend_from_slice(payload);
         Ok(())
     }
