@@ -16,6 +16,7 @@ pub mod hub;
 pub mod limits;
 pub mod route;
 pub mod session;
+pub mod sync;
 
 pub use frame::{
     ByteOrder, ConfigError, Decoder, EncodedFrame, Encoder, FrameError, HeaderLen, OversizePolicy,
@@ -26,4 +27,12 @@ pub use frame::{
     Utf8LinesCodec,
 };
 pub use hub::SessionId;
+pub use hub::{BroadcastRecord, BroadcastReport, Hub, Kicked, Recipients, ServerState};
+pub use limits::{ConnectionCounter, ConnectionLimits};
+pub use limits::{Rate, RateLimit, RatePolicy};
+pub use route::{Endpoint, Envelope, EnvelopeCodec, Router};
+pub use session::{
+    CloseReason, Event, SendDeadline, SendError, Session, SessionConfig, SessionConfigBuilder,
+    SessionStats,
+};
 pub use session::{SendFailure, SendId, SendOutcome};

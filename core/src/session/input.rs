@@ -1,0 +1,76 @@
+//! The read buffer: allocated on demand, released when decoding empties it.
+
+use bytes::BytesMut;
+
+/// Inbound bytes not yet decoded.
+///
+/// An idle session holds no allocation: room is made only when the runtime
+/// asks for it, and the buffer is dropped as soon as decoding leaves it empty.
+/// Decoded frames are `split_to(..).freeze()` slices of it, so they keep
+/// their part of the allocation alive on their own.
+#[derive(Debug, Default)]
+pub(super) struct ReadBuffer {
+    buf: BytesMut,
+    /// Zeroed bytes at the end of `buf` handed out by `space` and not yet
+    /// confirmed by `commit`.
+    unfilled: usize,
+}
+
+impl ReadBuffer {
+    /// The buffer with at least `chunk` bytes of spare capacity, for readers
+    /// that append (`tokio::io::AsyncReadExt::read_buf`, `BufMut`).
+    pub(super) fn append(&mut self, chunk: usize) -> &mut BytesMut {
+        self.commit(0);
+        self.buf.reserve(chunk);
+        &mut self.buf
+    }
+
+    /// At least `chunk` zeroed bytes to read into, for readers that take a
+    /// `&mut [u8]` (`std::io::Read`, `futures::AsyncRead`). Uses the whole
+    /// spare capacity, which is already allocated.
+    pub(super) fn space(&mut self, chunk: usize) -> &mut [u8] {
+        self.commit(0);
+        self.buf.reserve(chunk);
+        let len = self.buf.len();
+        self.unfilled = self.buf.capacity() - len;
+        self.buf.resize(len + self.unfilled, 0);
+        &mut self.buf[len..]
+    }
+
+    /// Confirms a read of `n` bytes and returns how many were kept: of the
+    /// zeroed room handed out by `space`, only the first `n` bytes stay;
+    /// after `append`, the runtime already appended them.
+    pub(super) fn commit(&mut self, n: usize) -> usize {
+        if self.unfilled == 0 {
+            return n;
+        }
+        let kept = n.min(self.unfilled);
+        let len = self.buf.len() - self.unfilled + kept;
+        self.buf.truncate(len);
+        self.unfilled = 0;
+        kept
+    }
+
+    /// The undecoded bytes (never including unconfirmed room).
+    pub(super) fn bytes(&mut self) -> &mut BytesMut {
+        self.commit(0);
+        &mut self.buf
+    }
+
+    /// Frees the allocation if nothing is left to decode.
+    pub(super) fn release_if_empty(&mut self) {
+        if self.buf.is_empty() && self.unfilled == 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// Drops everything (the session has ended).
+    pub(super) fn clear(&mut self) {
+        *self = ReadBuffer::default();
+    }
+
+    /// The allocation held: zero for an idle session.
+    pub(super) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+}

@@ -1,0 +1,913 @@
+//! [`Session`]: one connection's protocol state, driven by explicit calls.
+
+use super::config::SessionConfig;
+use super::event::{CloseReason, Event};
+use super::input::ReadBuffer;
+use super::queue::{Deadline, SendQueue};
+use super::send::{SendDeadline, SendError};
+use super::stats::SessionStats;
+use super::timer::Timer;
+use super::{SendFailure, SendId, SendOutcome};
+use crate::frame::{Decoder, EncodedFrame, Encoder, FrameError};
+use crate::limits::{RateExceeded, RateLimiter, RatePolicy};
+use bytes::BytesMut;
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::IoSlice;
+use std::time::{Duration, Instant};
+
+/// One connection's protocol state: the send queue and the outcome of every
+/// send, send deadlines, heartbeat, liveness and idle rules, the inbound rate
+/// limit, and graceful close. It does no IO and reads no clock; a runtime (or
+/// your own loop) moves bytes and time in and out through four kinds of
+/// methods:
+///
+/// - **input** — [`read_buf`](Self::read_buf) or [`read_space`](Self::read_space),
+///   then [`on_read`](Self::on_read); [`on_eof`](Self::on_eof);
+///   [`on_written`](Self::on_written); [`handle_timeout`](Self::handle_timeout).
+/// - **output** — [`poll_event`](Self::poll_event),
+///   [`chunks_vectored`](Self::chunks_vectored) / [`chunk`](Self::chunk),
+///   [`poll_timeout`](Self::poll_timeout), [`wants_read`](Self::wants_read),
+///   [`wants_write`](Self::wants_write).
+/// - **commands** — [`send`](Self::send), [`send_with`](Self::send_with),
+///   [`send_encoded`](Self::send_encoded), [`set_heartbeat`](Self::set_heartbeat),
+///   [`close`](Self::close), [`abort`](Self::abort).
+/// - **getters** — [`stats`](Self::stats), [`is_closed`](Self::is_closed),
+///   [`queued_bytes`](Self::queued_bytes), [`config`](Self::config), …
+///
+/// Every method that takes `now` treats an instant earlier than one already
+/// seen as that later instant: time never goes backwards inside a session.
+///
+/// # The drive loop
+///
+/// Each time the runtime wakes up (socket readable or writable, a command from
+/// a handle, or the `poll_timeout` deadline), at its own `now`:
+///
+/// 1. `handle_timeout(now)`. It is O(1) when nothing is due, and calling it on
+///    every wake-up means a late timer never lets an expired send slip out.
+/// 2. Input: read into `read_buf()` / `read_space()`, report `on_read(n, now)`;
+///    a read of 0 bytes at end of stream is `on_eof(now)`.
+/// 3. Commands from the user: `send`, `set_heartbeat`, `close`, `abort`.
+/// 4. Output: if `wants_write()`, one vectored write of `chunks_vectored`, then
+///    `on_written(n, now)` with however many bytes the OS took.
+/// 5. Drain `poll_event()` until `None`: frames, send outcomes, `Writable`,
+///    and `Closed` last. Delivering a frame may lead the user to send, so a
+///    runtime loops back to 4 while `wants_write()` and the socket takes more.
+/// 6. Wait for: readable if `wants_read()`, writable if `wants_write()`, a
+///    command, or `poll_timeout()`. After `Closed`, drop the socket.
+///
+/// `poll_timeout` returns `now` while events are waiting, so a loop that
+/// forgets step 5 does not sleep on them. Queued bytes are reported by
+/// `wants_write` instead: they wait for the socket, not for a timer.
+///
+/// ```
+/// use bytes::{BufMut, Bytes};
+/// use castnet_core::{Event, PacketN, Session, SessionConfig};
+/// use std::io::IoSlice;
+/// use std::time::{Duration, Instant};
+///
+/// /// One wake-up of one session. `inbox` stands for its socket's receive
+/// /// side, `wire` for what its writes reach.
+/// fn wake(s: &mut Session<PacketN>, inbox: &mut Vec<u8>, wire: &mut Vec<u8>, now: Instant) -> Vec<Bytes> {
+///     s.handle_timeout(now);
+///     if s.wants_read() && !inbox.is_empty() {
+///         s.read_buf().put_slice(inbox);
+///         s.on_read(inbox.len(), now);
+///         inbox.clear();
+///     }
+///     let mut frames = Vec::new();
+///     loop {
+///         if s.wants_write() {
+///             let mut slices = [IoSlice::new(&[]); 64];
+///             let k = s.chunks_vectored(&mut slices);
+///             // A real socket may take fewer bytes; `on_written` accepts any count.
+///             let n: usize = slices[..k].iter().map(|b| { wire.extend_from_slice(b); b.len() }).sum();
+///             s.on_written(n, now);
+///         }
+///         let mut replied = false;
+///         while let Some(event) = s.poll_event() {
+///             match event {
+///                 Event::Frame(f) => {
+///                     // An echo: the reply is written on the next turn of the loop.
+///                     if f.as_ref() != b"pong" {
+///                         let _ = s.send(Bytes::from_static(b"pong"), now);
+///                         replied = true;
+///                     }
+///                     frames.push(f);
+///                 }
+///                 Event::Sent(_) | Event::Failed(..) | Event::Writable => {}
+///                 Event::Closed(reason) => println!("closed: {reason}"),
+///                 _ => {}
+///             }
+///         }
+///         if !replied {
+///             return frames;
+///         }
+///     }
+/// }
+///
+/// let t0 = Instant::now(); // the runtime's clock; the core never reads one
+/// let mut client = Session::new(PacketN::default(), SessionConfig::default(), t0);
+/// let mut server = Session::new(PacketN::default(), SessionConfig::default(), t0);
+/// let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+///
+/// let id = client.send(Bytes::from_static(b"ping"), t0).unwrap();
+/// wake(&mut client, &mut Vec::new(), &mut to_server, t0);
+/// assert_eq!(wake(&mut server, &mut to_server, &mut to_client, t0), [Bytes::from_static(b"ping")]);
+/// assert_eq!(wake(&mut client, &mut to_client, &mut to_server, t0), [Bytes::from_static(b"pong")]);
+/// assert_eq!(client.stats().sent, 1);
+///
+/// // Nothing due: the runtime would sleep until the peer or a command wakes it.
+/// assert_eq!(client.poll_timeout(), None);
+/// client.close(t0 + Duration::from_secs(1));
+/// assert!(matches!(client.poll_event(), Some(Event::Closed(_))));
+/// assert!(client.is_closed());
+/// # let _ = id;
+/// ```
+///
+/// # Reading without `unsafe`
+///
+/// Runtimes read in one of two ways, both safe and without a copy:
+///
+/// - into a `BytesMut` (Tokio's `read_buf` / `try_read_buf`): use
+///   [`read_buf`](Self::read_buf), which reserves room and lets the reader
+///   append;
+/// - into a `&mut [u8]` (`std::io::Read`, smol's `AsyncReadExt::read`): use
+///   [`read_space`](Self::read_space), which hands out zeroed room (zeroing
+///   is the price of not touching uninitialised memory) and keeps the first
+///   `n` bytes at `on_read(n)`.
+///
+/// Room is made only when asked for, and the buffer is released as soon as
+/// decoding empties it: an idle session holds no read buffer. Ask for it when
+/// the socket is readable, not before waiting.
+pub struct Session<C: Decoder> {
+    codec: C,
+    config: SessionConfig,
+    /// The latest instant seen.
+    now: Instant,
+    started: Instant,
+    state: State,
+
+    queue: SendQueue,
+    next_id: u64,
+    /// A send was refused `QueueFull` and no `Writable` has followed yet.
+    writable_owed: bool,
+    heartbeat: Option<Heartbeat>,
+    last_write: Instant,
+
+    input: ReadBuffer,
+    input_end: InputEnd,
+    limiter: Option<RateLimiter>,
+    reading: Reading,
+    /// A decoded frame (or discard report) waiting for rate tokens.
+    parked: Option<Event<C::Item>>,
+    first_frame_seen: bool,
+    last_read: Instant,
+    /// The last byte read or written, for the idle timeout.
+    last_traffic: Instant,
+
+    events: VecDeque<Event<C::Item>>,
+    stats: SessionStats,
+}
+
+#[derive(Debug)]
+enum State {
+    Open,
+    /// Sends are refused; the queue drains until `linger_until`.
+    Closing {
+        reason: CloseReason,
+        linger_until: Option<Instant>,
+    },
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputEnd {
+    Open,
+    /// `on_eof` was called; what is buffered is still to be decoded.
+    EofPending,
+    Ended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Active,
+    /// Paused by the rate limit (`None`: no representable resume instant).
+    Paused {
+        resume_at: Option<Instant>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Heartbeat {
+    interval: Duration,
+    frame: EncodedFrame,
+}
+
+/// A refusal decided before the message is touched.
+enum Refusal {
+    QueueFull,
+    Closed,
+}
+
+impl Refusal {
+    fn with<I>(self, item: I) -> SendError<I> {
+        match self {
+            Refusal::QueueFull => SendError::QueueFull(item),
+            Refusal::Closed => SendError::Closed(item),
+        }
+    }
+}
+
+impl<C: Decoder> Session<C> {
+    /// A new, open session started at `now`.
+    pub fn new(codec: C, config: SessionConfig, now: Instant) -> Self {
+        // A `SessionConfig` is validated when built, so the limiter exists
+        // whenever a limit is configured.
+        let limiter = config
+            .rate_limit()
+            .and_then(|limit| RateLimiter::new(limit, now).ok());
+        Session {
+            codec,
+            config,
+            now,
+            started: now,
+            state: State::Open,
+            queue: SendQueue::default(),
+            next_id: 0,
+            writable_owed: false,
+            heartbeat: None,
+            last_write: now,
+            input: ReadBuffer::default(),
+            input_end: InputEnd::Open,
+            limiter,
+            reading: Reading::Active,
+            parked: None,
+            first_frame_seen: false,
+            last_read: now,
+            last_traffic: now,
+            events: VecDeque::new(),
+            stats: SessionStats::default(),
+        }
+    }
+
+    // ----- getters -----
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &C {
+        &self.codec
+    }
+
+    /// A snapshot of the counters.
+    #[must_use]
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+    }
+
+    /// True once the session has ended (its `Closed` event may still be
+    /// waiting in [`poll_event`](Self::poll_event)).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// True between a graceful close and the end of its drain.
+    #[must_use]
+    pub fn is_closing(&self) -> bool {
+        matches!(self.state, State::Closing { .. })
+    }
+
+    /// Whether the runtime should read: false once closed, after end of
+    /// stream, and while the rate limit pauses reading.
+    #[must_use]
+    pub fn wants_read(&self) -> bool {
+        !self.is_closed() && self.input_end == InputEnd::Open && !self.is_paused()
+    }
+
+    /// Whether bytes are queued for the socket.
+    #[must_use]
+    pub fn wants_write(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Unwritten bytes in the queue.
+    #[must_use]
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.bytes()
+    }
+
+    /// Frames in the queue, the partly written one included.
+    #[must_use]
+    pub fn queued_frames(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Bytes the read buffer holds allocated: 0 for an idle session, since
+    /// the buffer is released whenever decoding empties it.
+    #[must_use]
+    pub fn read_buffer_capacity(&self) -> usize {
+        self.input.capacity()
+    }
+
+    // ----- input -----
+
+    /// The read buffer with at least `read_chunk` bytes of spare capacity, for
+    /// a reader that appends to a `BytesMut` (Tokio's `read_buf`). Report what
+    /// was appended with [`on_read`](Self::on_read).
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        self.input.append(self.config.read_chunk())
+    }
+
+    /// Zeroed room (at least `read_chunk` bytes) for a reader that fills a
+    /// `&mut [u8]` (`std::io::Read::read`). Then call
+    /// [`on_read(n, now)`](Self::on_read), with 0 if the read failed or would
+    /// block: only the first `n` bytes are kept.
+    pub fn read_space(&mut self) -> &mut [u8] {
+        self.input.space(self.config.read_chunk())
+    }
+
+    /// Reports `n` bytes read into [`read_buf`](Self::read_buf) or
+    /// [`read_space`](Self::read_space), and decodes what it can. Frames,
+    /// discard reports and a fatal decode error (which closes the session)
+    /// come out of [`poll_event`](Self::poll_event). `n == 0` only withdraws
+    /// the room of `read_space`; end of stream is [`on_eof`](Self::on_eof).
+    pub fn on_read(&mut self, n: usize, now: Instant) {
+        let now = self.tick(now);
+        let n = self.input.commit(n);
+        if self.is_closed() {
+            self.input.clear();
+            return;
+        }
+        if n > 0 {
+            self.stats.bytes_in += n as u64;
+            self.last_read = now;
+            self.last_traffic = now;
+        }
+        self.pump(now);
+    }
+
+    /// Reports that the peer ended its side of the stream. What is buffered is
+    /// decoded (a partial frame is a fatal `UnexpectedEof`); then the session
+    /// closes gracefully with [`CloseReason::PeerEof`]: queued frames still
+    /// drain, within the linger time.
+    pub fn on_eof(&mut self, now: Instant) {
+        let now = self.tick(now);
+        self.input.commit(0);
+        if self.is_closed() {
+            return;
+        }
+        if self.input_end == InputEnd::Open {
+            self.input_end = InputEnd::EofPending;
+        }
+        self.pump(now);
+    }
+
+    /// Reports that the OS accepted the next `n` queued bytes. `n` may stop
+    /// anywhere, mid-header included; each frame completed emits `Sent` (in
+    /// queue order). Ignored once closed.
+    ///
+    /// # Panics
+    ///
+    /// If `n` exceeds [`queued_bytes`](Self::queued_bytes): the runtime
+    /// claims to have written bytes it was never given.
+    pub fn on_written(&mut self, n: usize, now: Instant) {
+        let now = self.tick(now);
+        if n == 0 || self.is_closed() {
+            return;
+        }
+        assert!(
+            n <= self.queue.bytes(),
+            "on_written({n}) but only {} bytes are queued",
+            self.queue.bytes()
+        );
+        self.last_write = now;
+        self.last_traffic = now;
+        self.stats.bytes_out += n as u64;
+        let (events, stats) = (&mut self.events, &mut self.stats);
+        self.queue
+            .advance(n, |id, outcome| record(events, stats, id, outcome));
+        self.after_dequeue();
+    }
+
+    /// Fires every timer due at `now`: send deadlines (`Failed(TimedOut)`),
+    /// the linger deadline, first-frame, peer and idle timeouts (each closes
+    /// the session), the heartbeat, and the end of a rate-limit pause.
+    ///
+    /// Idempotent; accepts `now` exactly at a deadline or long after it; a
+    /// `now` earlier than one already seen changes nothing. Afterwards no
+    /// deadline is at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.tick(now);
+        for timer in Timer::ALL {
+            if self.deadline(timer).is_some_and(|at| at <= now) {
+                self.fire(timer, now);
+            }
+        }
+    }
+
+    // ----- output -----
+
+    /// The next event, in the order things happened; `Closed` is last.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event<C::Item>> {
+        self.events.pop_front()
+    }
+
+    /// The earliest instant at which [`handle_timeout`](Self::handle_timeout)
+    /// has something to do; the latest `now` seen while events wait to be
+    /// polled (or a deadline is already due); `None` when nothing is armed.
+    ///
+    /// O(1): the minimum over a fixed set of slots (rate-limit resume, earliest
+    /// send deadline, linger, first frame, peer timeout, idle timeout,
+    /// heartbeat), each computed from the current state, so a changed setting
+    /// shows at once.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.events.is_empty() {
+            return Some(self.now);
+        }
+        Timer::ALL
+            .into_iter()
+            .filter_map(|timer| self.deadline(timer))
+            .min()
+            .map(|at| at.max(self.now))
+    }
+
+    /// The first contiguous run of queued bytes, for a writer without
+    /// vectored IO (empty when nothing is queued).
+    #[must_use]
+    pub fn chunk(&self) -> &[u8] {
+        self.queue.chunk()
+    }
+
+    /// Fills `dst` with the queued bytes of as many frames as fit, in order
+    /// (headers and payloads as separate slices, never copied together), and
+    /// returns how many slices it filled. Write them, then report the count
+    /// the OS took with [`on_written`](Self::on_written).
+    #[must_use]
+    pub fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        self.queue.chunks_vectored(dst)
+    }
+
+    // ----- commands -----
+
+    /// Queues `item` with the default send deadline. See
+    /// [`send_with`](Self::send_with).
+    pub fn send<I>(&mut self, item: I, now: Instant) -> Result<SendId, SendError<I>>
+    where
+        C: Encoder<I>,
+    {
+        self.send_with(item, SendDeadline::Default, now)
+    }
+
+    /// Queues `item` and returns its `SendId`, which ends exactly once, as
+    /// `Sent` or `Failed(Closed | TimedOut)`.
+    ///
+    /// Refusals, checked in this order before the item is encoded:
+    /// [`SendError::Closed`] once the session is closing or closed;
+    /// [`SendError::QueueFull`] while queued bytes ≥ `max_queue_bytes` or
+    /// queued frames ≥ `max_queue_frames` (so a frame larger than the byte
+    /// bound is still accepted into an empty queue, and the queue never holds
+    /// more than the bound plus one frame); both hand `item` back. Then
+    /// [`SendError::Frame`] if the codec refuses it (nothing is queued; the
+    /// item is consumed).
+    pub fn send_with<I>(
+        &mut self,
+        item: I,
+        deadline: SendDeadline,
+        now: Instant,
+    ) -> Result<SendId, SendError<I>>
+    where
+        C: Encoder<I>,
+    {
+        let now = self.tick(now);
+        if let Err(refusal) = self.check_room() {
+            return Err(refusal.with(item));
+        }
+        let frame = self.codec.encode_frame(item).map_err(SendError::Frame)?;
+        Ok(self.enqueue(frame, deadline, now))
+    }
+
+    /// Queues a frame that is already encoded, such as one broadcast frame
+    /// whose `Bytes` many sessions share: nothing is copied. Refusals are
+    /// those of [`send_with`](Self::send_with), and hand the frame back.
+    pub fn send_encoded(
+        &mut self,
+        frame: EncodedFrame,
+        deadline: SendDeadline,
+        now: Instant,
+    ) -> Result<SendId, SendError<EncodedFrame>> {
+        let now = self.tick(now);
+        if let Err(refusal) = self.check_room() {
+            return Err(refusal.with(frame));
+        }
+        Ok(self.enqueue(frame, deadline, now))
+    }
+
+    /// Starts, changes or (`None`, or a zero interval) stops the heartbeat,
+    /// effective at once: `payload` goes out whenever nothing has been written
+    /// for `interval`, so a busy link sends none. A heartbeat is a frame with
+    /// no `SendId`; it is counted in `heartbeats_sent`.
+    ///
+    /// On a closing or closed session this does nothing (never a panic). If
+    /// the codec cannot encode `payload`, the previous setting stays and the
+    /// error is returned. To stop without naming the item type, use
+    /// [`clear_heartbeat`](Self::clear_heartbeat).
+    pub fn set_heartbeat<I>(
+        &mut self,
+        heartbeat: Option<(Duration, I)>,
+        now: Instant,
+    ) -> Result<(), FrameError>
+    where
+        C: Encoder<I>,
+    {
+        let heartbeat = match heartbeat {
+            Some((interval, payload)) if !interval.is_zero() => {
+                Some((interval, self.codec.encode_frame(payload)?))
+            }
+            _ => None,
+        };
+        self.set_heartbeat_frame(heartbeat, now);
+        Ok(())
+    }
+
+    /// [`set_heartbeat`](Self::set_heartbeat) with a frame that is already
+    /// encoded: what a runtime uses when the payload was encoded in another
+    /// task. `None` or a zero interval stops the heartbeat; on a closing or
+    /// closed session this does nothing.
+    pub fn set_heartbeat_frame(
+        &mut self,
+        heartbeat: Option<(Duration, EncodedFrame)>,
+        now: Instant,
+    ) {
+        self.tick(now);
+        if !matches!(self.state, State::Open) {
+            return;
+        }
+        self.heartbeat = match heartbeat {
+            Some((interval, frame)) if !interval.is_zero() => Some(Heartbeat { interval, frame }),
+            _ => None,
+        };
+    }
+
+    /// Stops the heartbeat: `set_heartbeat(None, now)`.
+    pub fn clear_heartbeat(&mut self, now: Instant) {
+        self.tick(now);
+        self.heartbeat = None;
+    }
+
+    /// Closes gracefully: new sends are refused with `Closed`, the queue
+    /// drains, then `Closed(Local)`; if the linger time runs out first, what
+    /// is left fails `Closed` and the reason is `LingerExpired`. Inbound
+    /// frames are still delivered meanwhile. Does nothing if already closing
+    /// or closed.
+    pub fn close(&mut self, now: Instant) {
+        let now = self.tick(now);
+        if matches!(self.state, State::Open) {
+            self.begin_close(CloseReason::Local, now);
+        }
+    }
+
+    /// Ends the session now: every pending send fails `Closed`, then
+    /// `Closed(Aborted)`. Does nothing if already closed.
+    pub fn abort(&mut self) {
+        if !self.is_closed() {
+            self.finish(CloseReason::Aborted);
+        }
+    }
+
+    /// Reports that the connection failed (a read or write error other than
+    /// "would block"): the session ends now, as with [`abort`](Self::abort),
+    /// with [`CloseReason::Io`]. Does nothing if already closed.
+    pub fn on_io_error(&mut self, kind: std::io::ErrorKind) {
+        if !self.is_closed() {
+            self.finish(CloseReason::Io(kind));
+        }
+    }
+
+    // ----- internals -----
+
+    fn tick(&mut self, now: Instant) -> Instant {
+        self.now = self.now.max(now);
+        self.now
+    }
+
+    fn is_paused(&self) -> bool {
+        matches!(self.reading, Reading::Paused { .. })
+    }
+
+    /// The deadline of one timer slot, or `None` when it is not armed.
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        let open = matches!(self.state, State::Open);
+        // Liveness is judged only while the session listens to the peer.
+        let listening = open && !self.is_paused();
+        let after = |from: Instant, d: Option<Duration>| d.and_then(|d| from.checked_add(d));
+        match timer {
+            Timer::RateResume => match self.reading {
+                Reading::Paused { resume_at } => resume_at,
+                Reading::Active => None,
+            },
+            Timer::SendDeadline => self.queue.earliest_deadline(),
+            Timer::Linger => match self.state {
+                State::Closing { linger_until, .. } => linger_until,
+                _ => None,
+            },
+            Timer::FirstFrame if listening && !self.first_frame_seen => {
+                after(self.started, self.config.first_frame_timeout())
+            }
+            Timer::Peer if listening => after(self.last_read, self.config.peer_timeout()),
+            Timer::Idle if listening => after(self.last_traffic, self.config.idle_timeout()),
+            Timer::Heartbeat if open && self.queue.is_empty() => {
+                let hb = self.heartbeat.as_ref()?;
+                self.last_write.checked_add(hb.interval)
+            }
+            Timer::FirstFrame | Timer::Peer | Timer::Idle | Timer::Heartbeat => None,
+        }
+    }
+
+    fn fire(&mut self, timer: Timer, now: Instant) {
+        match timer {
+            Timer::RateResume => self.resume(now),
+            Timer::SendDeadline => {
+                let (events, stats) = (&mut self.events, &mut self.stats);
+                self.queue
+                    .expire(now, |id, outcome| record(events, stats, id, outcome));
+                self.after_dequeue();
+            }
+            Timer::Linger => {
+                let reason = match &self.state {
+                    State::Closing {
+                        reason: CloseReason::Local,
+                        ..
+                    } => CloseReason::LingerExpired,
+                    State::Closing { reason, .. } => reason.clone(),
+                    _ => return,
+                };
+                self.finish(reason);
+            }
+            Timer::FirstFrame => self.finish(CloseReason::FirstFrameTimeout),
+            Timer::Peer => self.finish(CloseReason::PeerTimeout),
+            Timer::Idle => self.finish(CloseReason::IdleTimeout),
+            Timer::Heartbeat => {
+                if let Some(hb) = &self.heartbeat {
+                    let (events, stats) = (&mut self.events, &mut self.stats);
+                    self.queue
+                        .push(None, hb.frame.clone(), Deadline::None, |id, outcome| {
+                            record(events, stats, id, outcome)
+                        });
+                }
+            }
+        }
+    }
+
+    fn check_room(&mut self) -> Result<(), Refusal> {
+        if !matches!(self.state, State::Open) {
+            self.stats.refused_closed += 1;
+            return Err(Refusal::Closed);
+        }
+        if !self.has_room() {
+            self.stats.refused_queue_full += 1;
+            self.writable_owed = true;
+            return Err(Refusal::QueueFull);
+        }
+        Ok(())
+    }
+
+    fn has_room(&self) -> bool {
+        self.queue.len() < self.config.max_queue_frames()
+            && self.queue.bytes() < self.config.max_queue_bytes()
+    }
+
+    fn enqueue(&mut self, frame: EncodedFrame, deadline: SendDeadline, now: Instant) -> SendId {
+        let id = SendId(self.next_id);
+        self.next_id += 1;
+        self.stats.sends_accepted += 1;
+        let deadline = match deadline {
+            // The default timeout is constant and `now` never goes back, so
+            // these deadlines arrive in order.
+            SendDeadline::Default => self
+                .config
+                .send_timeout()
+                .and_then(|d| now.checked_add(d))
+                .map_or(Deadline::None, Deadline::InOrder),
+            SendDeadline::After(d) => now.checked_add(d).map_or(Deadline::None, Deadline::Any),
+            SendDeadline::At(at) => Deadline::Any(at.max(now)),
+            SendDeadline::Never => Deadline::None,
+        };
+        let (events, stats) = (&mut self.events, &mut self.stats);
+        self.queue.push(Some(id), frame, deadline, |id, outcome| {
+            record(events, stats, id, outcome)
+        });
+        id
+    }
+
+    /// After frames left the queue: finish a drained close, or announce room.
+    fn after_dequeue(&mut self) {
+        if self.queue.is_empty() {
+            if let State::Closing { reason, .. } = &self.state {
+                let reason = reason.clone();
+                self.finish(reason);
+                return;
+            }
+        }
+        if self.writable_owed && self.has_room() {
+            self.writable_owed = false;
+            self.events.push_back(Event::Writable);
+        }
+    }
+
+    fn begin_close(&mut self, reason: CloseReason, now: Instant) {
+        self.writable_owed = false;
+        self.heartbeat = None;
+        if self.queue.is_empty() {
+            self.finish(reason);
+        } else {
+            self.state = State::Closing {
+                reason,
+                linger_until: now.checked_add(self.config.linger()),
+            };
+        }
+    }
+
+    /// Ends the session: what is queued fails `Closed`, buffers are freed,
+    /// and `Closed(reason)` is the last event.
+    fn finish(&mut self, reason: CloseReason) {
+        let (events, stats) = (&mut self.events, &mut self.stats);
+        self.queue
+            .drain(|id, outcome| record(events, stats, id, outcome));
+        self.state = State::Closed;
+        self.writable_owed = false;
+        self.heartbeat = None;
+        self.input.clear();
+        self.reading = Reading::Active;
+        self.parked = None;
+        self.events.push_back(Event::Closed(reason));
+    }
+
+    /// Decodes what is buffered (and, after `on_eof`, finishes the stream),
+    /// unless reading is paused or the session is closed.
+    fn pump(&mut self, now: Instant) {
+        if self.is_paused() || self.is_closed() {
+            return;
+        }
+        let mut finished = self.decode_buffered(false, now);
+        if finished && self.input_end == InputEnd::EofPending {
+            finished = self.decode_buffered(true, now);
+            if finished {
+                self.input_end = InputEnd::Ended;
+                if matches!(self.state, State::Open) {
+                    self.begin_close(CloseReason::PeerEof, now);
+                }
+            }
+        }
+        if finished && self.input_end == InputEnd::Open {
+            // Under `Pause`, bytes consumed beyond the byte budget (headers,
+            // skipped frames) stop reading until the debt is repaid.
+            if let Some(limiter) = &mut self.limiter {
+                if limiter.policy() == RatePolicy::Pause {
+                    if let Err(RateExceeded { retry_at }) = limiter.check_bytes(now) {
+                        self.pause(retry_at);
+                    }
+                }
+            }
+        }
+        self.input.release_if_empty();
+    }
+
+    /// Runs the decoder over the buffer (`decode_eof` when `at_eof`). Returns
+    /// true when the decoder wants more input, false when it stopped because
+    /// the session paused or closed.
+    fn decode_buffered(&mut self, at_eof: bool, now: Instant) -> bool {
+        loop {
+            let buf = self.input.bytes();
+            if buf.is_empty() && !at_eof {
+                return true;
+            }
+            let before = buf.len();
+            let result = if at_eof {
+                self.codec.decode_eof(buf)
+            } else {
+                self.codec.decode(buf)
+            };
+            let consumed = before - self.input.bytes().len();
+            if let Some(limiter) = &mut self.limiter {
+                limiter.charge_bytes(consumed as u64, now);
+            }
+            let event = match result {
+                Ok(Some(item)) => {
+                    self.first_frame_seen = true;
+                    Event::Frame(item)
+                }
+                Ok(None) => return true,
+                Err(error) if error.is_recoverable() => Event::FrameDiscarded(error),
+                Err(error) => {
+                    self.finish(CloseReason::Frame(error));
+                    return false;
+                }
+            };
+            if !self.admit(event, now) {
+                return false;
+            }
+            // A decoder that reports without consuming would loop forever.
+            if consumed == 0 {
+                return true;
+            }
+        }
+    }
+
+    /// Delivers an inbound frame or discard report if the rate limit admits
+    /// it; otherwise parks it (`Pause`) or closes (`Close`). Returns whether
+    /// decoding may go on.
+    fn admit(&mut self, event: Event<C::Item>, now: Instant) -> bool {
+        if let Some(limiter) = &mut self.limiter {
+            if let Err(RateExceeded { retry_at }) = limiter.admit_frame(now) {
+                match limiter.policy() {
+                    RatePolicy::Pause => {
+                        self.parked = Some(event);
+                        self.pause(retry_at);
+                    }
+                    RatePolicy::Close => self.finish(CloseReason::RateLimited),
+                }
+                return false;
+            }
+        }
+        match &event {
+            Event::Frame(_) => self.stats.frames_in += 1,
+            Event::FrameDiscarded(_) => self.stats.frames_discarded += 1,
+            _ => {}
+        }
+        self.events.push_back(event);
+        true
+    }
+
+    fn pause(&mut self, resume_at: Option<Instant>) {
+        self.reading = Reading::Paused { resume_at };
+        self.events.push_back(Event::RatePaused { resume_at });
+    }
+
+    /// The rate-limit pause is over: deliver the parked frame, decode on. The
+    /// peer and idle clocks restart, since the session was not listening.
+    fn resume(&mut self, now: Instant) {
+        self.reading = Reading::Active;
+        self.last_read = now;
+        self.last_traffic = now;
+        if let Some(event) = self.parked.take() {
+            // Its bytes were charged when it was decoded; only admit it.
+            if !self.admit(event, now) {
+                return;
+            }
+        }
+        self.pump(now);
+    }
+}
+
+/// Counts one frame leaving the queue and reports it if a caller waits on it.
+fn record<T>(
+    events: &mut VecDeque<Event<T>>,
+    stats: &mut SessionStats,
+    id: Option<SendId>,
+    outcome: SendOutcome,
+) {
+    if outcome == SendOutcome::Sent {
+        stats.frames_out += 1;
+    }
+    let Some(id) = id else {
+        // A heartbeat: counted, never reported.
+        if outcome == SendOutcome::Sent {
+            stats.heartbeats_sent += 1;
+        }
+        return;
+    };
+    match outcome {
+        SendOutcome::Sent => {
+            stats.sent += 1;
+            events.push_back(Event::Sent(id));
+        }
+        SendOutcome::Failed(why) => {
+            match why {
+                SendFailure::Closed => stats.failed_closed += 1,
+                SendFailure::TimedOut => stats.failed_timed_out += 1,
+                SendFailure::QueueFull => {}
+            }
+            events.push_back(Event::Failed(id, why));
+        }
+    }
+}
+
+impl<C: Decoder> fmt::Debug for Session<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("state", &self.state)
+            .field("queued_frames", &self.queue.len())
+            .field("queued_bytes", &self.queue.bytes())
+            .field("reading", &self.reading)
+            .field("pending_events", &self.events.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}

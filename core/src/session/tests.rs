@@ -1,0 +1,940 @@
+//! Unit tests of `Session`, one per rule, named for the rule.
+
+use super::*;
+use crate::frame::{ByteOrder, Encoder, FrameError, HeaderLen, OversizePolicy, PacketN};
+use crate::limits::{Rate, RateLimit, RatePolicy};
+use bytes::{BufMut, Bytes, BytesMut};
+use std::io::IoSlice;
+use std::time::{Duration, Instant};
+
+#[allow(clippy::disallowed_methods)] // an arbitrary origin: tests only add durations to it
+fn t0() -> Instant {
+    Instant::now()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn new(config: SessionConfig) -> (Session<PacketN>, Instant) {
+    let now = t0();
+    (Session::new(PacketN::default(), config, now), now)
+}
+
+fn config() -> SessionConfigBuilder {
+    SessionConfig::builder()
+}
+
+fn b(s: &'static str) -> Bytes {
+    Bytes::from_static(s.as_bytes())
+}
+
+/// PacketN (4-byte big-endian) encoding of `payloads`, back to back.
+fn wire(payloads: &[&str]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    for p in payloads {
+        PacketN::default().encode(p.as_bytes(), &mut out).unwrap();
+    }
+    out.to_vec()
+}
+
+fn feed(s: &mut Session<PacketN>, bytes: &[u8], now: Instant) {
+    s.read_buf().put_slice(bytes);
+    s.on_read(bytes.len(), now);
+}
+
+/// Writes up to `limit` queued bytes, as a socket that takes only that much.
+fn write(s: &mut Session<PacketN>, limit: usize, now: Instant) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut slices = [IoSlice::new(&[]); 8];
+        let k = s.chunks_vectored(&mut slices);
+        for slice in &slices[..k] {
+            let take = slice.len().min(limit - out.len());
+            out.extend_from_slice(&slice[..take]);
+        }
+    }
+    s.on_written(out.len(), now);
+    out
+}
+
+fn write_all(s: &mut Session<PacketN>, now: Instant) -> Vec<u8> {
+    let mut out = Vec::new();
+    while s.wants_write() {
+        out.extend(write(s, usize::MAX, now));
+    }
+    out
+}
+
+fn events(s: &mut Session<PacketN>) -> Vec<Event<Bytes>> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+fn frames(events: &[Event<Bytes>]) -> Vec<Bytes> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Frame(f) => Some(f.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn outcomes(events: &[Event<Bytes>]) -> Vec<(u64, SendOutcome)> {
+    events
+        .iter()
+        .filter_map(Event::outcome)
+        .map(|(id, o)| (id.get(), o))
+        .collect()
+}
+
+fn closed_reason(events: &[Event<Bytes>]) -> Option<&CloseReason> {
+    match events.last() {
+        Some(Event::Closed(reason)) => Some(reason),
+        _ => None,
+    }
+}
+
+const TIMED_OUT: SendOutcome = SendOutcome::Failed(SendFailure::TimedOut);
+const CLOSED: SendOutcome = SendOutcome::Failed(SendFailure::Closed);
+
+// ----- driving API -----
+
+#[test]
+fn frames_come_out_in_order_whatever_the_read_boundaries() {
+    let bytes = wire(&["one", "", "three"]);
+    for split in 0..=bytes.len() {
+        let (mut s, now) = new(SessionConfig::default());
+        feed(&mut s, &bytes[..split], now);
+        feed(&mut s, &bytes[split..], now);
+        assert_eq!(
+            frames(&events(&mut s)),
+            [b("one"), b(""), b("three")],
+            "split {split}"
+        );
+    }
+}
+
+#[test]
+fn one_vectored_write_spans_several_queued_frames() {
+    let (mut s, now) = new(SessionConfig::default());
+    for p in ["a", "bb", "ccc"] {
+        s.send(b(p), now).unwrap();
+    }
+    let mut slices = [IoSlice::new(&[]); 16];
+    // Header and payload of each frame are separate slices: never copied together.
+    assert_eq!(s.chunks_vectored(&mut slices), 6);
+    let joined: Vec<u8> = slices[..6].iter().flat_map(|s| s.to_vec()).collect();
+    assert_eq!(joined, wire(&["a", "bb", "ccc"]));
+}
+
+#[test]
+fn on_written_may_stop_mid_header_and_each_frame_completes_once() {
+    let (mut s, now) = new(SessionConfig::default());
+    let first = s.send(b("hello"), now).unwrap();
+    let second = s.send(b("x"), now).unwrap();
+    let mut out = write(&mut s, 2, now); // half of the first header
+    assert!(outcomes(&events(&mut s)).is_empty());
+    assert_eq!(s.chunk(), &[0, 5]);
+    out.extend(write(&mut s, 9, now)); // rest of frame 1, 2 bytes of frame 2's header
+    assert_eq!(
+        outcomes(&events(&mut s)),
+        [(first.get(), SendOutcome::Sent)]
+    );
+    out.extend(write_all(&mut s, now));
+    assert_eq!(
+        outcomes(&events(&mut s)),
+        [(second.get(), SendOutcome::Sent)]
+    );
+    assert_eq!(out, wire(&["hello", "x"]));
+}
+
+#[test]
+#[should_panic(expected = "only 5 bytes are queued")]
+fn on_written_beyond_the_queue_is_a_runtime_bug() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.send(b("x"), now).unwrap();
+    s.on_written(6, now);
+}
+
+#[test]
+fn read_space_keeps_only_the_bytes_reported_by_on_read() {
+    let (mut s, now) = new(SessionConfig::default());
+    let bytes = wire(&["ping"]);
+    let space = s.read_space();
+    assert!(space.len() >= 8 * 1024);
+    space[..bytes.len()].copy_from_slice(&bytes);
+    s.on_read(bytes.len(), now);
+    assert_eq!(frames(&events(&mut s)), [b("ping")]);
+}
+
+#[test]
+fn read_space_withdrawn_by_a_zero_read_leaves_no_zeroes_behind() {
+    let (mut s, now) = new(SessionConfig::default());
+    let _ = s.read_space(); // the read would block
+    s.on_read(0, now);
+    // Zeroes left in the buffer would decode as empty PacketN frames.
+    feed(&mut s, &wire(&["a"]), now);
+    assert_eq!(frames(&events(&mut s)), [b("a")]);
+}
+
+#[test]
+fn an_idle_session_holds_no_read_buffer() {
+    let (mut s, now) = new(SessionConfig::default());
+    assert_eq!(s.read_buffer_capacity(), 0);
+    feed(&mut s, &wire(&["whole"]), now);
+    assert_eq!(
+        s.read_buffer_capacity(),
+        0,
+        "released once decoding emptied it"
+    );
+    feed(&mut s, &wire(&["partial"])[..6], now);
+    assert!(
+        s.read_buffer_capacity() > 0,
+        "a partial frame keeps its bytes"
+    );
+    feed(&mut s, &wire(&["partial"])[6..], now);
+    assert_eq!(s.read_buffer_capacity(), 0);
+    assert_eq!(frames(&events(&mut s)), [b("whole"), b("partial")]);
+}
+
+// ----- send queue -----
+
+#[test]
+fn queue_full_at_the_frame_bound_hands_the_message_back() {
+    let (mut s, now) = new(config().max_queue_frames(2).build().unwrap());
+    s.send(b("1"), now).unwrap();
+    s.send(b("2"), now).unwrap();
+    let err = s.send(b("3"), now).unwrap_err();
+    assert!(matches!(err, SendError::QueueFull(_)));
+    assert_eq!(err.failure(), Some(SendFailure::QueueFull));
+    assert_eq!(err.into_inner(), Some(b("3")));
+    assert_eq!(s.stats().refused_queue_full, 1);
+}
+
+#[test]
+fn queue_full_at_the_byte_bound_is_checked_before_adding() {
+    // 10 bytes allowed: a 9-byte frame (4 + 5) leaves room, the next one fills it over.
+    let (mut s, now) = new(config().max_queue_bytes(10).build().unwrap());
+    s.send(b("12345"), now).unwrap();
+    s.send(b("123456"), now).unwrap();
+    assert_eq!(s.queued_bytes(), 19);
+    assert!(matches!(s.send(b("x"), now), Err(SendError::QueueFull(_))));
+}
+
+#[test]
+fn a_frame_larger_than_the_byte_bound_is_accepted_into_an_empty_queue() {
+    let (mut s, now) = new(config().max_queue_bytes(16).build().unwrap());
+    let big = Bytes::from(vec![7u8; 1000]);
+    s.send(big.clone(), now).unwrap();
+    assert!(matches!(s.send(b("x"), now), Err(SendError::QueueFull(_))));
+    let out = write_all(&mut s, now);
+    assert_eq!(out.len(), 1004);
+}
+
+#[test]
+fn writable_follows_a_queue_full_refusal_once_there_is_room() {
+    let (mut s, now) = new(config().max_queue_frames(1).build().unwrap());
+    s.send(b("a"), now).unwrap();
+    assert!(s.send(b("b"), now).is_err());
+    write(&mut s, 3, now); // not complete yet: still full
+    assert!(!events(&mut s).iter().any(|e| matches!(e, Event::Writable)));
+    write_all(&mut s, now);
+    let evs = events(&mut s);
+    assert!(matches!(evs.as_slice(), [Event::Sent(_), Event::Writable]));
+    // Once per refusal: more room does not repeat it.
+    s.send(b("c"), now).unwrap();
+    write_all(&mut s, now);
+    assert!(!events(&mut s).iter().any(|e| matches!(e, Event::Writable)));
+}
+
+#[test]
+fn an_encode_error_is_a_frame_error_and_queues_nothing() {
+    let now = t0();
+    let codec = PacketN::new(HeaderLen::One, ByteOrder::Big);
+    let mut s = Session::new(codec, SessionConfig::default(), now);
+    let err = s.send(Bytes::from(vec![0u8; 256]), now).unwrap_err();
+    assert!(matches!(
+        err,
+        SendError::Frame(FrameError::PayloadTooLarge { len: 256, .. })
+    ));
+    assert_eq!(err.into_inner(), None);
+    assert!(!s.wants_write());
+    assert_eq!(s.stats().sends_accepted, 0);
+}
+
+#[test]
+fn a_pre_encoded_broadcast_frame_is_queued_without_copying() {
+    let shared = PacketN::default().encode_to_bytes(b"news").unwrap();
+    let (mut a, now) = new(SessionConfig::default());
+    let mut c = Session::new(PacketN::default(), SessionConfig::default(), now);
+    for s in [&mut a, &mut c] {
+        s.send_encoded(shared.clone().into(), SendDeadline::Default, now)
+            .unwrap();
+        assert_eq!(
+            s.chunk().as_ptr(),
+            shared.as_ptr(),
+            "the same bytes, not a copy"
+        );
+    }
+    assert_eq!(write_all(&mut a, now), shared);
+}
+
+#[test]
+fn the_default_send_timeout_is_five_seconds() {
+    assert_eq!(SessionConfig::default().send_timeout(), Some(secs(5)));
+    let (mut s, now) = new(SessionConfig::default());
+    let id = s.send(b("late"), now).unwrap();
+    assert_eq!(s.poll_timeout(), Some(now + secs(5)));
+    s.handle_timeout(now + secs(5) - Duration::from_nanos(1));
+    assert!(events(&mut s).is_empty());
+    s.handle_timeout(now + secs(5));
+    assert_eq!(outcomes(&events(&mut s)), [(id.get(), TIMED_OUT)]);
+    assert!(
+        !s.wants_write(),
+        "a timed-out frame is removed, not written"
+    );
+}
+
+#[test]
+fn a_partly_written_frame_is_never_cut_by_its_deadline() {
+    let (mut s, now) = new(SessionConfig::default());
+    let started = s.send(b("started"), now).unwrap();
+    let waiting = s.send(b("waiting"), now).unwrap();
+    let mut out = write(&mut s, 1, now);
+    s.handle_timeout(now + secs(60));
+    assert_eq!(outcomes(&events(&mut s)), [(waiting.get(), TIMED_OUT)]);
+    out.extend(write_all(&mut s, now + secs(61)));
+    assert_eq!(
+        outcomes(&events(&mut s)),
+        [(started.get(), SendOutcome::Sent)]
+    );
+    assert_eq!(out, wire(&["started"]));
+}
+
+#[test]
+fn per_send_deadlines_override_the_default_in_any_order() {
+    let (mut s, now) = new(SessionConfig::default());
+    let blocker = s.send(b("blocker"), now).unwrap();
+    write(&mut s, 1, now); // the socket stalls after one byte
+    let default = s.send(b("d"), now).unwrap();
+    let soon = s
+        .send_with(b("s"), SendDeadline::After(secs(1)), now)
+        .unwrap();
+    let never = s.send_with(b("n"), SendDeadline::Never, now).unwrap();
+    let at = s
+        .send_with(b("a"), SendDeadline::At(now + secs(3)), now)
+        .unwrap();
+    assert_eq!(s.poll_timeout(), Some(now + secs(1)));
+    s.handle_timeout(now + secs(1));
+    assert_eq!(outcomes(&events(&mut s)), [(soon.get(), TIMED_OUT)]);
+    assert_eq!(s.poll_timeout(), Some(now + secs(3)));
+    s.handle_timeout(now + secs(3600));
+    assert_eq!(
+        outcomes(&events(&mut s)),
+        [(at.get(), TIMED_OUT), (default.get(), TIMED_OUT)]
+    );
+    write_all(&mut s, now + secs(3600));
+    assert_eq!(
+        outcomes(&events(&mut s)),
+        [
+            (blocker.get(), SendOutcome::Sent),
+            (never.get(), SendOutcome::Sent)
+        ]
+    );
+}
+
+// ----- outcomes -----
+
+#[test]
+fn every_send_id_ends_exactly_once_in_queue_order() {
+    let (mut s, now) = new(SessionConfig::default());
+    let ids: Vec<u64> = (0..5)
+        .map(|i| s.send(Bytes::from(vec![i; 3]), now).unwrap().get())
+        .collect();
+    write(&mut s, 7 + 2, now); // first frame and part of the second
+    s.abort();
+    s.abort();
+    let evs = events(&mut s);
+    let got = outcomes(&evs);
+    assert_eq!(
+        got,
+        [
+            (ids[0], SendOutcome::Sent),
+            (ids[1], CLOSED),
+            (ids[2], CLOSED),
+            (ids[3], CLOSED),
+            (ids[4], CLOSED)
+        ]
+    );
+    assert!(matches!(closed_reason(&evs), Some(CloseReason::Aborted)));
+    assert_eq!(
+        evs.iter().filter(|e| matches!(e, Event::Closed(_))).count(),
+        1
+    );
+}
+
+// ----- heartbeat and liveness -----
+
+#[test]
+fn a_heartbeat_goes_out_after_an_interval_without_writes() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.set_heartbeat(Some((secs(10), b("hb"))), now).unwrap();
+    assert_eq!(s.poll_timeout(), Some(now + secs(10)));
+    s.handle_timeout(now + secs(10));
+    assert_eq!(write_all(&mut s, now + secs(10)), wire(&["hb"]));
+    assert_eq!(s.stats().heartbeats_sent, 1);
+    assert!(events(&mut s).is_empty(), "a heartbeat has no SendId");
+    assert_eq!(s.poll_timeout(), Some(now + secs(20)));
+}
+
+#[test]
+fn a_busy_link_sends_no_heartbeat() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.set_heartbeat(Some((secs(10), b("hb"))), now).unwrap();
+    let mut out = Vec::new();
+    for i in 1..=5 {
+        let t = now + secs(6 * i);
+        s.handle_timeout(t);
+        s.send(b("data"), t).unwrap();
+        out.extend(write_all(&mut s, t));
+    }
+    assert_eq!(out, wire(&["data"; 5]));
+    assert_eq!(s.stats().heartbeats_sent, 0);
+}
+
+#[test]
+fn set_heartbeat_takes_effect_at_once_and_none_or_zero_stops_it() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.set_heartbeat(Some((secs(10), b("hb"))), now).unwrap();
+    // Already 10 s without a write: a shorter interval is due at once.
+    s.set_heartbeat(Some((secs(3), b("hb"))), now + secs(9))
+        .unwrap();
+    assert_eq!(s.poll_timeout(), Some(now + secs(9)));
+    s.set_heartbeat(None::<(Duration, Bytes)>, now + secs(9))
+        .unwrap();
+    assert_eq!(s.poll_timeout(), None);
+    s.set_heartbeat(Some((secs(3), b("hb"))), now + secs(9))
+        .unwrap();
+    s.set_heartbeat(Some((Duration::ZERO, b("hb"))), now + secs(9))
+        .unwrap();
+    assert_eq!(
+        s.poll_timeout(),
+        None,
+        "HeartBeat(0, nil) stops it, as in go-libnet"
+    );
+    s.set_heartbeat(Some((secs(3), b("hb"))), now + secs(9))
+        .unwrap();
+    s.clear_heartbeat(now + secs(9));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn a_heartbeat_the_codec_refuses_leaves_the_previous_one() {
+    let now = t0();
+    let mut s = Session::new(
+        PacketN::new(HeaderLen::One, ByteOrder::Big),
+        SessionConfig::default(),
+        now,
+    );
+    s.set_heartbeat(Some((secs(1), b("ok"))), now).unwrap();
+    let err = s.set_heartbeat(Some((secs(2), Bytes::from(vec![0; 300]))), now);
+    assert!(matches!(err, Err(FrameError::PayloadTooLarge { .. })));
+    assert_eq!(s.poll_timeout(), Some(now + secs(1)));
+}
+
+#[test]
+fn heartbeat_after_close_is_a_no_op() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.close(now);
+    assert!(s.set_heartbeat(Some((secs(1), b("hb"))), now).is_ok());
+    s.clear_heartbeat(now);
+    s.handle_timeout(now + secs(5));
+    assert!(!s.wants_write());
+    assert_eq!(
+        s.poll_timeout(),
+        Some(now + secs(5)),
+        "only the Closed event waits"
+    );
+    let _ = events(&mut s);
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn the_peer_timeout_closes_a_session_that_hears_nothing() {
+    let (mut s, now) = new(config().peer_timeout(Some(secs(30))).build().unwrap());
+    // Our own writes do not count: the peer must be heard.
+    s.send(b("x"), now + secs(20)).unwrap();
+    write_all(&mut s, now + secs(20));
+    assert_eq!(
+        s.poll_timeout(),
+        Some(now + secs(20)),
+        "the Sent event waits"
+    );
+    let _ = events(&mut s);
+    assert_eq!(s.poll_timeout(), Some(now + secs(30)));
+    s.handle_timeout(now + secs(30));
+    assert!(matches!(
+        closed_reason(&events(&mut s)),
+        Some(CloseReason::PeerTimeout)
+    ));
+    assert!(s.is_closed());
+}
+
+#[test]
+fn inbound_bytes_keep_the_peer_timeout_away() {
+    let (mut s, now) = new(config().peer_timeout(Some(secs(30))).build().unwrap());
+    feed(&mut s, &wire(&["hb"])[..1], now + secs(25)); // even a partial frame
+    s.handle_timeout(now + secs(54));
+    assert!(!s.is_closed());
+    assert_eq!(s.poll_timeout(), Some(now + secs(55)));
+}
+
+#[test]
+fn the_first_frame_deadline_closes_a_connection_that_sends_no_frame() {
+    let (mut s, now) = new(config().first_frame_timeout(Some(secs(2))).build().unwrap());
+    feed(&mut s, &wire(&["slow"])[..5], now + secs(1)); // bytes, but no whole frame
+    s.handle_timeout(now + secs(2));
+    assert!(matches!(
+        closed_reason(&events(&mut s)),
+        Some(CloseReason::FirstFrameTimeout)
+    ));
+
+    let (mut s, now) = new(config().first_frame_timeout(Some(secs(2))).build().unwrap());
+    feed(&mut s, &wire(&["hi"]), now + secs(1));
+    s.handle_timeout(now + secs(100));
+    assert!(!s.is_closed(), "a first frame disarms it");
+}
+
+#[test]
+fn the_idle_timeout_closes_when_no_byte_moves_either_way() {
+    let (mut s, now) = new(config().idle_timeout(Some(secs(60))).build().unwrap());
+    s.send(b("out"), now + secs(50)).unwrap();
+    write_all(&mut s, now + secs(50));
+    s.handle_timeout(now + secs(100));
+    assert!(!s.is_closed(), "a write is traffic");
+    feed(&mut s, &wire(&["in"]), now + secs(100));
+    s.handle_timeout(now + secs(159));
+    assert!(!s.is_closed(), "a read is traffic");
+    s.handle_timeout(now + secs(160));
+    assert!(matches!(
+        closed_reason(&events(&mut s)),
+        Some(CloseReason::IdleTimeout)
+    ));
+}
+
+// ----- close -----
+
+#[test]
+fn close_drains_the_queue_then_reports_closed_local() {
+    let (mut s, now) = new(SessionConfig::default());
+    let id = s.send(b("bye"), now).unwrap();
+    s.close(now);
+    assert!(s.is_closing());
+    assert!(matches!(s.send(b("late"), now), Err(SendError::Closed(_))));
+    assert_eq!(s.stats().refused_closed, 1);
+    assert_eq!(write_all(&mut s, now + secs(1)), wire(&["bye"]));
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(id.get(), SendOutcome::Sent)]);
+    assert!(matches!(closed_reason(&evs), Some(CloseReason::Local)));
+    assert!(s.is_closed());
+    assert!(matches!(s.send(b("after"), now), Err(SendError::Closed(_))));
+}
+
+#[test]
+fn inbound_frames_are_still_delivered_while_closing() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.send(b("bye"), now).unwrap();
+    s.close(now);
+    feed(&mut s, &wire(&["late reply"]), now);
+    assert_eq!(frames(&events(&mut s)), [b("late reply")]);
+}
+
+#[test]
+fn the_linger_cuts_what_did_not_drain_and_says_so() {
+    let (mut s, now) = new(config().linger(secs(2)).send_timeout(None).build().unwrap());
+    let started = s.send(b("started"), now).unwrap();
+    let queued = s.send(b("queued"), now).unwrap();
+    write(&mut s, 3, now);
+    s.close(now);
+    assert_eq!(s.poll_timeout(), Some(now + secs(2)));
+    s.handle_timeout(now + secs(2));
+    let evs = events(&mut s);
+    assert_eq!(
+        outcomes(&evs),
+        [(started.get(), CLOSED), (queued.get(), CLOSED)]
+    );
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::LingerExpired)
+    ));
+}
+
+#[test]
+fn abort_fails_every_pending_send_at_once() {
+    let (mut s, now) = new(SessionConfig::default());
+    let a = s.send(b("a"), now).unwrap();
+    let c = s.send(b("c"), now).unwrap();
+    s.close(now);
+    s.abort();
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(a.get(), CLOSED), (c.get(), CLOSED)]);
+    assert!(matches!(closed_reason(&evs), Some(CloseReason::Aborted)));
+    assert_eq!(s.stats().failed_closed, 2);
+    assert!(!s.wants_write() && !s.wants_read());
+}
+
+#[test]
+fn closed_is_the_last_event_and_comes_once() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.close(now);
+    s.close(now);
+    s.abort();
+    s.on_eof(now);
+    s.handle_timeout(now + secs(100));
+    let evs = events(&mut s);
+    assert_eq!(evs.len(), 1);
+    assert!(matches!(closed_reason(&evs), Some(CloseReason::Local)));
+}
+
+#[test]
+fn end_of_stream_drains_the_queue_then_closes_with_peer_eof() {
+    let (mut s, now) = new(SessionConfig::default());
+    let id = s.send(b("answer"), now).unwrap();
+    feed(&mut s, &wire(&["last"]), now);
+    s.on_eof(now);
+    assert!(!s.wants_read());
+    assert!(s.is_closing());
+    write_all(&mut s, now);
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs), [b("last")]);
+    assert_eq!(outcomes(&evs), [(id.get(), SendOutcome::Sent)]);
+    assert!(matches!(closed_reason(&evs), Some(CloseReason::PeerEof)));
+}
+
+#[test]
+fn end_of_stream_inside_a_frame_is_a_fatal_frame_error() {
+    let (mut s, now) = new(SessionConfig::default());
+    feed(&mut s, &wire(&["cut"])[..5], now);
+    s.on_eof(now);
+    assert!(matches!(
+        closed_reason(&events(&mut s)),
+        Some(CloseReason::Frame(FrameError::UnexpectedEof { .. }))
+    ));
+}
+
+#[test]
+fn a_fatal_decode_error_closes_with_that_reason() {
+    let (mut s, now) = new(SessionConfig::default());
+    let id = s.send(b("pending"), now).unwrap();
+    feed(&mut s, &[0xff, 0xff, 0xff, 0xff], now); // 4 GiB declared, 8 MiB allowed
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(id.get(), CLOSED)]);
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::Frame(FrameError::FrameTooLarge { .. }))
+    ));
+}
+
+#[test]
+fn a_recoverable_decode_error_is_reported_and_decoding_goes_on() {
+    let now = t0();
+    let codec = PacketN::builder()
+        .max_frame_len(4)
+        .oversize_policy(OversizePolicy::Discard)
+        .build()
+        .unwrap();
+    let mut s = Session::new(codec, SessionConfig::default(), now);
+    feed(&mut s, &wire(&["ok", "too long", "ok2"]), now);
+    let evs = events(&mut s);
+    assert!(matches!(
+        evs.as_slice(),
+        [
+            Event::Frame(_),
+            Event::FrameDiscarded(FrameError::FrameDiscarded { declared: 8, .. }),
+            Event::Frame(_)
+        ]
+    ));
+    assert_eq!(frames(&evs), [b("ok"), b("ok2")]);
+    assert_eq!(s.stats().frames_discarded, 1);
+}
+
+// ----- timers -----
+
+#[test]
+fn poll_timeout_returns_now_while_events_wait() {
+    let (mut s, now) = new(SessionConfig::default());
+    assert_eq!(s.poll_timeout(), None);
+    feed(&mut s, &wire(&["x"]), now + secs(1));
+    assert_eq!(s.poll_timeout(), Some(now + secs(1)));
+    let _ = events(&mut s);
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn poll_timeout_is_the_earliest_armed_slot() {
+    let cfg = config()
+        .peer_timeout(Some(secs(30)))
+        .idle_timeout(Some(secs(20)))
+        .first_frame_timeout(Some(secs(40)))
+        .build()
+        .unwrap();
+    let (mut s, now) = new(cfg);
+    s.set_heartbeat(Some((secs(15), b("hb"))), now).unwrap();
+    assert_eq!(s.poll_timeout(), Some(now + secs(15)));
+    s.send_with(b("x"), SendDeadline::After(secs(4)), now)
+        .unwrap();
+    assert_eq!(s.poll_timeout(), Some(now + secs(4)));
+    s.close(now + secs(1)); // linger 5 s from 1 s: 6 s; the send deadline is still earlier
+    assert_eq!(s.poll_timeout(), Some(now + secs(4)));
+}
+
+#[test]
+fn handle_timeout_is_idempotent() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.set_heartbeat(Some((secs(1), b("hb"))), now).unwrap();
+    s.send_with(b("x"), SendDeadline::At(now + secs(1)), now)
+        .unwrap();
+    let due = now + secs(1);
+    s.handle_timeout(due);
+    let first = outcomes(&events(&mut s));
+    let queued = s.queued_bytes();
+    s.handle_timeout(due);
+    s.handle_timeout(due);
+    assert_eq!(first.len(), 1);
+    assert!(events(&mut s).is_empty());
+    assert_eq!(s.queued_bytes(), queued, "one heartbeat, not three");
+}
+
+#[test]
+fn handle_timeout_far_past_every_deadline_fires_them_all_once() {
+    let cfg = config().peer_timeout(Some(secs(10))).build().unwrap();
+    let (mut s, now) = new(cfg);
+    let id = s.send(b("x"), now).unwrap();
+    s.handle_timeout(now + secs(86_400));
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(id.get(), TIMED_OUT)]);
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::PeerTimeout)
+    ));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn time_going_backwards_is_ignored() {
+    let (mut s, now) = new(SessionConfig::default());
+    let later = now + secs(10);
+    let id = s.send(b("x"), later).unwrap();
+    s.handle_timeout(now); // earlier than `later`: treated as `later`
+    assert!(events(&mut s).is_empty());
+    // The deadline was taken from `later`, the latest instant seen.
+    assert_eq!(s.poll_timeout(), Some(later + secs(5)));
+    s.on_written(2, now);
+    s.handle_timeout(now + secs(1));
+    write_all(&mut s, now);
+    assert_eq!(outcomes(&events(&mut s)), [(id.get(), SendOutcome::Sent)]);
+}
+
+#[test]
+fn nothing_is_due_after_handle_timeout() {
+    let cfg = config()
+        .linger(Duration::ZERO)
+        .idle_timeout(Some(secs(3)))
+        .build()
+        .unwrap();
+    let (mut s, now) = new(cfg);
+    s.set_heartbeat(Some((secs(1), b("hb"))), now).unwrap();
+    for step in 1..=4 {
+        let t = now + ms(700 * step);
+        s.handle_timeout(t);
+        let _ = events(&mut s);
+        assert!(s.poll_timeout().is_none_or(|at| at > t), "step {step}");
+        write_all(&mut s, t);
+        let _ = events(&mut s);
+    }
+    s.send(b("x"), now + secs(3)).unwrap();
+    s.close(now + secs(3)); // zero linger: due at once
+    s.handle_timeout(now + secs(3));
+    assert!(matches!(
+        closed_reason(&events(&mut s)),
+        Some(CloseReason::LingerExpired)
+    ));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+// ----- counters -----
+
+#[test]
+fn stats_count_frames_bytes_outcomes_and_heartbeats() {
+    let (mut s, now) = new(config().max_queue_frames(2).build().unwrap());
+    feed(&mut s, &wire(&["in1", "in2"]), now);
+    s.send(b("a"), now).unwrap();
+    s.send_with(b("b"), SendDeadline::After(secs(1)), now)
+        .unwrap();
+    assert!(s.send(b("c"), now).is_err());
+    write(&mut s, 5, now);
+    s.handle_timeout(now + secs(1));
+    s.set_heartbeat(Some((secs(1), b("hb"))), now + secs(1))
+        .unwrap();
+    s.handle_timeout(now + secs(2));
+    write_all(&mut s, now + secs(2));
+    s.send(b("d"), now + secs(2)).unwrap();
+    s.abort();
+    let st = s.stats();
+    assert_eq!((st.frames_in, st.bytes_in), (2, 14));
+    assert_eq!(
+        (st.frames_out, st.bytes_out, st.heartbeats_sent),
+        (2, 11, 1)
+    );
+    assert_eq!(
+        (
+            st.sends_accepted,
+            st.sent,
+            st.failed_timed_out,
+            st.failed_closed
+        ),
+        (3, 1, 1, 1)
+    );
+    assert_eq!(st.refused_queue_full, 1);
+}
+
+// ----- inbound rate limit -----
+
+fn limited(
+    policy: RatePolicy,
+    frames: Option<Rate>,
+    bytes: Option<Rate>,
+) -> (Session<PacketN>, Instant) {
+    let mut limit = RateLimit::new(policy);
+    if let Some(r) = frames {
+        limit = limit.frames(r);
+    }
+    if let Some(r) = bytes {
+        limit = limit.bytes(r);
+    }
+    new(config().rate_limit(Some(limit)).build().unwrap())
+}
+
+#[test]
+fn over_the_frame_rate_reading_pauses_until_poll_timeout_says_tokens_are_back() {
+    let (mut s, now) = limited(RatePolicy::Pause, Some(Rate::per_sec(2)), None);
+    feed(&mut s, &wire(&["1", "2", "3", "4"]), now);
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs), [b("1"), b("2")]);
+    assert!(
+        matches!(evs.last(), Some(Event::RatePaused { resume_at: Some(at) }) if *at == now + ms(500))
+    );
+    assert!(!s.wants_read());
+    assert_eq!(s.poll_timeout(), Some(now + ms(500)));
+    s.handle_timeout(now + ms(500));
+    assert_eq!(frames(&events(&mut s)), [b("3")]);
+    assert_eq!(s.poll_timeout(), Some(now + secs(1)));
+    s.handle_timeout(now + secs(1));
+    assert_eq!(frames(&events(&mut s)), [b("4")]);
+    assert!(s.wants_read());
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn over_the_rate_under_close_policy_closes_with_rate_limited() {
+    let (mut s, now) = limited(RatePolicy::Close, Some(Rate::per_sec(15)), None);
+    let burst: Vec<&str> = vec!["f"; 16];
+    feed(&mut s, &wire(&burst), now);
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs).len(), 15, "the 16th frame is not delivered");
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::RateLimited)
+    ));
+}
+
+#[test]
+fn byte_debt_pauses_reading_until_repaid() {
+    // 100 B/s with a 10 B burst: a 4 + 46 byte frame leaves 40 B of debt.
+    let (mut s, now) = limited(RatePolicy::Pause, None, Some(Rate::per_sec(100).burst(10)));
+    let big = "x".repeat(46);
+    feed(&mut s, &wire(&[big.as_str(), "next"]), now);
+    let evs = events(&mut s);
+    assert!(
+        frames(&evs).is_empty(),
+        "admitted only once its bytes are paid for"
+    );
+    assert_eq!(s.poll_timeout(), Some(now + ms(400)));
+    s.handle_timeout(now + ms(400));
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs).len(), 1);
+    // "next" (8 B) is now 8 B in debt: another 80 ms.
+    assert_eq!(s.poll_timeout(), Some(now + ms(480)));
+    s.handle_timeout(now + ms(480));
+    assert_eq!(frames(&events(&mut s)), [b("next")]);
+}
+
+#[test]
+fn end_of_stream_while_paused_is_finished_after_the_pause() {
+    let (mut s, now) = limited(RatePolicy::Pause, Some(Rate::per_sec(1)), None);
+    feed(&mut s, &wire(&["1", "2"]), now);
+    s.on_eof(now);
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs), [b("1")]);
+    assert!(!s.is_closed());
+    s.handle_timeout(now + secs(1));
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs), [b("2")]);
+    assert!(matches!(closed_reason(&evs), Some(CloseReason::PeerEof)));
+}
+
+#[test]
+fn a_rate_pause_suspends_the_peer_timeout() {
+    let cfg = config()
+        .peer_timeout(Some(secs(1)))
+        .rate_limit(Some(
+            RateLimit::new(RatePolicy::Pause).frames(Rate::per_sec(1).burst(1)),
+        ))
+        .build()
+        .unwrap();
+    let (mut s, now) = new(cfg);
+    feed(&mut s, &wire(&["1", "2", "3"]), now);
+    s.handle_timeout(now + secs(1)); // resumes, delivers "2", pauses again
+    s.handle_timeout(now + secs(2)); // resumes, delivers "3"
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs), [b("1"), b("2"), b("3")]);
+    assert!(!s.is_closed(), "not listening is not the peer's silence");
+    assert_eq!(s.poll_timeout(), Some(now + secs(3)));
+}
+
+// ----- config -----
+
+#[test]
+fn config_rejects_bounds_that_cannot_work() {
+    assert!(config().max_queue_frames(0).build().is_err());
+    assert!(config().max_queue_bytes(0).build().is_err());
+    assert!(config().read_chunk(0).build().is_err());
+    assert!(config().peer_timeout(Some(Duration::ZERO)).build().is_err());
+    let bad = RateLimit::new(RatePolicy::Close).frames(Rate::per_sec(0));
+    assert!(config().rate_limit(Some(bad)).build().is_err());
+    assert!(config()
+        .send_timeout(None)
+        .linger(Duration::ZERO)
+        .build()
+        .is_ok());
+}
+
+#[test]
+fn refusals_and_close_reasons_are_std_errors_that_cross_threads() {
+    fn boxed<E: std::error::Error + Send + Sync + 'static>(
+        e: E,
+    ) -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(e)
+    }
+    let refused = boxed(SendError::<Bytes>::QueueFull(b("x")));
+    assert_eq!(refused.to_string(), "send queue full");
+    let reason = boxed(CloseReason::Frame(FrameError::UnexpectedEof {
+        buffered: 3,
+    }));
+    assert!(reason.source().is_some(), "the frame error is its source");
+}

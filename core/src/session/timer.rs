@@ -1,0 +1,36 @@
+//! The fixed set of timer slots a session can arm.
+
+/// One timer slot. A session computes each slot's deadline from its state in
+/// O(1), so a setting change is reflected at once and nothing goes stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Timer {
+    /// Reading paused by the rate limit resumes.
+    RateResume,
+    /// The earliest deadline of an unstarted send.
+    SendDeadline,
+    /// A graceful close stops waiting for the queue to drain.
+    Linger,
+    /// The peer has not sent its first frame.
+    FirstFrame,
+    /// Nothing received for the peer timeout.
+    Peer,
+    /// No traffic either way for the idle timeout.
+    Idle,
+    /// Nothing written for the heartbeat interval.
+    Heartbeat,
+}
+
+impl Timer {
+    /// Every slot, in the order `handle_timeout` serves them: input first (a
+    /// resumed read may deliver frames), then sends, then the closing rules,
+    /// then the heartbeat, which only makes sense on a session still open.
+    pub(super) const ALL: [Timer; 7] = [
+        Timer::RateResume,
+        Timer::SendDeadline,
+        Timer::Linger,
+        Timer::FirstFrame,
+        Timer::Peer,
+        Timer::Idle,
+        Timer::Heartbeat,
+    ];
+}

@@ -1,0 +1,74 @@
+//! `Session` against the reference model of `support/session_model.rs` over
+//! random operation sequences: send (encoded by the session or pre-encoded,
+//! with any deadline), write k bytes through a few vectored slices, feed
+//! inbound chunks (two read paths), end of stream, advance time by random
+//! steps (also backwards), set or clear the heartbeat, close, abort. After
+//! every operation the events must be exactly the model's, and after every
+//! `handle_timeout(now)` nothing may be due at `now`; at the end every
+//! `SendId` has ended exactly once and the wire decodes to exactly the
+//! completed frames, in order.
+
+#[path = "support/session_model.rs"]
+mod model;
+
+use model::{Cfg, Deadline, Op};
+use proptest::prelude::*;
+
+fn op() -> impl Strategy<Value = Op> {
+    let deadline = prop_oneof![
+        4 => Just(Deadline::Default),
+        2 => (0u64..4000).prop_map(Deadline::After),
+        1 => Just(Deadline::Never),
+    ];
+    prop_oneof![
+        6 => (0usize..40, deadline, any::<bool>())
+            .prop_map(|(len, deadline, pre_encoded)| Op::Send { len, deadline, pre_encoded }),
+        5 => (0usize..120, 1usize..8).prop_map(|(max, slices)| Op::Write { max, slices }),
+        4 => (0usize..60, any::<bool>()).prop_map(|(len, into_slice)| Op::Feed { len, into_slice }),
+        1 => Just(Op::FeedNothing),
+        1 => Just(Op::Eof),
+        5 => (0u64..2500).prop_map(Op::Advance),
+        1 => (0u64..2000).prop_map(Op::Backwards),
+        2 => prop::option::weighted(0.7, 300u64..3000).prop_map(Op::Heartbeat),
+        1 => Just(Op::Close),
+        1 => Just(Op::Abort),
+    ]
+}
+
+fn cfg() -> impl Strategy<Value = Cfg> {
+    (
+        1usize..8,
+        1usize..160,
+        prop::option::weighted(0.8, 1u64..5000),
+        0u64..4000,
+        prop::option::weighted(0.4, 1000u64..8000),
+    )
+        .prop_map(
+            |(max_frames, max_bytes, send_timeout, linger, peer_timeout)| Cfg {
+                max_frames,
+                max_bytes,
+                send_timeout,
+                linger,
+                peer_timeout,
+            },
+        )
+}
+
+/// What the peer sends: whole frames, then perhaps a header declaring 4 GiB.
+fn peer() -> impl Strategy<Value = (Vec<Vec<u8>>, bool)> {
+    (
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..30), 0..10),
+        prop::bool::weighted(0.2),
+    )
+}
+
+proptest! {
+    #[test]
+    fn session_matches_the_reference_model(
+        cfg in cfg(),
+        peer in peer(),
+        ops in prop::collection::vec(op(), 1..80),
+    ) {
+        model::run(cfg, peer, ops);
+    }
+}

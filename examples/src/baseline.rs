@@ -1,0 +1,78 @@
+//! Shared configuration of the baseline servers (`baseline_echo`,
+//! `baseline_fanout`): the tokio-util codec built from [`ServerArgs`] and the
+//! flush policy.
+
+use clap::ValueEnum;
+use tokio_util::codec::LengthDelimitedCodec;
+
+use crate::flags::{Endian, ServerArgs};
+
+/// When a baseline flushes what it has written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum FlushMode {
+    /// `feed` each frame and `flush` once nothing more is ready to read: one
+    /// write per batch. The default, so castnet is compared with a strong
+    /// baseline.
+    Batch,
+    /// `send` each frame, which flushes it: one write per frame, what the
+    /// textbook `while let Some(f) = framed.next().await { framed.send(f) }`
+    /// does.
+    Every,
+}
+
+/// A `LengthDelimitedCodec` speaking PacketN as configured by the flags:
+/// `--header` bytes of length, `--endian`, payload-only length, and
+/// `--max-frame` clamped to what the header can express (tokio-util would
+/// otherwise truncate the length of an over-long frame silently when
+/// encoding).
+pub fn length_delimited(args: &ServerArgs) -> LengthDelimitedCodec {
+    let max = usize::try_from(args.max_frame_len()).unwrap_or(usize::MAX);
+    let mut builder = LengthDelimitedCodec::builder();
+    builder
+        .length_field_length(args.header.bytes())
+        .max_frame_length(max);
+    match args.endian {
+        Endian::Be => builder.big_endian(),
+        Endian::Le => builder.little_endian(),
+    };
+    builder.new_codec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{Bytes, BytesMut};
+    use clap::Parser;
+    use tokio_util::codec::{Decoder, Encoder};
+
+    fn codec(flags: &[&str]) -> LengthDelimitedCodec {
+        let args =
+            ServerArgs::try_parse_from(std::iter::once("b").chain(flags.iter().copied())).unwrap();
+        length_delimited(&args)
+    }
+
+    #[test]
+    fn codec_writes_payload_only_length_in_the_configured_order() {
+        let mut out = BytesMut::new();
+        codec(&["--header", "2", "--endian", "le"])
+            .encode(Bytes::from_static(b"abc"), &mut out)
+            .unwrap();
+        assert_eq!(&out[..], b"\x03\x00abc");
+
+        let mut out = BytesMut::new();
+        codec(&["--header", "8"])
+            .encode(Bytes::from_static(b"x"), &mut out)
+            .unwrap();
+        assert_eq!(&out[..], b"\0\0\0\0\0\0\0\x01x");
+    }
+
+    #[test]
+    fn one_byte_header_refuses_what_it_cannot_express() {
+        let mut out = BytesMut::new();
+        let mut c = codec(&["--header", "1"]);
+        assert!(c.encode(Bytes::from(vec![0u8; 256]), &mut out).is_err());
+        c.encode(Bytes::from(vec![7u8; 255]), &mut out).unwrap();
+        assert_eq!(out[0], 255);
+        assert_eq!(c.decode(&mut out).unwrap().unwrap().len(), 255);
+    }
+}

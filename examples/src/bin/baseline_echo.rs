@@ -1,0 +1,115 @@
+//! `baseline_echo`: the echo server a plain Tokio user writes, for castnet to
+//! be measured against (`BENCH-PROTOCOL.md`).
+//!
+//! One task per connection, tokio-util `Framed` with a `LengthDelimitedCodec`
+//! configured from the flags, every frame sent back as it came. Two flush
+//! policies (`--flush`):
+//!
+//! - `batch` (default): `feed` each frame, keep echoing while more frames are
+//!   already readable, `flush` when the read side would wait. The strong
+//!   baseline.
+//! - `every`: `framed.send(frame)` per frame, the textbook loop; one write
+//!   syscall per frame.
+//!
+//! TCP_NODELAY is set on every connection, as any request/response server
+//! does, so Nagle's algorithm does not delay small echoes.
+// A server binary: prints its `listening on` line and its last words.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use castnet_examples::baseline::{length_delimited, FlushMode};
+use castnet_examples::flags::{RuntimeKind, ServerArgs};
+use castnet_examples::server::{announce_listening, tokio_runtime, Shutdown};
+use clap::Parser;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+/// Echo server on tokio-util's `Framed` + `LengthDelimitedCodec`.
+#[derive(Debug, Parser)]
+#[command(name = "baseline_echo", version)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// When to flush echoed frames.
+    #[arg(long, value_enum, default_value_t = FlushMode::Batch)]
+    flush: FlushMode,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli.server.require_runtime::<Cli>(RuntimeKind::Tokio);
+    let result = tokio_runtime(cli.server.workers).and_then(|rt| rt.block_on(serve(&cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("baseline_echo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: &Cli) -> io::Result<()> {
+    let shutdown = Shutdown::install()?;
+    let listener = TcpListener::bind(cli.server.addr).await?;
+    announce_listening(listener.local_addr()?)?;
+    let codec = length_delimited(&cli.server);
+    let accept = tokio::spawn(accept_loop(listener, codec, cli.flush));
+    shutdown.wait().await;
+    // Stop accepting; dropping the runtime then cancels every connection.
+    accept.abort();
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, codec: LengthDelimitedCodec, flush: FlushMode) {
+    loop {
+        match listener.accept().await {
+            Ok((socket, _)) => {
+                let codec = codec.clone();
+                tokio::spawn(async move {
+                    // A client leaving, even mid-frame, is the normal end of a
+                    // benchmark connection: nothing to report.
+                    let _ = echo(socket, codec, flush).await;
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly
+                // rather than spin, and keep serving the connections we have.
+                eprintln!("baseline_echo: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn echo(socket: TcpStream, codec: LengthDelimitedCodec, flush: FlushMode) -> io::Result<()> {
+    socket.set_nodelay(true)?;
+    let mut framed = Framed::new(socket, codec);
+    match flush {
+        FlushMode::Every => {
+            while let Some(frame) = framed.next().await {
+                framed.send(frame?.freeze()).await?;
+            }
+        }
+        FlushMode::Batch => {
+            while let Some(frame) = framed.next().await {
+                framed.feed(frame?.freeze()).await?;
+                // Echo whatever else is ready without waiting; Tokio's task
+                // budget makes `now_or_never` yield `None` eventually.
+                while let Some(next) = framed.next().now_or_never() {
+                    match next {
+                        Some(frame) => framed.feed(frame?.freeze()).await?,
+                        None => return SinkExt::<Bytes>::flush(&mut framed).await,
+                    }
+                }
+                SinkExt::<Bytes>::flush(&mut framed).await?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! `baseline_fanout`: the broadcast server a plain Tokio user writes, for
+//! castnet to be measured against (`BENCH-PROTOCOL.md`).
+//!
+//! One `tokio::sync::broadcast` channel. Each connection task reads frames
+//! with a `FramedRead` and sends each into the channel, and writes every
+//! channel message (its own included) to its socket with a `FramedWrite`.
+//! Each recipient's encoder copies the payload into its own write buffer:
+//! the payload is shared, the encoding is not.
+//!
+//! A slow client does not stall the others: the channel keeps the last
+//! `--capacity` messages, and a receiver that falls further behind gets
+//! `RecvError::Lagged(n)`, skips those `n` messages and goes on, as the
+//! broadcast documentation suggests. The skipped total is printed on exit.
+//!
+//! `--flush batch` (default) feeds every message already waiting in the
+//! channel and flushes once; `--flush every` sends (and flushes) each.
+// A server binary: prints its `listening on` line and its last words.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use castnet_examples::baseline::{length_delimited, FlushMode};
+use castnet_examples::flags::{RuntimeKind, ServerArgs};
+use castnet_examples::server::{announce_listening, tokio_runtime, Shutdown};
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+
+/// Fan-out server on `tokio::sync::broadcast` and tokio-util codecs.
+#[derive(Debug, Parser)]
+#[command(name = "baseline_fanout", version)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// When to flush delivered frames.
+    #[arg(long, value_enum, default_value_t = FlushMode::Batch)]
+    flush: FlushMode,
+    /// Messages the broadcast channel keeps for slow receivers.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    capacity: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli.server.require_runtime::<Cli>(RuntimeKind::Tokio);
+    let lagged = Arc::new(AtomicU64::new(0));
+    let result = tokio_runtime(cli.server.workers)
+        .and_then(|rt| rt.block_on(serve(&cli, Arc::clone(&lagged))));
+    let skipped = lagged.load(Ordering::Relaxed);
+    if skipped > 0 {
+        eprintln!("baseline_fanout: lagging receivers skipped {skipped} messages");
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("baseline_fanout: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: &Cli, lagged: Arc<AtomicU64>) -> io::Result<()> {
+    let shutdown = Shutdown::install()?;
+    let listener = TcpListener::bind(cli.server.addr).await?;
+    announce_listening(listener.local_addr()?)?;
+    let codec = length_delimited(&cli.server);
+    let capacity = usize::try_from(cli.capacity).unwrap_or(usize::MAX);
+    let (tx, _) = broadcast::channel::<Bytes>(capacity);
+    let accept = tokio::spawn(accept_loop(listener, codec, tx, cli.flush, lagged));
+    shutdown.wait().await;
+    accept.abort();
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    codec: LengthDelimitedCodec,
+    tx: broadcast::Sender<Bytes>,
+    flush: FlushMode,
+    lagged: Arc<AtomicU64>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((socket, _)) => {
+                // Subscribe before spawning: the client gets everything
+                // broadcast from the moment it was accepted.
+                let rx = tx.subscribe();
+                let (tx, codec, lagged) = (tx.clone(), codec.clone(), Arc::clone(&lagged));
+                tokio::spawn(async move {
+                    // A client leaving is the normal end of a connection.
+                    let _ = client(socket, codec, tx, rx, flush, &lagged).await;
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly
+                // rather than spin, and keep serving the connections we have.
+                eprintln!("baseline_fanout: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn client(
+    socket: TcpStream,
+    codec: LengthDelimitedCodec,
+    tx: broadcast::Sender<Bytes>,
+    mut rx: broadcast::Receiver<Bytes>,
+    flush: FlushMode,
+    lagged: &AtomicU64,
+) -> io::Result<()> {
+    socket.set_nodelay(true)?;
+    let (rd, wr) = socket.into_split();
+    let mut frames = FramedRead::new(rd, codec.clone());
+    let mut out = FramedWrite::new(wr, codec);
+    loop {
+        tokio::select! {
+            frame = frames.next() => match frame {
+                // `send` fails only when nobody listens; this task does.
+                Some(frame) => { let _ = tx.send(frame?.freeze()); }
+                None => return Ok(()),
+            },
+            message = rx.recv() => match message {
+                Ok(message) => match flush {
+                    FlushMode::Every => out.send(message).await?,
+                    FlushMode::Batch => {
+                        out.feed(message).await?;
+                        loop {
+                            match rx.try_recv() {
+                                Ok(message) => out.feed(message).await?,
+                                Err(TryRecvError::Lagged(n)) => {
+                                    lagged.fetch_add(n, Ordering::Relaxed);
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        SinkExt::<Bytes>::flush(&mut out).await?;
+                    }
+                },
+                Err(RecvError::Lagged(n)) => {
+                    lagged.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Command-line flags shared by every benchmark server (`BENCH-PROTOCOL.md`).
+//!
+//! A server binary flattens [`ServerArgs`] into its own clap command (or
+//! parses it directly), so every server accepts the same flags with the same
+//! defaults and the same error messages.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use castnet_core::frame::{ByteOrder, ConfigError, HeaderLen, PacketN, DEFAULT_MAX_FRAME_LEN};
+use clap::builder::RangedU64ValueParser;
+use clap::{CommandFactory, Parser, ValueEnum};
+
+/// The flags every benchmark server takes, with the defaults of
+/// `BENCH-PROTOCOL.md`.
+///
+/// ```
+/// use castnet_examples::flags::{Endian, RuntimeKind, ServerArgs};
+/// use castnet_core::frame::HeaderLen;
+/// use clap::Parser;
+///
+/// let args = ServerArgs::try_parse_from(["echo_server", "--header", "2", "--endian", "le"]).unwrap();
+/// assert_eq!(args.header, HeaderLen::Two);
+/// assert_eq!(args.endian, Endian::Le);
+/// assert_eq!(args.runtime, RuntimeKind::Tokio);
+/// assert_eq!(args.addr.to_string(), "127.0.0.1:7000");
+///
+/// let err = ServerArgs::try_parse_from(["echo_server", "--header", "3"]).unwrap_err();
+/// assert!(err.to_string().contains("1, 2, 4 or 8"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+pub struct ServerArgs {
+    /// Listen address (port 0 picks a free port; the bound one is printed).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7000")]
+    pub addr: SocketAddr,
+    /// Which runtime crate serves.
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Tokio)]
+    pub runtime: RuntimeKind,
+    /// Length header size in bytes.
+    #[arg(long, value_name = "1|2|4|8", default_value = "4", value_parser = parse_header_len)]
+    pub header: HeaderLen,
+    /// Length header byte order.
+    #[arg(long, value_enum, default_value_t = Endian::Be)]
+    pub endian: Endian,
+    /// Largest accepted payload in bytes (clamped to what the header can express).
+    #[arg(long = "max-frame", value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME_LEN)]
+    pub max_frame: u64,
+    /// Worker threads (tokio, smol).
+    #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = workers_parser())]
+    pub workers: usize,
+}
+
+impl ServerArgs {
+    /// The header byte order as castnet's type.
+    pub fn byte_order(&self) -> ByteOrder {
+        self.endian.byte_order()
+    }
+
+    /// `--max-frame` clamped to the largest length the header can express, so
+    /// that a 1-byte header never claims to accept 8 MiB.
+    pub fn max_frame_len(&self) -> u64 {
+        self.max_frame.min(self.header.max_len())
+    }
+
+    /// For a server that runs on one runtime only: unless `--runtime` names
+    /// it, exits with clap's usage error (status 2) saying which one works.
+    /// `C` is the server's command, for the usage text.
+    pub fn require_runtime<C: CommandFactory>(&self, only: RuntimeKind) {
+        if self.runtime != only {
+            let mut command = C::command();
+            let message = format!(
+                "{} supports only --runtime {}",
+                command.get_name(),
+                only.as_str()
+            );
+            command
+                .error(clap::error::ErrorKind::InvalidValue, message)
+                .exit();
+        }
+    }
+
+    /// A [`PacketN`] codec configured from these flags.
+    pub fn packet_codec(&self) -> Result<PacketN, ConfigError> {
+        PacketN::builder()
+            .header_len(self.header)
+            .byte_order(self.byte_order())
+            .max_frame_len(self.max_frame)
+            .build()
+    }
+}
+
+/// The runtime crate a server runs on (`--runtime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum RuntimeKind {
+    /// `castnet-tokio`.
+    Tokio,
+    /// `castnet-smol`.
+    Smol,
+    /// `castnet-std`: blocking threads.
+    Std,
+}
+
+impl RuntimeKind {
+    /// The flag spelling: `tokio`, `smol` or `std`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeKind::Tokio => "tokio",
+            RuntimeKind::Smol => "smol",
+            RuntimeKind::Std => "std",
+        }
+    }
+}
+
+/// Header byte order on the command line (`--endian be|le`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum Endian {
+    /// Big-endian (network order), the default.
+    Be,
+    /// Little-endian.
+    Le,
+}
+
+impl Endian {
+    /// As castnet's [`ByteOrder`].
+    pub fn byte_order(self) -> ByteOrder {
+        match self {
+            Endian::Be => ByteOrder::Big,
+            Endian::Le => ByteOrder::Little,
+        }
+    }
+
+    /// The flag spelling: `"be"` or `"le"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endian::Be => "be",
+            Endian::Le => "le",
+        }
+    }
+}
+
+/// The number of cores, the default of every `--workers` flag.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+}
+
+/// Parses `--header`: 1, 2, 4 or 8, anything else refused with a message that
+/// says so.
+pub fn parse_header_len(s: &str) -> Result<HeaderLen, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| HeaderLen::try_from(n).ok())
+        .ok_or_else(|| format!("header must be 1, 2, 4 or 8 bytes, not `{s}`"))
+}
+
+/// Parses a number of seconds, fractions allowed (`10`, `0.5`), up to a day.
+pub fn parse_seconds(s: &str) -> Result<Duration, String> {
+    const DAY: f64 = 86_400.0;
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..=DAY).contains(&secs) => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!(
+            "expected a number of seconds between 0 and {DAY}, not `{s}`"
+        )),
+    }
+}
+
+/// A `--workers` parser: a positive count.
+pub(crate) fn workers_parser() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::<usize>::new().range(1..=4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ServerArgs, clap::Error> {
+        ServerArgs::try_parse_from(std::iter::once("server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_are_those_of_the_bench_protocol() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.addr, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(args.runtime, RuntimeKind::Tokio);
+        assert_eq!(args.header, HeaderLen::Four);
+        assert_eq!(args.endian, Endian::Be);
+        assert_eq!(args.max_frame, 8_388_608);
+        assert_eq!(args.workers, default_workers());
+    }
+
+    #[test]
+    fn every_flag_is_accepted_in_its_protocol_spelling() {
+        let args = parse(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--runtime",
+            "std",
+            "--header",
+            "8",
+            "--endian",
+            "le",
+            "--max-frame",
+            "1024",
+            "--workers",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(args.addr.port(), 0);
+        assert_eq!(args.runtime, RuntimeKind::Std);
+        assert_eq!(args.header, HeaderLen::Eight);
+        assert_eq!(args.byte_order(), ByteOrder::Little);
+        assert_eq!(args.max_frame_len(), 1024);
+        assert_eq!(args.workers, 3);
+        assert_eq!(
+            parse(&["--runtime", "smol"]).unwrap().runtime,
+            RuntimeKind::Smol
+        );
+    }
+
+    #[test]
+    fn unsupported_header_sizes_are_refused_with_the_allowed_ones_named() {
+        for bad in ["0", "3", "16", "four", "-1"] {
+            let err = parse(&[&format!("--header={bad}")]).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("header must be 1, 2, 4 or 8 bytes"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_workers_and_unknown_runtimes_are_refused() {
+        assert!(parse(&["--workers", "0"]).is_err());
+        assert!(parse(&["--runtime", "async-std"]).is_err());
+        assert!(parse(&["--endian", "middle"]).is_err());
+    }
+
+    #[test]
+    fn max_frame_is_clamped_to_what_the_header_can_express() {
+        let args = parse(&["--header", "1"]).unwrap();
+        assert_eq!(args.max_frame_len(), 255);
+        assert_eq!(args.packet_codec().unwrap().max_frame_len(), 255);
+        let args = parse(&["--header", "2", "--max-frame", "100"]).unwrap();
+        assert_eq!(args.max_frame_len(), 100);
+    }
+
+    #[test]
+    fn seconds_accept_fractions_and_refuse_nonsense() {
+        assert_eq!(parse_seconds("0.25").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_seconds("10").unwrap(), Duration::from_secs(10));
+        for bad in ["-1", "NaN", "inf", "1e9", "ten"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
+}

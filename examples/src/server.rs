@@ -1,0 +1,178 @@
+//! What every benchmark server does around its serving loop: build its
+//! runtime, announce the bound address, and stop on SIGINT/SIGTERM.
+//!
+//! The order matters: install [`Shutdown`] first, then bind, then
+//! [`announce_listening`]. A test or script that reads the `listening on`
+//! line and signals right away must find the handlers already in place,
+//! otherwise the default action kills the process instead of a clean exit 0.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::mpsc;
+
+/// Prints the one line `listening on ADDR` that `BENCH-PROTOCOL.md` asks
+/// for, and flushes it, so whoever started the server can read the bound
+/// address (port 0 resolves to the real port here).
+///
+/// This is the protocol's handshake line on stdout, not a log message.
+pub fn announce_listening(addr: SocketAddr) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()
+}
+
+/// A multi-threaded Tokio runtime with `workers` worker threads and every
+/// driver enabled: what `#[tokio::main]` builds, with the count from
+/// `--workers`.
+pub fn tokio_runtime(workers: usize) -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .enable_all()
+        .build()
+}
+
+/// Which signal asked the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopSignal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+/// SIGINT and SIGTERM handlers, installed when this is created.
+///
+/// Create it inside a Tokio runtime before announcing the address, then
+/// `wait` for it to stop serving.
+#[derive(Debug)]
+pub struct Shutdown {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    /// Installs the handlers. Must run inside a Tokio runtime with its IO
+    /// driver enabled.
+    pub fn install() -> io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Shutdown {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Shutdown {})
+        }
+    }
+
+    /// Waits for SIGINT or SIGTERM and says which came.
+    pub async fn wait(mut self) -> StopSignal {
+        self.wait_mut().await
+    }
+
+    #[cfg(unix)]
+    async fn wait_mut(&mut self) -> StopSignal {
+        tokio::select! {
+            _ = self.interrupt.recv() => StopSignal::Interrupt,
+            _ = self.terminate.recv() => StopSignal::Terminate,
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn wait_mut(&mut self) -> StopSignal {
+        // Ctrl-C is the only portable stop request; if the handler cannot be
+        // installed there is nothing to wait for, so stop at once.
+        let _ = tokio::signal::ctrl_c().await;
+        StopSignal::Interrupt
+    }
+
+    /// For servers that do not run on Tokio (smol, blocking std threads):
+    /// installs the handlers on a helper thread that runs a small Tokio
+    /// runtime of its own, and returns once they are in place.
+    pub fn install_blocking() -> io::Result<BlockingShutdown> {
+        let (installed_tx, installed_rx) = mpsc::sync_channel(1);
+        let (stop_tx, stop_rx) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("castnet-signals".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = installed_tx.send(Err(e));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match Shutdown::install() {
+                        Ok(shutdown) => {
+                            let _ = installed_tx.send(Ok(()));
+                            let _ = stop_tx.send(shutdown.wait().await);
+                        }
+                        Err(e) => {
+                            let _ = installed_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        installed_rx
+            .recv()
+            .map_err(|_| io::Error::other("signal thread ended before installing handlers"))??;
+        Ok(BlockingShutdown { stop: stop_rx })
+    }
+}
+
+/// The blocking side of [`Shutdown::install_blocking`].
+#[derive(Debug)]
+pub struct BlockingShutdown {
+    stop: mpsc::Receiver<StopSignal>,
+}
+
+impl BlockingShutdown {
+    /// Blocks until SIGINT or SIGTERM arrives.
+    pub fn wait(self) -> StopSignal {
+        // The helper thread only ends after sending, so a closed channel
+        // cannot happen; treat it as a stop request all the same.
+        self.stop.recv().unwrap_or(StopSignal::Terminate)
+    }
+
+    /// The signal, if one has arrived, without blocking.
+    pub fn triggered(&self) -> Option<StopSignal> {
+        self.stop.try_recv().ok()
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn blocking_shutdown_returns_when_the_process_gets_sigterm() {
+        let shutdown = Shutdown::install_blocking().unwrap();
+        assert_eq!(shutdown.triggered(), None);
+        // The handler is installed, so this does not kill the test process.
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let signal = loop {
+            if let Some(signal) = shutdown.triggered() {
+                break signal;
+            }
+            assert!(Instant::now() < deadline, "SIGTERM not seen within 10 s");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(signal, StopSignal::Terminate);
+    }
+}

@@ -1,0 +1,79 @@
+//! castnet's own bench servers (`echo_server`, `fanout_server` on
+//! castnet-tokio) follow BENCH-PROTOCOL.md exactly as the baselines do:
+//! netbench drives them as real processes over 127.0.0.1 with `--verify`,
+//! every header size and byte order, and they stop with exit 0 on a signal.
+
+mod common;
+
+use common::{u64_field, verified, Server, ECHO_SERVER, FANOUT_SERVER};
+use std::process::Stdio;
+use tokio::process::Command;
+
+#[tokio::test]
+async fn echo_server_returns_every_frame_in_order_on_every_header_size_and_byte_order() {
+    for (header, endian, payload) in [
+        ("1", "be", "255"),
+        ("2", "le", "1000"),
+        ("4", "be", "64"),
+        ("4", "le", "0"),
+        ("8", "be", "4096"),
+    ] {
+        let server = Server::start(ECHO_SERVER, &["--header", header, "--endian", endian]).await;
+        let flags = [
+            "--header",
+            header,
+            "--endian",
+            endian,
+            "--payload",
+            payload,
+            "--conns",
+            "8",
+        ];
+        let report = verified(server.addr, &flags).await;
+        assert_eq!(u64_field(&report, "connected"), 8, "{report}");
+        let status = server.stop_with("TERM").await;
+        assert_eq!(status.code(), Some(0), "{header}/{endian}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn fanout_server_delivers_each_frame_to_every_subscriber_in_sender_order() {
+    let server = Server::start(FANOUT_SERVER, &[]).await;
+    let flags = [
+        "--mode",
+        "fanout",
+        "--conns",
+        "6",
+        "--publishers",
+        "2",
+        "--pipeline",
+        "8",
+    ];
+    let report = verified(server.addr, &flags).await;
+    let (sent, delivered) = (u64_field(&report, "sent"), u64_field(&report, "frames"));
+    assert!(sent > 0, "{report}");
+    assert!(
+        delivered >= sent * 6 / 2,
+        "sent {sent}, delivered {delivered}: {report}"
+    );
+    assert_eq!(u64_field(&report, "lost"), 0, "{report}");
+    let status = server.stop_with("INT").await;
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+#[tokio::test]
+async fn castnet_servers_refuse_runtimes_that_are_not_built_yet() {
+    for bin in [ECHO_SERVER, FANOUT_SERVER] {
+        for runtime in ["smol", "std"] {
+            let out = Command::new(bin)
+                .args(["--addr", "127.0.0.1:0", "--runtime", runtime])
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{bin} --runtime {runtime}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("--runtime tokio"), "{stderr}");
+        }
+    }
+}

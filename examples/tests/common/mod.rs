@@ -1,0 +1,157 @@
+//! Shared by the integration tests: start a server binary on a free port,
+//! run netbench against it, read its JSON report. Every child process is
+//! killed if a test ends early, and every wait is bounded.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::net::SocketAddr;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::time::timeout;
+
+pub const NETBENCH: &str = env!("CARGO_BIN_EXE_netbench");
+pub const BASELINE_ECHO: &str = env!("CARGO_BIN_EXE_baseline_echo");
+pub const BASELINE_FANOUT: &str = env!("CARGO_BIN_EXE_baseline_fanout");
+/// castnet's echo server (castnet-tokio).
+pub const ECHO_SERVER: &str = env!("CARGO_BIN_EXE_echo_server");
+/// castnet's fan-out server (castnet-tokio).
+pub const FANOUT_SERVER: &str = env!("CARGO_BIN_EXE_fanout_server");
+
+const STARTUP: Duration = Duration::from_secs(20);
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// A server binary running on 127.0.0.1 with one worker.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    // Kept so the server never writes into a closed pipe.
+    _stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Server {
+    /// Starts `bin --addr 127.0.0.1:0 --workers 1 EXTRA..` and reads the
+    /// address from its `listening on` line.
+    pub async fn start(bin: &str, extra: &[&str]) -> Server {
+        let mut child = Command::new(bin)
+            .args(["--addr", "127.0.0.1:0", "--workers", "1"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("server starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = timeout(STARTUP, lines.next_line())
+            .await
+            .expect("server announces itself in time")
+            .expect("stdout readable")
+            .expect("a line before stdout closes");
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("a socket address");
+        Server {
+            child,
+            addr,
+            _stdout: lines,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("still running")
+    }
+
+    /// Sends `signal` (e.g. "TERM") and waits for the exit status.
+    pub async fn stop_with(mut self, signal: &str) -> ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} failed");
+        timeout(STARTUP, self.child.wait())
+            .await
+            .expect("server exits in time after the signal")
+            .expect("exit status")
+    }
+}
+
+/// One finished netbench run.
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The JSON report: the one line of stdout.
+    pub fn report(&self) -> serde_json::Value {
+        let mut lines = self.stdout.lines();
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("no report; stderr: {}", self.stderr));
+        assert_eq!(lines.next(), None, "exactly one line on stdout");
+        serde_json::from_str(line).expect("the report is JSON")
+    }
+}
+
+/// Runs netbench with one worker, a 1 s window after 0.2 s of warm-up, and
+/// `extra` (later flags override earlier ones).
+pub async fn netbench(addr: SocketAddr, extra: &[&str]) -> Run {
+    let output = Command::new(NETBENCH)
+        .args(["--addr", &addr.to_string(), "--workers", "1"])
+        .args(["--duration", "1", "--warmup", "0.2"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = timeout(RUN_LIMIT, output)
+        .await
+        .expect("netbench ends in time")
+        .expect("netbench runs");
+    Run {
+        status: output.status,
+        stdout: String::from_utf8(output.stdout).expect("utf-8"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8"),
+    }
+}
+
+pub fn u64_field(report: &serde_json::Value, field: &str) -> u64 {
+    report[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} is not a number in {report}"))
+}
+
+pub fn f64_field(report: &serde_json::Value, field: &str) -> f64 {
+    report[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{field} is not a number in {report}"))
+}
+
+/// Runs netbench with `--verify --json`, 2 connections, pipeline 4 and
+/// `extra`, and asserts the run is clean.
+pub async fn verified(addr: SocketAddr, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--verify", "--json", "--conns", "2", "--pipeline", "4"];
+    args.extend_from_slice(extra);
+    assert_clean(&netbench(addr, &args).await)
+}
+
+/// Asserts a clean measured run: exit 0, frames counted, nothing failed.
+pub fn assert_clean(run: &Run) -> serde_json::Value {
+    let report = run.report();
+    assert!(
+        run.status.success(),
+        "netbench failed: {report}\n{}",
+        run.stderr
+    );
+    assert!(u64_field(&report, "frames") > 0, "no frames: {report}");
+    assert_eq!(u64_field(&report, "verify_failures"), 0, "{report}");
+    assert_eq!(u64_field(&report, "errors"), 0, "{report}");
+    assert_eq!(report["verify"], true, "{report}");
+    report
+}

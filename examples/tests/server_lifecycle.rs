@@ -1,0 +1,100 @@
+//! The baseline servers follow BENCH-PROTOCOL.md's lifecycle: one
+//! `listening on ADDR` line, a clean exit 0 on SIGTERM or SIGINT (with
+//! clients connected), and clear refusals of flags they cannot honour.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Server, BASELINE_ECHO, BASELINE_FANOUT};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::process::Command;
+use tokio::time::timeout;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Connects a client and checks one frame round-trips, so the server is
+/// serving a live connection when it is signalled.
+async fn connected_client(server: &Server) -> TcpStream {
+    let mut client = TcpStream::connect(server.addr).await.unwrap();
+    client.write_all(b"\0\0\0\x02hi").await.unwrap();
+    let mut back = [0u8; 6];
+    timeout(LIMIT, client.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&back, b"\0\0\0\x02hi");
+    client
+}
+
+#[tokio::test]
+async fn sigterm_stops_baseline_echo_with_status_zero() {
+    let server = Server::start(BASELINE_ECHO, &[]).await;
+    let _client = connected_client(&server).await;
+    let status = server.stop_with("TERM").await;
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+#[tokio::test]
+async fn sigint_stops_baseline_echo_with_status_zero() {
+    let server = Server::start(BASELINE_ECHO, &["--flush", "every"]).await;
+    let _client = connected_client(&server).await;
+    let status = server.stop_with("INT").await;
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+#[tokio::test]
+async fn sigterm_stops_baseline_fanout_with_status_zero() {
+    let server = Server::start(BASELINE_FANOUT, &[]).await;
+    // The fan-out server sends a frame back to its sender too.
+    let _client = connected_client(&server).await;
+    let status = server.stop_with("TERM").await;
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+#[tokio::test]
+async fn signal_right_after_the_listening_line_is_still_a_clean_exit() {
+    for bin in [BASELINE_ECHO, BASELINE_FANOUT] {
+        let server = Server::start(bin, &[]).await;
+        let status = server.stop_with("TERM").await;
+        assert_eq!(status.code(), Some(0), "{bin}: {status}");
+    }
+}
+
+async fn refused(bin: &str, args: &[&str]) -> String {
+    let output = Command::new(bin)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = timeout(LIMIT, output).await.unwrap().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{bin} {args:?} should be a usage error"
+    );
+    assert!(output.stdout.is_empty(), "nothing announced");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[tokio::test]
+async fn baselines_refuse_runtimes_other_than_tokio() {
+    for bin in [BASELINE_ECHO, BASELINE_FANOUT] {
+        for runtime in ["smol", "std"] {
+            let stderr = refused(bin, &["--runtime", runtime]).await;
+            assert!(stderr.contains("supports only --runtime tokio"), "{stderr}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn unsupported_header_size_is_refused_with_the_allowed_ones_named() {
+    let stderr = refused(BASELINE_ECHO, &["--header", "3"]).await;
+    assert!(
+        stderr.contains("header must be 1, 2, 4 or 8 bytes"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,81 @@
+//! [`Config`]: everything a server or client is configured with.
+
+use crate::socket::SocketOptions;
+use castnet_core::frame::PacketN;
+use castnet_core::limits::ConnectionLimits;
+use castnet_core::session::SessionConfig;
+
+/// Configuration of a server or a client: the codec, the per-session rules,
+/// socket options and (servers) connection limits.
+///
+/// ```
+/// use std::time::Duration;
+/// use castnet_core::frame::{HeaderLen, PacketN};
+/// use castnet_core::session::SessionConfig;
+/// use castnet_tokio::Config;
+///
+/// let config = Config::new(PacketN::builder().header_len(HeaderLen::Two).build().unwrap())
+///     .session(SessionConfig::builder().peer_timeout(Some(Duration::from_secs(30))).build().unwrap());
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config<C = PacketN> {
+    /// The codec; each connection gets a clone, and senders clone it to
+    /// encode in their own task.
+    pub codec: C,
+    /// Per-session rules: queue bounds, send timeout, heartbeat-related
+    /// timeouts, linger, rate limit.
+    pub session: SessionConfig,
+    /// Socket options.
+    pub socket: SocketOptions,
+    /// Connection limits (servers only).
+    pub limits: ConnectionLimits,
+    /// Frames waiting for [`Session::recv`](crate::Session::recv) at which
+    /// the connection stops reading (default 1024). Frames already read are
+    /// never dropped, so up to one read's worth more may wait.
+    pub recv_buffer: usize,
+}
+
+impl Default for Config<PacketN> {
+    fn default() -> Self {
+        Config::new(PacketN::default())
+    }
+}
+
+impl<C> Config<C> {
+    /// Defaults with this codec.
+    pub fn new(codec: C) -> Self {
+        Config {
+            codec,
+            session: SessionConfig::default(),
+            socket: SocketOptions::default(),
+            limits: ConnectionLimits::default(),
+            recv_buffer: 1024,
+        }
+    }
+
+    /// Sets the per-session rules.
+    pub fn session(mut self, session: SessionConfig) -> Self {
+        self.session = session;
+        self
+    }
+
+    /// Sets the socket options.
+    pub fn socket(mut self, socket: SocketOptions) -> Self {
+        self.socket = socket;
+        self
+    }
+
+    /// Sets the connection limits.
+    pub fn limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets how many received frames wait for `recv` before reading pauses.
+    pub fn recv_buffer(mut self, frames: usize) -> Self {
+        self.recv_buffer = frames.max(1);
+        self
+    }
+}

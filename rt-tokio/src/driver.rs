@@ -1,0 +1,357 @@
+//! The connection task: the one owner of a core [`castnet_core::Session`].
+//!
+//! Sockets in, core out. Each turn it fires due timers, hands every event
+//! the core produced to the user, applies every command waiting in the inbox
+//! (replies a handler just sent included), writes everything queued in
+//! vectored writes, then waits for the socket, the inbox or the next
+//! deadline. Reading goes until the socket is empty or a fairness budget is
+//! spent. The task compares `now >= deadline` itself rather than trusting
+//! that a sleep fired on time.
+
+use crate::pending::Pending;
+use crate::session::{Command, Done, LocalBatch, Shared};
+use crate::socket::Stream;
+use crate::stats::StatsCell;
+use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
+use castnet_core::session::{SendFailure, SendId, SendOutcome, SessionStats};
+use castnet_core::Decoder;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Largest number of slices handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+/// Runs of queued bytes up to this size are copied into one buffer before a
+/// write rather than handed to the kernel as many small iovecs.
+const COALESCE_MAX: usize = 16 * 1024;
+/// Bytes read per turn before other work gets a turn.
+const READ_BUDGET: usize = 256 * 1024;
+/// Inbox commands applied per turn before IO gets a turn.
+const INBOX_BUDGET: usize = 4096;
+
+/// What the driver does with what the core reports.
+pub(crate) trait Sink<C: Decoder>: Send {
+    /// The session starts: called first, on the connection's task.
+    fn open(&mut self) {}
+    /// A decoded frame. Returning `false` asks the driver to stop reading
+    /// until [`Sink::ready`] resolves (the receiver is full).
+    fn frame(&mut self, frame: C::Item) -> bool;
+    /// Waits until frames can be delivered again.
+    fn ready(&mut self) -> impl Future<Output = ()> + Send;
+    /// A send finished.
+    fn sent(&mut self, _id: SendId, _outcome: SendOutcome) {}
+    /// The session closed. Called exactly once, last.
+    fn closed(&mut self, reason: &CloseReason);
+}
+
+pub(crate) async fn drive<C, S>(
+    mut stream: Stream,
+    mut core: CoreSession<C>,
+    shared: Arc<Shared<C>>,
+    mut inbox: mpsc::UnboundedReceiver<Command>,
+    mut sink: S,
+    stats: Arc<StatsCell>,
+) where
+    C: Decoder + Send + Sync + 'static,
+    C::Item: Send,
+    S: Sink<C>,
+{
+    // However this task ends (a callback may panic, the runtime may drop
+    // it), handles learn that it did.
+    let _finished = Finished(&shared);
+    sink.open();
+    let mut pending = Pending::new();
+    let mut local: Vec<Command> = Vec::new();
+    let mut scratch: Vec<u8> = Vec::new();
+    // Outcomes of one turn: the quota comes back in one step, then waiters
+    // learn their outcome (so room is free by the time they see it).
+    let mut finished: Vec<(Done, SendOutcome)> = Vec::new();
+    let mut published = SessionStats::default();
+    let mut sink_full = false;
+    let mut eof_seen = false;
+    let mut handles_alive = true;
+
+    let reason = loop {
+        let now = Instant::now().into_std();
+
+        // Timers: the core decides what expired.
+        if core.poll_timeout().is_some_and(|at| now >= at) {
+            core.handle_timeout(now);
+        }
+
+        // Events, then the commands they may have caused, until both are dry.
+        let mut closed = None;
+        let (mut freed_bytes, mut freed_frames) = (0, 0);
+        loop {
+            let batch = LocalBatch::enter(shared.id, std::mem::take(&mut local));
+            while let Some(event) = core.poll_event() {
+                match event {
+                    Event::Frame(frame) => sink_full |= !sink.frame(frame),
+                    Event::Closed(reason) => closed = Some(reason),
+                    event => {
+                        if let Some((id, outcome)) = event.outcome() {
+                            if let Some((len, done)) = pending.remove(id.get()) {
+                                freed_bytes += len;
+                                freed_frames += 1;
+                                if done.is_awaited() {
+                                    finished.push((done, outcome));
+                                }
+                                sink.sent(id, outcome);
+                            }
+                        } else if let Event::FrameDiscarded(error) = &event {
+                            tracing::debug!(%error, "oversized frame discarded");
+                        }
+                    }
+                }
+            }
+            local = batch.exit();
+            let mut applied = local.len();
+            for cmd in local.drain(..) {
+                apply(&mut core, &shared, &mut pending, cmd, now);
+            }
+            if closed.is_some() {
+                break;
+            }
+            for _ in 0..INBOX_BUDGET {
+                match inbox.try_recv() {
+                    Ok(cmd) => apply(&mut core, &shared, &mut pending, cmd, now),
+                    Err(_) => break,
+                }
+                applied += 1;
+            }
+            // End of stream is reported only now, after every frame that came
+            // before it was handled and every reply to it queued.
+            if eof_seen && applied == 0 {
+                eof_seen = false;
+                core.on_eof(now);
+                continue;
+            }
+            if applied == 0 {
+                break;
+            }
+        }
+        shared.release(freed_bytes, freed_frames);
+        for (done, outcome) in finished.drain(..) {
+            done.complete(outcome);
+        }
+        if let Some(reason) = closed {
+            break reason;
+        }
+
+        // Write what is queued, as long as the socket takes it.
+        if core.wants_write() {
+            if let Err(e) = write_some(&stream, &mut core, &mut scratch, now) {
+                tracing::debug!(error = %e, "write failed");
+                core.on_io_error(e.kind());
+                continue;
+            }
+        }
+        publish(&stats, &core, &mut published);
+        // What the write completed (send outcomes, room for waiting senders,
+        // a drained close) is handled now, not after the next wake-up.
+        if core.poll_timeout().is_some_and(|at| at <= now) {
+            continue;
+        }
+
+        // Wait for the next thing to do.
+        let read = !sink_full && core.wants_read();
+        let write = core.wants_write();
+        let deadline = core.poll_timeout().map(Instant::from_std);
+        tokio::select! {
+            biased;
+            cmd = inbox.recv(), if handles_alive => {
+                let now = Instant::now().into_std();
+                match cmd {
+                    Some(cmd) => apply(&mut core, &shared, &mut pending, cmd, now),
+                    // Every handle is gone (a server keeps one per session,
+                    // so this is a client nobody holds): nobody can send or
+                    // receive any more, so close gracefully.
+                    None => {
+                        handles_alive = false;
+                        core.close(now);
+                    }
+                }
+            }
+            io = std::future::poll_fn(|cx| poll_io(cx, &mut stream, &mut core, read, write)), if read || write => {
+                match io {
+                    Ok(eof) => eof_seen |= eof,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "connection failed");
+                        core.on_io_error(e.kind());
+                    }
+                }
+            }
+            _ = sink.ready(), if sink_full => sink_full = false,
+            _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {}
+        }
+    };
+
+    // The session is closed: nothing more reaches the wire. Whatever is still
+    // in the inbox or pending ends as Closed.
+    shared.mark_closed();
+    inbox.close();
+    while let Ok(cmd) = inbox.try_recv() {
+        if let Command::Send { frame, done, .. } = cmd {
+            shared.end_unqueued_closed(frame.len(), done);
+        }
+    }
+    for (len, done) in pending.drain() {
+        shared.end_unqueued_closed(len, done);
+    }
+    publish(&stats, &core, &mut published);
+    if matches!(reason, CloseReason::Local | CloseReason::PeerEof) {
+        // Everything queued was written: tell the peer we are done.
+        let _ = stream.shutdown_write();
+    }
+    tracing::debug!(%reason, "session closed");
+    sink.closed(&reason);
+    drop(stream);
+}
+
+/// Marks the session finished when the connection task ends, normally or
+/// not.
+struct Finished<'a, C: Decoder>(&'a Shared<C>);
+
+impl<C: Decoder> Drop for Finished<'_, C> {
+    fn drop(&mut self) {
+        self.0.mark_finished();
+    }
+}
+
+fn apply<C: Decoder>(
+    core: &mut CoreSession<C>,
+    shared: &Shared<C>,
+    pending: &mut Pending,
+    cmd: Command,
+    now: std::time::Instant,
+) {
+    match cmd {
+        Command::Send {
+            frame,
+            timeout,
+            done,
+        } => {
+            let len = frame.len();
+            let deadline = match timeout {
+                Some(t) => SendDeadline::After(t),
+                None => SendDeadline::Default,
+            };
+            match core.send_encoded(frame, deadline, now) {
+                Ok(id) => {
+                    pending.insert(id.get(), (len, done));
+                }
+                // The shared quota admitted it, but the core refused
+                // (closing, or its own frames such as heartbeats filled the
+                // queue): it ends here, once. The core counted a full queue.
+                Err(err) => match err.failure() {
+                    Some(SendFailure::QueueFull) => {
+                        shared.end_send(len, done, SendOutcome::Failed(SendFailure::QueueFull))
+                    }
+                    _ => shared.end_unqueued_closed(len, done),
+                },
+            }
+        }
+        Command::SetHeartbeat(hb) => core.set_heartbeat_frame(hb, now),
+        Command::Close => core.close(now),
+        Command::Abort => core.abort(),
+    }
+}
+
+/// Adds what the core counted since the last call to the shared counters.
+fn publish<C: Decoder>(stats: &StatsCell, core: &CoreSession<C>, last: &mut SessionStats) {
+    let now = core.stats();
+    if now != *last {
+        stats.add_delta(last, &now);
+        *last = now;
+    }
+}
+
+/// Waits for the socket: reads what it has (until it is drained, the budget
+/// is spent or the core stops wanting input) and reports whether it can take
+/// writes. Ready when anything happened; `Ok(true)` when the peer ended its
+/// side.
+///
+/// Reads go through `poll_read`, not `try_read`: Tokio takes a read that did
+/// not fill the buffer as proof that the socket is drained, so a turn costs no
+/// extra `recv` that would only say "would block".
+fn poll_io<C: Decoder>(
+    cx: &mut Context<'_>,
+    stream: &mut Stream,
+    core: &mut CoreSession<C>,
+    read: bool,
+    write: bool,
+) -> Poll<io::Result<bool>> {
+    let now = Instant::now().into_std();
+    let mut progress = false;
+    if write {
+        match stream.poll_write_ready(cx) {
+            Poll::Ready(Ok(())) => progress = true,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => {}
+        }
+    }
+    if read {
+        let mut total = 0;
+        while total < READ_BUDGET && core.wants_read() {
+            match stream.poll_read_buf(cx, core.read_buf()) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(true)),
+                Poll::Ready(Ok(n)) => {
+                    total += n;
+                    progress = true;
+                    core.on_read(n, now);
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => break,
+            }
+        }
+    }
+    if progress {
+        Poll::Ready(Ok(false))
+    } else {
+        Poll::Pending
+    }
+}
+
+/// Writes queued frames until the queue is empty or the socket would block.
+///
+/// Many small frames are copied into `scratch` and written as one buffer: the
+/// kernel pays for every iovec, and for 64-byte frames that costs more than
+/// the copy. Larger runs go out as they are, in one vectored write, with no
+/// payload copied.
+fn write_some<C: Decoder>(
+    stream: &Stream,
+    core: &mut CoreSession<C>,
+    scratch: &mut Vec<u8>,
+    now: std::time::Instant,
+) -> io::Result<()> {
+    while core.wants_write() {
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let n = core.chunks_vectored(&mut slices);
+        if n == 0 {
+            break;
+        }
+        let slices = &slices[..n];
+        let total: usize = slices.iter().map(|s| s.len()).sum();
+        let result = if n > 2 && total <= COALESCE_MAX {
+            scratch.clear();
+            for s in slices {
+                scratch.extend_from_slice(s);
+            }
+            stream.try_write_vectored(&[IoSlice::new(scratch)])
+        } else {
+            stream.try_write_vectored(slices)
+        };
+        match result {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => core.on_written(written, now),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

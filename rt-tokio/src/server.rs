@@ -1,0 +1,694 @@
+//! [`Server`]: accept, admit, serve, channels, broadcast, graceful stop.
+
+use crate::config::Config;
+use crate::connect::start;
+use crate::driver::Sink;
+use crate::handler::Handler;
+use crate::session::{BroadcastShared, Session, TrySendError};
+use crate::socket::Stream;
+use crate::stats::{Stats, StatsCell};
+use castnet_core::frame::{Encoder, FrameError};
+use castnet_core::hub::{BroadcastReport, Hub, PeerAddr, Recipients, RegisterError, ServerState};
+use castnet_core::session::{CloseReason, SendId, SendOutcome};
+use castnet_core::{Decoder, SessionId};
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::net::{TcpListener, ToSocketAddrs, UnixListener};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+type KickHook<C, K> = Box<dyn Fn(&Session<C>, &K) + Send + Sync>;
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixBound),
+}
+
+/// The listener of a running `serve`, and the task-tracker token that makes
+/// `stop` wait for it. Fields drop in order: the listener closes first.
+struct Serving {
+    listener: Listener,
+    _token: tokio_util::task::task_tracker::TaskTrackerToken,
+}
+
+/// A Unix listener that removes its socket file when dropped, however the
+/// server ends: stopped, never served, `serve` failing, or simply dropped.
+struct UnixBound {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl Drop for UnixBound {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Where a server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalAddr {
+    /// A TCP address (with the real port when bound to port 0).
+    Tcp(SocketAddr),
+    /// A Unix-socket path.
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for LocalAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LocalAddr::Tcp(a) => a.fmt(f),
+            LocalAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+struct Inner<C: Decoder, K> {
+    hub: Mutex<Hub<K, Option<Session<C>>>>,
+    kick_hooks: Mutex<HashMap<(K, SessionId), KickHook<C, K>>>,
+    config: Config<C>,
+    stats: Arc<StatsCell>,
+    listener: Mutex<Option<Listener>>,
+    local: LocalAddr,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// A castnet server on Tokio: accepts connections, admits them through the
+/// connection limits, runs one task per connection, and keeps the registry,
+/// channels and broadcasts.
+///
+/// `C` is the codec ([`PacketN`](castnet_core::frame::PacketN) by default),
+/// `K` the channel key type (`String` by default). Clone it freely: clones
+/// share the same server.
+///
+/// ```no_run
+/// use bytes::Bytes;
+/// use castnet_core::frame::PacketN;
+/// use castnet_tokio::{handler_fn, Config, Server, Session};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let server: Server = Server::bind("127.0.0.1:7000", Config::default()).await?;
+/// server
+///     .serve(handler_fn(|session: &Session<PacketN>, frame: Bytes| {
+///         let _ = session.try_send(frame); // echo
+///     }))
+///     .await
+/// # }
+/// ```
+pub struct Server<C: Decoder = castnet_core::frame::PacketN, K = String> {
+    inner: Arc<Inner<C, K>>,
+}
+
+impl<C: Decoder, K> Clone for Server<C, K> {
+    fn clone(&self) -> Self {
+        Server {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C, K> Server<C, K>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    /// Binds a TCP listener (socket options from `config.socket`).
+    pub async fn bind(addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
+        let mut last = None;
+        for addr in tokio::net::lookup_host(addr).await? {
+            match config.socket.bind_tcp(addr) {
+                Ok(listener) => {
+                    let local = LocalAddr::Tcp(listener.local_addr()?);
+                    return Ok(Self::with_listener(Listener::Tcp(listener), local, config));
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
+    }
+
+    /// Binds a Unix-socket listener at `path` (removed again on stop).
+    pub async fn bind_unix(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let listener = config.socket.bind_unix(&path)?;
+        let local = LocalAddr::Unix(path.clone());
+        Ok(Self::with_listener(
+            Listener::Unix(UnixBound { listener, path }),
+            local,
+            config,
+        ))
+    }
+
+    fn with_listener(listener: Listener, local: LocalAddr, config: Config<C>) -> Self {
+        let mut hub = Hub::new(config.limits);
+        hub.set_state(ServerState::Starting)
+            .expect("a new hub can start");
+        Server {
+            inner: Arc::new(Inner {
+                hub: Mutex::new(hub),
+                kick_hooks: Mutex::new(HashMap::new()),
+                config,
+                stats: Arc::new(StatsCell::default()),
+                listener: Mutex::new(Some(listener)),
+                local,
+                shutdown: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+            }),
+        }
+    }
+
+    /// Where the server listens.
+    pub fn local_addr(&self) -> &LocalAddr {
+        &self.inner.local
+    }
+
+    /// The server's state: closed, starting, running or stopping.
+    pub fn state(&self) -> ServerState {
+        self.hub().state()
+    }
+
+    /// Accepts and serves connections with `handler` until [`stop`](Self::stop)
+    /// is called. Each connection runs on its own task; `handler`'s callbacks
+    /// run on that task.
+    pub async fn serve<H: Handler<C>>(&self, handler: H) -> io::Result<()> {
+        let serving = {
+            let mut slot = self
+                .inner
+                .listener
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let listener = slot
+                .take()
+                .ok_or_else(|| io::Error::other("serve called twice, or after stop"))?;
+            // Taken under the listener's lock: a `stop` that finds the slot
+            // empty waits for this token, so it returns only once the
+            // listener is closed.
+            Serving {
+                listener,
+                _token: self.inner.tasks.token(),
+            }
+        };
+        if self.hub().set_state(ServerState::Running).is_err() {
+            return Err(io::Error::other("server is stopping"));
+        }
+        tracing::info!(addr = %self.inner.local, "serving");
+        let handler = Arc::new(handler);
+        loop {
+            let accepted = tokio::select! {
+                _ = self.inner.shutdown.cancelled() => break,
+                accepted = accept(&serving.listener) => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => self.admit(stream, peer, &handler),
+                Err(e) if is_transient(&e) => {
+                    tracing::warn!(error = %e, "accept failed; retrying");
+                    // Out of descriptors and the like: back off briefly
+                    // rather than spin.
+                    tokio::select! {
+                        _ = self.inner.shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn admit<H: Handler<C>>(&self, stream: Stream, peer: PeerAddr, handler: &Arc<H>) {
+        let stats = &self.inner.stats;
+        if let Stream::Tcp(s) = &stream {
+            if let Err(e) = self.inner.config.socket.apply_tcp(s) {
+                stats.connections_refused.fetch_add(1, Relaxed);
+                tracing::debug!(error = %e, %peer, "socket options failed; closing");
+                return;
+            }
+        }
+        // Register first, under the hub lock, so limits are checked and the
+        // id is known before the task exists; the handle is filled in below.
+        let mut hub = self.hub();
+        let id = match hub.register(peer.clone(), None) {
+            Ok(id) => id,
+            Err(e) => {
+                drop(hub);
+                stats.connections_refused.fetch_add(1, Relaxed);
+                log_refusal(&e, &peer);
+                return; // dropping the stream closes it
+            }
+        };
+        let server = self.clone();
+        let handler2 = handler.clone();
+        let (session, task) = start(
+            stream,
+            id,
+            peer,
+            &self.inner.config,
+            stats.clone(),
+            false,
+            move |session, _| HandlerSink {
+                handler: handler2,
+                session,
+                server,
+                left: false,
+            },
+        );
+        if let Some(info) = hub.session_mut(id) {
+            *info.meta_mut() = Some(session.clone());
+        }
+        // Counted as a task before the hub lock is released: a `stop` that
+        // finds this session also waits for its task, spawned just below.
+        let token = self.inner.tasks.token();
+        drop(hub);
+        stats.connections_accepted.fetch_add(1, Relaxed);
+        stats.connections_open.fetch_add(1, Relaxed);
+        // `on_open` runs first on the connection's task: never on the
+        // accept loop, which user code must not slow down or bring down.
+        self.inner.tasks.spawn(task);
+        drop(token);
+    }
+
+    /// The session with this id, if it is open.
+    pub fn session(&self, id: SessionId) -> Option<Session<C>> {
+        self.hub().session(id).and_then(|info| info.meta().clone())
+    }
+
+    /// Every open session.
+    pub fn sessions(&self) -> Vec<Session<C>> {
+        self.hub()
+            .sessions()
+            .filter_map(|(_, info)| info.meta().clone())
+            .collect()
+    }
+
+    /// How many sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.hub().len()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats.snapshot()
+    }
+
+    /// `try_send` to the session with this id (cbufftcpserver's `SendTo`).
+    pub fn send_to<M>(&self, id: SessionId, msg: M) -> Result<(), TrySendError<M>>
+    where
+        C: Encoder<M>,
+    {
+        match self.session(id) {
+            Some(session) => session.try_send(msg),
+            None => Err(TrySendError::Closed(msg)),
+        }
+    }
+
+    /// Closes the session with this id gracefully; `false` if it is not open.
+    pub fn close(&self, id: SessionId) -> bool {
+        self.session(id).map(|s| s.close()).is_some()
+    }
+
+    /// Closes each of these sessions gracefully; returns how many were open.
+    pub fn close_many(&self, ids: &[SessionId]) -> usize {
+        ids.iter().filter(|id| self.close(**id)).count()
+    }
+
+    /// The channel named `key` (it exists while it has members).
+    pub fn channel(&self, key: K) -> Channel<C, K> {
+        Channel {
+            server: self.clone(),
+            key,
+        }
+    }
+
+    /// Sends `msg` to every open session, encoded once.
+    pub fn broadcast<M>(&self, msg: M) -> Result<BroadcastWork, FrameError>
+    where
+        C: Encoder<M>,
+    {
+        self.broadcast_to_recipients(Recipients::Everyone, msg)
+    }
+
+    /// Sends `msg`, encoded once, to these sessions (e.g. the ones a
+    /// previous broadcast's report lists as timed out).
+    pub fn broadcast_to<M>(&self, ids: &[SessionId], msg: M) -> Result<BroadcastWork, FrameError>
+    where
+        C: Encoder<M>,
+    {
+        self.broadcast_to_recipients(Recipients::<K>::Sessions(ids), msg)
+    }
+
+    fn broadcast_to_recipients<M>(
+        &self,
+        to: Recipients<'_, K>,
+        msg: M,
+    ) -> Result<BroadcastWork, FrameError>
+    where
+        C: Encoder<M>,
+    {
+        let frame = self
+            .inner
+            .config
+            .codec
+            .clone()
+            .encode_frame(msg)?
+            .into_contiguous();
+        // Under the hub lock: the recipient snapshot and the record. The
+        // frame is handed out after the lock is released.
+        let (record, sessions) = {
+            let hub = self.hub();
+            let record = hub.broadcast(to);
+            let sessions: Vec<(Session<C>, _)> = record
+                .deliveries(&frame)
+                .filter_map(|d| Some((hub.session(d.session)?.meta().clone()?, d.ticket)))
+                .collect();
+            (record, sessions)
+        };
+        let shared = Arc::new(BroadcastShared::new(record));
+        for (session, ticket) in sessions {
+            session.deliver(frame.clone(), shared.clone(), ticket);
+        }
+        Ok(BroadcastWork { shared })
+    }
+
+    /// Stops gracefully: no new connections; every open session closes after
+    /// its queue drains (up to its linger time), so every accepted send
+    /// resolves; returns when every connection task has ended.
+    pub async fn stop(&self) {
+        {
+            let mut hub = self.hub();
+            if hub.state() == ServerState::Closed {
+                return;
+            }
+            let _ = hub.set_state(ServerState::Stopping);
+        }
+        self.inner.shutdown.cancel();
+        // A listener never served is dropped here, refusing new connections.
+        drop(
+            self.inner
+                .listener
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        for session in self.sessions() {
+            session.close();
+        }
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+        let _ = self.hub().set_state(ServerState::Closed);
+        tracing::info!(addr = %self.inner.local, "stopped");
+    }
+
+    fn hub(&self) -> MutexGuard<'_, Hub<K, Option<Session<C>>>> {
+        self.inner.hub.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The kick callbacks. Lock order: the hub first, then this, so that
+    /// membership and its callback change together.
+    fn kick_hooks(&self) -> MutexGuard<'_, HashMap<(K, SessionId), KickHook<C, K>>> {
+        self.inner
+            .kick_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn leave_everything(&self, id: SessionId) {
+        let mut hub = self.hub();
+        let keys: Vec<K> = hub.channels_of(id).cloned().collect();
+        hub.remove(id);
+        // Dropped after both locks are released: a callback's captures may
+        // run code of their own when dropped.
+        let mut unused = Vec::new();
+        if !keys.is_empty() {
+            let mut hooks = self.kick_hooks();
+            unused.extend(keys.into_iter().filter_map(|k| hooks.remove(&(k, id))));
+        }
+        drop(hub);
+        drop(unused);
+    }
+}
+
+fn log_refusal(e: &RegisterError, peer: &PeerAddr) {
+    tracing::debug!(error = %e, %peer, "connection refused");
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    ) || e
+        .raw_os_error()
+        .is_some_and(|code| code == 24 || code == 23) // EMFILE, ENFILE
+}
+
+async fn accept(listener: &Listener) -> io::Result<(Stream, PeerAddr)> {
+    match listener {
+        Listener::Tcp(l) => {
+            let (s, addr) = l.accept().await?;
+            Ok((Stream::Tcp(s), PeerAddr::Ip(addr)))
+        }
+        Listener::Unix(bound) => {
+            let (s, addr) = bound.listener.accept().await?;
+            Ok((
+                Stream::Unix(s),
+                PeerAddr::Unix(addr.as_pathname().map(Path::to_path_buf)),
+            ))
+        }
+    }
+}
+
+/// Frames of a handler-served session go to the handler, inline.
+struct HandlerSink<C: Decoder, K, H>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    handler: Arc<H>,
+    session: Session<C>,
+    server: Server<C, K>,
+    /// The session has left the server (registry, channels, open count).
+    left: bool,
+}
+
+impl<C, K, H> HandlerSink<C, K, H>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    fn leave(&mut self) {
+        if !std::mem::replace(&mut self.left, true) {
+            self.server.leave_everything(self.session.id());
+            self.server
+                .inner
+                .stats
+                .connections_open
+                .fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+impl<C, K, H> Drop for HandlerSink<C, K, H>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    /// The task ended without `closed` (a callback panicked, or the runtime
+    /// dropped the task): the session still leaves the server.
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+impl<C, K, H> Sink<C> for HandlerSink<C, K, H>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    H: Handler<C>,
+{
+    fn open(&mut self) {
+        self.handler.on_open(&self.session);
+    }
+
+    fn frame(&mut self, frame: C::Item) -> bool {
+        self.handler.on_frame(&self.session, frame);
+        true
+    }
+
+    async fn ready(&mut self) {
+        std::future::pending::<()>().await
+    }
+
+    fn sent(&mut self, id: SendId, outcome: SendOutcome) {
+        self.handler.on_sent(&self.session, id, outcome);
+    }
+
+    fn closed(&mut self, reason: &CloseReason) {
+        self.leave();
+        self.handler.on_close(&self.session, reason);
+    }
+}
+
+/// A channel of a [`Server`]: a named group of sessions (go-libnet's
+/// `Channel`). Membership lives in the server; this handle is cheap.
+pub struct Channel<C: Decoder, K> {
+    server: Server<C, K>,
+    key: K,
+}
+
+impl<C, K> Channel<C, K>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    /// The channel's key.
+    pub fn key(&self) -> &K {
+        &self.key
+    }
+
+    /// Adds `session`; `on_kick` is called if it is later kicked (go-libnet's
+    /// kick callback). Returns `false` if it was already a member (the
+    /// earlier callback stays) or is no longer open.
+    pub fn join<F>(&self, session: &Session<C>, on_kick: F) -> bool
+    where
+        F: Fn(&Session<C>, &K) + Send + Sync + 'static,
+    {
+        let mut hub = self.server.hub();
+        let joined = hub.join(self.key.clone(), session.id()).unwrap_or(false);
+        if joined {
+            self.server
+                .kick_hooks()
+                .insert((self.key.clone(), session.id()), Box::new(on_kick));
+        }
+        joined
+    }
+
+    /// Removes `session` quietly; `false` if it was not a member.
+    pub fn exit(&self, session: &Session<C>) -> bool {
+        let mut hub = self.server.hub();
+        let left = hub.exit(&self.key, session.id());
+        let hook = self
+            .server
+            .kick_hooks()
+            .remove(&(self.key.clone(), session.id()));
+        drop(hub);
+        drop(hook);
+        left
+    }
+
+    /// Removes `session` and calls its kick callback (on this task, with no
+    /// lock held, so the callback may use the server and its channels). The
+    /// session stays open. `false` if it was not a member.
+    pub fn kick(&self, session: &Session<C>) -> bool {
+        let mut hub = self.server.hub();
+        let Some(kicked) = hub.kick(&self.key, session.id()) else {
+            return false;
+        };
+        let hook = self
+            .server
+            .kick_hooks()
+            .remove(&(kicked.channel.clone(), kicked.session));
+        drop(hub);
+        if let Some(hook) = hook {
+            hook(session, &kicked.channel);
+        }
+        true
+    }
+
+    /// How many members.
+    pub fn len(&self) -> usize {
+        self.server.hub().channel(&self.key).map_or(0, |c| c.len())
+    }
+
+    /// True when the channel has no members.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when `session` is a member.
+    pub fn contains(&self, session: &Session<C>) -> bool {
+        self.server
+            .hub()
+            .channel(&self.key)
+            .is_some_and(|c| c.contains(session.id()))
+    }
+
+    /// The members' sessions.
+    pub fn members(&self) -> Vec<Session<C>> {
+        let hub = self.server.hub();
+        let Some(channel) = hub.channel(&self.key) else {
+            return Vec::new();
+        };
+        channel
+            .members()
+            .filter_map(|id| hub.session(id).and_then(|info| info.meta().clone()))
+            .collect()
+    }
+
+    /// Sends `msg`, encoded once, to every member.
+    pub fn broadcast<M>(&self, msg: M) -> Result<BroadcastWork, FrameError>
+    where
+        C: Encoder<M>,
+    {
+        self.server
+            .broadcast_to_recipients(Recipients::Channel(&self.key), msg)
+    }
+}
+
+/// One broadcast in flight: await it for the final [`BroadcastReport`]
+/// (who got it, who was closed, who timed out, whose queue was full), or
+/// look at [`report`](Self::report) any time. go-libnet's `[]BroadcastWork`.
+#[must_use = "drop it to ignore the outcome; the broadcast goes on"]
+pub struct BroadcastWork {
+    shared: Arc<BroadcastShared>,
+}
+
+impl BroadcastWork {
+    /// Where every recipient stands now (pending ones included).
+    pub fn report(&self) -> BroadcastReport {
+        self.shared
+            .record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .report()
+            .clone()
+    }
+
+    /// Waits until every recipient's outcome is in, and returns the report.
+    pub async fn wait(self) -> BroadcastReport {
+        loop {
+            let complete = self.shared.complete.notified();
+            tokio::pin!(complete);
+            complete.as_mut().enable();
+            if self.shared.is_complete() {
+                return self.report();
+            }
+            complete.await;
+        }
+    }
+}
+
+impl std::future::IntoFuture for BroadcastWork {
+    type Output = BroadcastReport;
+    type IntoFuture = Pin<Box<dyn Future<Output = BroadcastReport> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.wait())
+    }
+}

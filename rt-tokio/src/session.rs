@@ -1,0 +1,594 @@
+//! The [`Session`] handle: cheap to clone, usable from any task, talking to
+//! the one task that owns the connection's core session.
+
+use bytes::Bytes;
+use castnet_core::frame::{EncodedFrame, Encoder, FrameError};
+use castnet_core::hub::PeerAddr;
+use castnet_core::hub::{BroadcastRecord, DeliveryTicket};
+use castnet_core::session::{SendFailure, SendOutcome};
+use castnet_core::sync::SendQuota;
+use castnet_core::{Decoder, SessionId};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// What a handle asks the connection's owner task to do.
+pub(crate) enum Command {
+    /// Queue one frame. Its quota was acquired and charged with `frame.len()`.
+    Send {
+        frame: EncodedFrame,
+        timeout: Option<Duration>,
+        done: Done,
+    },
+    SetHeartbeat(Option<(Duration, EncodedFrame)>),
+    Close,
+    Abort,
+}
+
+thread_local! {
+    /// Set while a connection's owner task hands events to its user, on the
+    /// thread running it: sends to *that* session from its own handler go
+    /// straight into this batch (no channel, no wake-up), and the owner
+    /// applies them as soon as the handler returns.
+    static LOCAL: std::cell::RefCell<Option<(SessionId, Vec<Command>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The owner task's side of [`LOCAL`]: entered around event delivery, and
+/// cleared on drop even if a handler panics.
+pub(crate) struct LocalBatch {
+    active: bool,
+}
+
+impl LocalBatch {
+    /// Starts collecting sends addressed to `id` from this thread, reusing
+    /// `buf`'s allocation.
+    pub(crate) fn enter(id: SessionId, buf: Vec<Command>) -> Self {
+        LOCAL.with(|l| *l.borrow_mut() = Some((id, buf)));
+        LocalBatch { active: true }
+    }
+
+    /// Stops collecting and returns what was sent meanwhile.
+    pub(crate) fn exit(mut self) -> Vec<Command> {
+        self.active = false;
+        LOCAL
+            .with(|l| l.borrow_mut().take())
+            .map(|(_, cmds)| cmds)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for LocalBatch {
+    fn drop(&mut self) {
+        if self.active {
+            LOCAL.with(|l| l.borrow_mut().take());
+        }
+    }
+}
+
+/// Where a send's outcome goes. Dropped without an outcome (the connection
+/// task torn down by a panicking callback or a runtime shutting down), it
+/// reports `Closed`: every admitted send ends exactly once, whatever happens.
+pub(crate) struct Done(Option<Waiter>);
+
+enum Waiter {
+    /// An `async_send`'s [`SendWork`].
+    Work(oneshot::Sender<SendOutcome>),
+    /// One recipient's slot of a broadcast.
+    Broadcast(Arc<BroadcastShared>, DeliveryTicket),
+}
+
+impl Done {
+    /// Nobody waits for it (`send`, `try_send`); it is still counted.
+    pub(crate) const NOBODY: Done = Done(None);
+
+    /// True when somebody waits for the outcome.
+    pub(crate) fn is_awaited(&self) -> bool {
+        self.0.is_some()
+    }
+
+    pub(crate) fn complete(mut self, outcome: SendOutcome) {
+        self.report(outcome);
+    }
+
+    fn report(&mut self, outcome: SendOutcome) {
+        match self.0.take() {
+            None => {}
+            Some(Waiter::Work(tx)) => {
+                let _ = tx.send(outcome);
+            }
+            Some(Waiter::Broadcast(shared, ticket)) => shared.record(ticket, outcome),
+        }
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.report(SendOutcome::Failed(SendFailure::Closed));
+    }
+}
+
+/// One broadcast's record, shared by the sender and every recipient's task.
+/// Each outcome takes this record's own lock, never the hub's.
+pub(crate) struct BroadcastShared {
+    pub(crate) record: std::sync::Mutex<BroadcastRecord>,
+    pub(crate) complete: Notify,
+}
+
+impl BroadcastShared {
+    pub(crate) fn new(record: BroadcastRecord) -> Self {
+        BroadcastShared {
+            record: std::sync::Mutex::new(record),
+            complete: Notify::new(),
+        }
+    }
+
+    pub(crate) fn record(&self, ticket: DeliveryTicket, outcome: SendOutcome) {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        match record.record(ticket, outcome) {
+            Ok(0) => self.complete.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "broadcast outcome recorded twice"),
+        }
+    }
+
+    pub(crate) fn is_complete(&self) -> bool {
+        self.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_complete()
+    }
+}
+
+pub(crate) struct Shared<C: Decoder> {
+    pub(crate) id: SessionId,
+    pub(crate) peer: PeerAddr,
+    pub(crate) codec: C,
+    pub(crate) quota: SendQuota,
+    /// Signalled when quota is released, so waiting `send`s retry.
+    pub(crate) room: Notify,
+    /// How many `send`s wait for room.
+    pub(crate) room_waiters: AtomicUsize,
+    /// Set once the session no longer accepts sends.
+    pub(crate) closed: AtomicBool,
+    /// Signalled when the owner task has finished.
+    pub(crate) finished: Notify,
+    pub(crate) finished_flag: AtomicBool,
+    /// Frames for [`Session::recv`], when the session is not served by a
+    /// handler.
+    pub(crate) frames: Option<crate::recv::RecvQueue<C::Item>>,
+    pub(crate) stats: Arc<crate::stats::StatsCell>,
+}
+
+impl<C: Decoder> Shared<C> {
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+        // Wake every waiting sender so it observes `Closed`.
+        self.room.notify_waiters();
+    }
+
+    /// Ends one admitted send: its place in the quota comes back (waking
+    /// waiting senders), then its waiter learns the outcome.
+    pub(crate) fn end_send(&self, len: usize, done: Done, outcome: SendOutcome) {
+        self.release(len, 1);
+        done.complete(outcome);
+    }
+
+    /// Returns the quota of a batch of finished sends in one step, and wakes
+    /// waiting senders if there are any.
+    pub(crate) fn release(&self, bytes: usize, frames: usize) {
+        if frames == 0 {
+            return;
+        }
+        self.quota.release_many(bytes, frames);
+        // Pairs with the fence in `Session::send`: either that sender sees the
+        // room freed here, or this sees the sender waiting.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.room_waiters.load(Ordering::SeqCst) > 0 {
+            self.room.notify_waiters();
+        }
+    }
+
+    /// Ends, `Closed`, an admitted send that the session closed before the
+    /// core queued it (or reported it); counted here, as the core could not.
+    pub(crate) fn end_unqueued_closed(&self, len: usize, done: Done) {
+        self.stats
+            .handle_failed_closed
+            .fetch_add(1, Ordering::Relaxed);
+        self.end_send(len, done, SendOutcome::Failed(SendFailure::Closed));
+    }
+
+    pub(crate) fn mark_finished(&self) {
+        self.mark_closed();
+        self.finished_flag.store(true, Ordering::Release);
+        self.finished.notify_waiters();
+    }
+}
+
+/// A handle to one connection. Clone it freely; every clone talks to the same
+/// connection, from any task or thread.
+///
+/// Sending never blocks the connection: frames are encoded in the caller's
+/// task and handed to the connection's task, which writes everything queued
+/// in one vectored write.
+pub struct Session<C: Decoder> {
+    pub(crate) shared: Arc<Shared<C>>,
+    /// Each handle holds a sender: once every handle is gone the inbox
+    /// closes, and the connection closes gracefully (a client nobody can
+    /// reach any more).
+    pub(crate) inbox: mpsc::UnboundedSender<Command>,
+}
+
+impl<C: Decoder> Clone for Session<C> {
+    fn clone(&self) -> Self {
+        Session {
+            shared: self.shared.clone(),
+            inbox: self.inbox.clone(),
+        }
+    }
+}
+
+impl<C: Decoder> std::fmt::Debug for Session<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.shared.id)
+            .field("peer", &self.shared.peer)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// A send was refused at once; the message comes back where it can.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrySendError<M> {
+    /// The session is closed or closing.
+    #[error("session closed")]
+    Closed(M),
+    /// The send queue is full; try again once there is room (or use `send`).
+    #[error("send queue full")]
+    QueueFull(M),
+    /// The codec refused the message (e.g. over the maximum frame length).
+    /// Nothing was queued.
+    #[error(transparent)]
+    Frame(FrameError),
+}
+
+impl<M> TrySendError<M> {
+    /// The message, when it was handed back.
+    pub fn into_inner(self) -> Option<M> {
+        match self {
+            TrySendError::Closed(m) | TrySendError::QueueFull(m) => Some(m),
+            TrySendError::Frame(_) => None,
+        }
+    }
+}
+
+/// A waiting send failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError<M> {
+    /// The session is closed or closing; the message comes back.
+    #[error("session closed")]
+    Closed(M),
+    /// The codec refused the message. Nothing was queued.
+    #[error(transparent)]
+    Frame(FrameError),
+}
+
+impl<C: Decoder> Session<C> {
+    /// This session's id, unique in the process.
+    pub fn id(&self) -> SessionId {
+        self.shared.id
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> &PeerAddr {
+        &self.shared.peer
+    }
+
+    /// True once the session no longer accepts sends.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Queues `msg` now, or refuses at once: [`TrySendError::QueueFull`] and
+    /// [`TrySendError::Closed`] hand the message back.
+    pub fn try_send<M>(&self, msg: M) -> Result<(), TrySendError<M>>
+    where
+        C: Encoder<M> + Clone,
+    {
+        let frame = self.admit(msg)?;
+        self.push(frame, None, Done::NOBODY);
+        Ok(())
+    }
+
+    /// Queues `msg`, waiting while the send queue is full (backpressure).
+    pub async fn send<M>(&self, mut msg: M) -> Result<(), SendError<M>>
+    where
+        C: Encoder<M> + Clone,
+    {
+        loop {
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            // Register before checking, so a release between the check and
+            // the wait is not missed.
+            room.as_mut().enable();
+            match self.try_send(msg) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(m)) => return Err(SendError::Closed(m)),
+                Err(TrySendError::Frame(e)) => return Err(SendError::Frame(e)),
+                Err(TrySendError::QueueFull(m)) => msg = m,
+            }
+            // Announce the wait (the owner signals `room` only when someone
+            // waits: `notify_waiters` takes a lock even when nobody does),
+            // then re-check: the owner may have freed room before it could
+            // see us. Pairs with the fence in `Shared::release`.
+            self.shared.room_waiters.fetch_add(1, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if !self.shared.quota.is_full() || self.is_closed() {
+                self.shared.room_waiters.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+            room.await;
+            self.shared.room_waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Queues `msg` and returns a [`SendWork`] that resolves to how the send
+    /// ended: `Ok(())` once every byte was handed to the OS, or the failure
+    /// (`Closed`, `TimedOut` after the send timeout, or `QueueFull` at once).
+    /// go-libnet's `AsyncSend`.
+    pub fn async_send<M>(&self, msg: M) -> SendWork
+    where
+        C: Encoder<M> + Clone,
+    {
+        self.async_send_timeout(msg, None)
+    }
+
+    /// As [`async_send`](Self::async_send) with this send timeout instead of
+    /// the session's default.
+    pub fn async_send_timeout<M>(&self, msg: M, timeout: Option<Duration>) -> SendWork
+    where
+        C: Encoder<M> + Clone,
+    {
+        match self.admit(msg) {
+            Ok(frame) => {
+                let (tx, rx) = oneshot::channel();
+                self.push(frame, timeout, Done(Some(Waiter::Work(tx))));
+                SendWork(WorkState::Waiting(rx))
+            }
+            Err(TrySendError::Closed(_)) => SendWork::ready(Err(SendFailure::Closed.into())),
+            Err(TrySendError::QueueFull(_)) => SendWork::ready(Err(SendFailure::QueueFull.into())),
+            Err(TrySendError::Frame(e)) => SendWork::ready(Err(SendWorkError::Frame(e))),
+        }
+    }
+
+    /// Starts, changes or (with `None`) stops the heartbeat: `payload` is sent
+    /// whenever nothing was written for `interval`. After close this does
+    /// nothing.
+    pub fn set_heartbeat<M>(&self, heartbeat: Option<(Duration, M)>) -> Result<(), FrameError>
+    where
+        C: Encoder<M> + Clone,
+    {
+        let encoded = match heartbeat {
+            Some((interval, msg)) => Some((interval, self.shared.codec.clone().encode_frame(msg)?)),
+            None => None,
+        };
+        let _ = self.inbox.send(Command::SetHeartbeat(encoded));
+        Ok(())
+    }
+
+    /// Graceful close: no new sends; what is queued is written (up to the
+    /// linger time), then the connection closes.
+    pub fn close(&self) {
+        self.shared.mark_closed();
+        let _ = self.inbox.send(Command::Close);
+    }
+
+    /// Immediate close: every pending send fails `Closed`.
+    pub fn abort(&self) {
+        self.shared.mark_closed();
+        let _ = self.inbox.send(Command::Abort);
+    }
+
+    /// Waits until the connection's task has finished (after a close, an
+    /// abort, an error or the peer leaving).
+    pub async fn closed(&self) {
+        loop {
+            let finished = self.shared.finished.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            if self.shared.finished_flag.load(Ordering::Acquire) {
+                return;
+            }
+            finished.await;
+        }
+    }
+
+    /// Admission and encoding, shared by every send form.
+    fn admit<M>(&self, msg: M) -> Result<EncodedFrame, TrySendError<M>>
+    where
+        C: Encoder<M> + Clone,
+    {
+        if self.is_closed() {
+            return Err(TrySendError::Closed(msg));
+        }
+        if self.shared.quota.try_acquire(0).is_err() {
+            self.count_queue_full();
+            return Err(TrySendError::QueueFull(msg));
+        }
+        match self.shared.codec.clone().encode_frame(msg) {
+            Ok(frame) => {
+                self.shared.quota.charge(frame.len());
+                Ok(frame)
+            }
+            Err(e) => {
+                self.shared.quota.release(0);
+                Err(TrySendError::Frame(e))
+            }
+        }
+    }
+
+    fn count_queue_full(&self) {
+        self.shared
+            .stats
+            .handle_queue_full
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn push(&self, frame: EncodedFrame, timeout: Option<Duration>, done: Done) {
+        let len = frame.len();
+        let cmd = Command::Send {
+            frame,
+            timeout,
+            done,
+        };
+        // From this session's own handler, on its owner's thread: no channel.
+        let cmd = LOCAL.with(|l| match l.borrow_mut().as_mut() {
+            Some((id, batch)) if *id == self.shared.id => {
+                batch.push(cmd);
+                None
+            }
+            _ => Some(cmd),
+        });
+        let Some(cmd) = cmd else {
+            return;
+        };
+        // The owner task is gone: this send ends here, as Closed.
+        if let Err(mpsc::error::SendError(Command::Send { done, .. })) = self.inbox.send(cmd) {
+            self.shared.end_unqueued_closed(len, done);
+        }
+    }
+
+    /// Hands one broadcast delivery (the shared encoded frame, not copied)
+    /// to this session. A refusal is recorded in the broadcast at once.
+    pub(crate) fn deliver(
+        &self,
+        frame: Bytes,
+        shared: Arc<BroadcastShared>,
+        ticket: DeliveryTicket,
+    ) {
+        let refusal = if self.is_closed() {
+            Some(SendFailure::Closed)
+        } else if self.shared.quota.try_acquire(frame.len()).is_err() {
+            self.count_queue_full();
+            Some(SendFailure::QueueFull)
+        } else {
+            None
+        };
+        match refusal {
+            Some(why) => shared.record(ticket, SendOutcome::Failed(why)),
+            None => self.push(
+                EncodedFrame::contiguous(frame),
+                None,
+                Done(Some(Waiter::Broadcast(shared, ticket))),
+            ),
+        }
+    }
+
+    /// The next frame from the peer, or `None` once the session has closed
+    /// and every frame was taken: frames read before the close (with the
+    /// peer's end of stream, say) are still delivered. While
+    /// [`Config::recv_buffer`](crate::Config::recv_buffer) frames wait, the
+    /// connection stops reading (backpressure to the peer).
+    ///
+    /// Dropping every handle of a client session closes it gracefully.
+    ///
+    /// Only sessions not served by a [`Handler`](crate::Handler) receive this
+    /// way (clients from [`dial`](crate::dial)); on a handler-served session
+    /// frames go to the handler and `recv` returns `None` at once.
+    pub async fn recv(&self) -> Option<C::Item> {
+        self.shared.frames.as_ref()?.recv().await
+    }
+
+    /// Receives frames and calls `handler` for each, until the session closes
+    /// (go-libnet's `Process`). Returns the number of frames handled.
+    pub async fn process<F>(&self, mut handler: F) -> usize
+    where
+        F: FnMut(&Session<C>, C::Item),
+    {
+        let mut n = 0;
+        while let Some(frame) = self.recv().await {
+            handler(self, frame);
+            n += 1;
+        }
+        n
+    }
+
+    /// Receives one frame and calls `handler` with it; `false` if the session
+    /// closed first (go-libnet's `ProcessOnce`).
+    pub async fn process_once<F>(&self, handler: F) -> bool
+    where
+        F: FnOnce(&Session<C>, C::Item),
+    {
+        match self.recv().await {
+            Some(frame) => {
+                handler(self, frame);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// How an `async_send` ended, when it did not end `Ok`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendWorkError {
+    /// Closed, timed out, or refused for a full queue.
+    #[error(transparent)]
+    Failed(#[from] SendFailure),
+    /// The codec refused the message; nothing was queued.
+    #[error(transparent)]
+    Frame(FrameError),
+}
+
+impl SendWorkError {
+    /// The send failure, if this is one (not a codec refusal).
+    pub fn failure(&self) -> Option<SendFailure> {
+        match self {
+            SendWorkError::Failed(f) => Some(*f),
+            SendWorkError::Frame(_) => None,
+        }
+    }
+}
+
+enum WorkState {
+    Ready(Option<Result<(), SendWorkError>>),
+    Waiting(oneshot::Receiver<SendOutcome>),
+}
+
+/// The outcome of one [`Session::async_send`]: a future resolving to
+/// `Ok(())` when every byte was handed to the OS, or to how it failed.
+/// Dropping it does not cancel the send.
+#[must_use = "a SendWork does nothing unless awaited; drop it to ignore the outcome"]
+pub struct SendWork(WorkState);
+
+impl SendWork {
+    fn ready(result: Result<(), SendWorkError>) -> Self {
+        SendWork(WorkState::Ready(Some(result)))
+    }
+}
+
+impl Future for SendWork {
+    type Output = Result<(), SendWorkError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            WorkState::Ready(result) => {
+                Poll::Ready(result.take().expect("SendWork polled after it completed"))
+            }
+            WorkState::Waiting(rx) => Pin::new(rx).poll(cx).map(|outcome| match outcome {
+                Ok(outcome) => outcome.into_result().map_err(SendWorkError::Failed),
+                // The owner task ended without reporting: it was torn down, so
+                // the frame was not written.
+                Err(_) => Err(SendWorkError::Failed(SendFailure::Closed)),
+            }),
+        }
+    }
+}

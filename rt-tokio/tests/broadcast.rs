@@ -1,0 +1,152 @@
+//! Broadcast: encoded once, delivered once to each recipient, and a report
+//! that counts who got it, who was closed, whose queue was full and who timed
+//! out; `broadcast_to` resends to the ones that timed out.
+
+mod common;
+
+use bytes::Bytes;
+use castnet_core::hub::DeliveryStatus;
+use castnet_core::session::{SendFailure, SessionConfig};
+use castnet_tokio::{dial, Config};
+use common::{
+    bounded, close_of, next_open, read_packet, small_send_buffer, stalled_client, Recorder, Running,
+};
+use std::time::Duration;
+
+/// Larger than every socket buffer between the two ends.
+const BIG: usize = 256 * 1024;
+
+#[tokio::test]
+async fn broadcast_to_everyone_arrives_once_at_each_session() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(false);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let server = running.server.clone();
+        let mut clients = Vec::new();
+        for _ in 0..5 {
+            clients.push(dial(running.addr(), Config::default()).await.unwrap());
+            next_open(&mut seen).await;
+        }
+        let report = server.broadcast("everyone").unwrap().await;
+        assert_eq!(report.len(), 5);
+        assert_eq!(report.counts().sent, 5);
+        assert_eq!(report.counts().total(), 5);
+        for s in server.sessions() {
+            s.try_send("marker").unwrap();
+        }
+        for client in &clients {
+            assert_eq!(&client.recv().await.unwrap()[..], b"everyone");
+            assert_eq!(&client.recv().await.unwrap()[..], b"marker");
+        }
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn report_counts_sent_closed_and_queue_full_per_recipient() {
+    bounded(async {
+        let session = SessionConfig::builder()
+            .max_queue_frames(1)
+            .build()
+            .unwrap();
+        let (recorder, mut seen) = Recorder::new(false);
+        let running = Running::<String>::start(small_send_buffer(session), recorder).await;
+        let server = running.server.clone();
+
+        let readers = [
+            dial(running.addr(), Config::default()).await.unwrap(),
+            dial(running.addr(), Config::default()).await.unwrap(),
+        ];
+        let reader_ids = [next_open(&mut seen).await, next_open(&mut seen).await];
+        let _stalled = stalled_client(running.addr()).await;
+        let stalled = next_open(&mut seen).await;
+        let gone = dial(running.addr(), Config::default()).await.unwrap();
+        let gone_id = next_open(&mut seen).await;
+        gone.close();
+        close_of(&mut seen, gone_id).await;
+
+        // The first big frame sticks in the stalled session's queue of one;
+        // the readers take theirs, which frees their queues (the outcome is
+        // recorded in the same turn as the last write, before this
+        // single-threaded test runs again).
+        let first = server.broadcast(Bytes::from(vec![1u8; BIG])).unwrap();
+        for r in &readers {
+            assert_eq!(r.recv().await.unwrap().len(), BIG);
+        }
+        let second = server
+            .broadcast_to(
+                &[reader_ids[0], reader_ids[1], stalled, gone_id],
+                Bytes::from_static(b"second"),
+            )
+            .unwrap()
+            .await;
+        let counts = second.counts();
+        assert_eq!(counts.sent, 2);
+        assert_eq!(counts.queue_full, 1);
+        assert_eq!(counts.closed, 1);
+        assert_eq!(counts.pending, 0);
+        assert_eq!(counts.total(), 4);
+        let status = |id| second.statuses().find(|(s, _)| *s == id).unwrap().1;
+        assert_eq!(
+            status(stalled),
+            DeliveryStatus::Failed(SendFailure::QueueFull)
+        );
+        assert_eq!(status(gone_id), DeliveryStatus::Failed(SendFailure::Closed));
+        for id in reader_ids {
+            assert_eq!(status(id), DeliveryStatus::Sent);
+        }
+        for r in &readers {
+            assert_eq!(&r.recv().await.unwrap()[..], b"second");
+        }
+        // The first is still pending at the stalled session until it ends.
+        assert_eq!(first.report().counts().pending, 1);
+        server.session(stalled).unwrap().abort();
+        let first = first.wait().await;
+        assert_eq!(first.counts().sent, 2);
+        assert_eq!(first.counts().closed, 1);
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn timed_out_recipients_are_resent_to_with_broadcast_to() {
+    bounded(async {
+        let session = SessionConfig::builder()
+            .send_timeout(Some(Duration::from_millis(100)))
+            .build()
+            .unwrap();
+        let (recorder, mut seen) = Recorder::new(false);
+        let running = Running::<String>::start(small_send_buffer(session), recorder).await;
+        let server = running.server.clone();
+        let reader = dial(running.addr(), Config::default()).await.unwrap();
+        let reader_id = next_open(&mut seen).await;
+        let mut stalled = stalled_client(running.addr()).await;
+        let stalled_id = next_open(&mut seen).await;
+
+        // A big frame partly written (never cut), then one queued behind it
+        // that times out at the stalled session only.
+        let first = server.broadcast(Bytes::from(vec![1u8; BIG])).unwrap();
+        let report = server.broadcast("news").unwrap().await;
+        assert_eq!(report.counts().sent, 1);
+        assert_eq!(report.counts().timed_out, 1);
+        assert_eq!(report.timed_out(), [stalled_id]);
+        assert_eq!(reader.recv().await.unwrap().len(), BIG);
+        assert_eq!(&reader.recv().await.unwrap()[..], b"news");
+
+        // The stalled client catches up; resend what it missed.
+        assert_eq!(read_packet(&mut stalled).await.unwrap().len(), BIG);
+        assert_eq!(first.await.counts().sent, 2);
+        let resent = server
+            .broadcast_to(&report.timed_out(), "news")
+            .unwrap()
+            .await;
+        assert_eq!(resent.len(), 1);
+        assert_eq!(resent.counts().sent, 1);
+        assert_eq!(read_packet(&mut stalled).await.unwrap(), b"news");
+        let _ = reader_id;
+        running.stop().await;
+    })
+    .await;
+}

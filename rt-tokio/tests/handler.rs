@@ -1,0 +1,210 @@
+//! Handler callbacks: `on_open`, `on_frame`, `on_sent` and `on_close` arrive
+//! in order, once, with the right close reason for each way a session ends.
+
+mod common;
+
+use bytes::Bytes;
+use castnet_core::frame::{FrameError, PacketN};
+use castnet_core::hub::ServerState;
+use castnet_core::session::{CloseReason, SendFailure, SendOutcome};
+use castnet_core::SessionId;
+use castnet_tokio::{dial, Config, Handler, Session};
+use common::{
+    bounded, close_of, next_open, next_seen, packet, round_trip, Recorder, Running, Seen,
+};
+use socket2::SockRef;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::{self, UnboundedReceiver};
+
+/// Everything seen for session `id` up to and including its close.
+async fn seen_until_close(seen: &mut UnboundedReceiver<Seen>, id: SessionId) -> Vec<Seen> {
+    let mut out = Vec::new();
+    loop {
+        let s = next_seen(seen).await;
+        match &s {
+            Seen::Open(who) | Seen::Frame(who, _) | Seen::Sent(who, ..) | Seen::Close(who, _)
+                if *who != id => {}
+            Seen::Close(..) => {
+                out.push(s);
+                return out;
+            }
+            _ => out.push(s),
+        }
+    }
+}
+
+#[tokio::test]
+async fn callbacks_arrive_open_then_frames_and_their_sends_then_close_once() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(true);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let client = dial(running.addr(), Config::default()).await.unwrap();
+        for word in ["one", "two", "three"] {
+            client.send(word).await.unwrap();
+        }
+        for _ in 0..3 {
+            client.recv().await.unwrap();
+        }
+        let id = next_open(&mut seen).await;
+        client.close();
+        let events = seen_until_close(&mut seen, id).await;
+
+        let frames: Vec<_> = events
+            .iter()
+            .filter_map(|s| match s {
+                Seen::Frame(_, f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(frames, ["one", "two", "three"]);
+        // One on_sent per echo, in the order the sends were made, each
+        // after the frame that caused it.
+        let mut frames_so_far = 0;
+        let mut sends = Vec::new();
+        for s in &events {
+            match s {
+                Seen::Frame(..) => frames_so_far += 1,
+                Seen::Sent(_, send, outcome) => {
+                    assert_eq!(*outcome, SendOutcome::Sent);
+                    sends.push(*send);
+                    assert!(sends.len() <= frames_so_far, "on_sent before its frame");
+                }
+                Seen::Open(_) => panic!("on_open twice"),
+                Seen::Close(..) => {}
+            }
+        }
+        assert_eq!(sends.len(), 3);
+        assert!(sends.windows(2).all(|w| w[0] < w[1]));
+        assert!(matches!(
+            events.last(),
+            Some(Seen::Close(_, CloseReason::PeerEof))
+        ));
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn on_close_reports_local_aborted_peer_eof_reset_and_frame_errors() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(true);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let server = running.server.clone();
+
+        // Closed by the server: Local.
+        let _a = dial(running.addr(), Config::default()).await.unwrap();
+        let a = next_open(&mut seen).await;
+        server.session(a).unwrap().close();
+        assert!(matches!(close_of(&mut seen, a).await, CloseReason::Local));
+
+        // Aborted by the server.
+        let _b = dial(running.addr(), Config::default()).await.unwrap();
+        let b = next_open(&mut seen).await;
+        server.session(b).unwrap().abort();
+        assert!(matches!(close_of(&mut seen, b).await, CloseReason::Aborted));
+
+        // The peer ends its side: PeerEof.
+        let mut c_stream = TcpStream::connect(running.addr()).await.unwrap();
+        let c = next_open(&mut seen).await;
+        c_stream.shutdown().await.unwrap();
+        assert!(matches!(close_of(&mut seen, c).await, CloseReason::PeerEof));
+
+        // The peer resets the connection: an IO error.
+        let d_stream = TcpStream::connect(running.addr()).await.unwrap();
+        let d = next_open(&mut seen).await;
+        SockRef::from(&d_stream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(d_stream);
+        assert!(matches!(close_of(&mut seen, d).await, CloseReason::Io(_)));
+
+        // The peer ends mid-frame: a decode error.
+        let mut e_stream = TcpStream::connect(running.addr()).await.unwrap();
+        let e = next_open(&mut seen).await;
+        e_stream
+            .write_all(&packet(b"cut short")[..6])
+            .await
+            .unwrap();
+        e_stream.shutdown().await.unwrap();
+        assert!(matches!(
+            close_of(&mut seen, e).await,
+            CloseReason::Frame(FrameError::UnexpectedEof { .. })
+        ));
+
+        assert_eq!(server.stats().connections_open, 0);
+        running.stop().await;
+    })
+    .await;
+}
+
+/// Echoes; panics on the frame "boom", and in the first `on_open`.
+struct Fragile {
+    first_open: AtomicBool,
+    opened: mpsc::UnboundedSender<SessionId>,
+}
+
+impl Handler<PacketN> for Fragile {
+    fn on_open(&self, s: &Session<PacketN>) {
+        if self.first_open.swap(false, Ordering::Relaxed) {
+            panic!("on_open panicked (on purpose)");
+        }
+        let _ = self.opened.send(s.id());
+    }
+    fn on_frame(&self, s: &Session<PacketN>, f: Bytes) {
+        if &f[..] == b"boom" {
+            panic!("on_frame panicked (on purpose)");
+        }
+        let _ = s.try_send(f);
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_callback_ends_only_its_own_session_and_stop_still_completes() {
+    bounded(async {
+        let (opened, mut opens) = mpsc::unbounded_channel();
+        let handler = Fragile {
+            first_open: AtomicBool::new(true),
+            opened,
+        };
+        let running = Running::<String>::start(Config::default(), handler).await;
+        let server = running.server.clone();
+        // The first session's on_open panics: that session ends, and the
+        // server goes on accepting.
+        let first = dial(running.addr(), Config::default()).await.unwrap();
+        assert_eq!(first.recv().await, None);
+        let good = dial(running.addr(), Config::default()).await.unwrap();
+        opens.recv().await.unwrap();
+        round_trip(&good, "fine").await;
+
+        let bad = dial(running.addr(), Config::default()).await.unwrap();
+        let bad_id = opens.recv().await.unwrap();
+        let bad_side = server.session(bad_id).unwrap();
+        let room = server.channel("room".to_string());
+        for s in server.sessions() {
+            assert!(room.join(&s, |_, _| {}));
+        }
+        bad.send("boom").await.unwrap();
+        assert_eq!(
+            bad.recv().await,
+            None,
+            "the panicking session's peer sees the end"
+        );
+        bad_side.closed().await;
+        assert!(bad_side.is_closed());
+        assert_eq!(
+            bad_side.async_send("late").await.unwrap_err().failure(),
+            Some(SendFailure::Closed)
+        );
+        assert!(server.session(bad_id).is_none());
+        assert_eq!(room.len(), 1);
+        assert_eq!(server.stats().connections_open, 1);
+
+        round_trip(&good, "still fine").await;
+        running.stop().await;
+        assert_eq!(server.state(), ServerState::Closed);
+    })
+    .await;
+}

@@ -1,0 +1,310 @@
+//! The server's lifecycle, registry API, counters and graceful stop.
+
+mod common;
+
+use bytes::Bytes;
+use castnet_core::frame::PacketN;
+use castnet_core::hub::ServerState;
+use castnet_core::session::{CloseReason, SendFailure, SessionConfig};
+use castnet_tokio::{
+    dial, Config, Handler, SendWorkError, Server, Session, SocketOptions, TrySendError,
+};
+use common::{bounded, close_of, echo, next_open, round_trip, Recorder, Running};
+use std::time::Duration;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+
+/// Reports `server.state()` as seen from inside `on_close`.
+struct StateAtClose {
+    server: Server,
+    tx: mpsc::UnboundedSender<ServerState>,
+}
+
+impl Handler<PacketN> for StateAtClose {
+    fn on_frame(&self, session: &Session<PacketN>, frame: Bytes) {
+        let _ = session.try_send(frame);
+    }
+    fn on_close(&self, _: &Session<PacketN>, _: &CloseReason) {
+        let _ = self.tx.send(self.server.state());
+    }
+}
+
+#[tokio::test]
+async fn state_goes_starting_running_stopping_closed() {
+    bounded(async {
+        let server: Server = Server::bind("127.0.0.1:0", Config::default())
+            .await
+            .unwrap();
+        assert_eq!(server.state(), ServerState::Starting);
+        let (tx, mut at_close) = mpsc::unbounded_channel();
+        let handler = StateAtClose {
+            server: server.clone(),
+            tx,
+        };
+        let running = Running::serve(server.clone(), handler);
+        let client = dial(running.addr(), Config::default()).await.unwrap();
+        // A round trip proves the server accepted, so `serve` is running.
+        round_trip(&client, "up").await;
+        assert_eq!(server.state(), ServerState::Running);
+        running.stop().await;
+        // The session was closed by `stop`, which had moved to Stopping.
+        assert_eq!(at_close.recv().await, Some(ServerState::Stopping));
+        assert_eq!(server.state(), ServerState::Closed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stop_closes_the_listener_before_it_returns() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(true);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let addr = running.addr();
+        let server = running.server.clone();
+        // A round trip proves `serve` holds the listener; then no session is
+        // left, so `stop` has no connection to wait for.
+        let client = dial(addr, Config::default()).await.unwrap();
+        let id = next_open(&mut seen).await;
+        round_trip(&client, "up").await;
+        client.close();
+        close_of(&mut seen, id).await;
+        server.stop().await;
+        let err = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn serve_after_stop_is_an_error_and_stop_twice_is_harmless() {
+    bounded(async {
+        let server: Server = Server::bind("127.0.0.1:0", Config::default())
+            .await
+            .unwrap();
+        server.stop().await;
+        assert_eq!(server.state(), ServerState::Closed);
+        assert!(server.serve(echo()).await.is_err());
+        server.stop().await;
+        assert_eq!(server.state(), ServerState::Closed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn registry_finds_sends_to_and_closes_sessions_by_id() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(true);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let server = running.server.clone();
+        let a = dial(running.addr(), Config::default()).await.unwrap();
+        let a_id = next_open(&mut seen).await;
+        let b = dial(running.addr(), Config::default()).await.unwrap();
+        let b_id = next_open(&mut seen).await;
+        let c = dial(running.addr(), Config::default()).await.unwrap();
+        let c_id = next_open(&mut seen).await;
+
+        assert_eq!(server.session_count(), 3);
+        let mut ids: Vec<_> = server.sessions().iter().map(|s| s.id()).collect();
+        ids.sort();
+        let mut want = vec![a_id, b_id, c_id];
+        want.sort();
+        assert_eq!(ids, want);
+        assert_eq!(server.session(b_id).unwrap().id(), b_id);
+
+        server.send_to(b_id, "to b").unwrap();
+        assert_eq!(&bounded(b.recv()).await.unwrap()[..], b"to b");
+
+        assert!(server.close(a_id));
+        assert!(matches!(
+            close_of(&mut seen, a_id).await,
+            CloseReason::Local
+        ));
+        assert_eq!(a.recv().await, None);
+        assert!(server.session(a_id).is_none());
+        assert!(
+            !server.close(a_id),
+            "closing a closed session reports false"
+        );
+        match server.send_to(a_id, "gone") {
+            Err(TrySendError::Closed(m)) => assert_eq!(m, "gone"),
+            other => panic!("expected Closed with the message back, got {other:?}"),
+        }
+
+        assert_eq!(server.close_many(&[a_id, b_id, c_id]), 2);
+        close_of(&mut seen, b_id).await;
+        close_of(&mut seen, c_id).await;
+        assert_eq!(b.recv().await, None);
+        assert_eq!(c.recv().await, None);
+        assert_eq!(server.session_count(), 0);
+        assert_eq!(server.stats().connections_open, 0);
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stats_add_up_across_sessions() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(true);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let mut clients = Vec::new();
+        for _ in 0..5 {
+            clients.push(dial(running.addr(), Config::default()).await.unwrap());
+        }
+        for client in &clients {
+            for i in 0..20u8 {
+                client.send(vec![i; 10]).await.unwrap();
+            }
+        }
+        for client in &clients {
+            for i in 0..20u8 {
+                assert_eq!(client.recv().await.unwrap(), vec![i; 10]);
+            }
+        }
+        for client in &clients {
+            client.close();
+        }
+        let mut closed = 0;
+        while closed < 5 {
+            if let common::Seen::Close(_, reason) = common::next_seen(&mut seen).await {
+                assert!(matches!(reason, CloseReason::PeerEof), "{reason:?}");
+                closed += 1;
+            }
+        }
+        let stats = running.server.stats();
+        assert_eq!(stats.connections_accepted, 5);
+        assert_eq!(stats.connections_open, 0);
+        assert_eq!(stats.connections_refused, 0);
+        assert_eq!(stats.frames_in, 100);
+        assert_eq!(stats.bytes_in, 100 * 14);
+        assert_eq!(stats.frames_out, 100);
+        assert_eq!(stats.bytes_out, 100 * 14);
+        assert_eq!(stats.sent, 100);
+        assert_eq!(stats.failed_closed + stats.failed_timed_out, 0);
+        assert_eq!(stats.refused_queue_full, 0);
+        assert_eq!(stats.heartbeats_sent, 0);
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stop_with_frames_in_flight_resolves_every_accepted_send() {
+    bounded(async {
+        let session = SessionConfig::builder()
+            .linger(Duration::from_millis(300))
+            .max_queue_frames(64)
+            .build()
+            .unwrap();
+        let (recorder, mut seen) = Recorder::new(false);
+        let mut socket = SocketOptions::default();
+        socket.send_buffer_size = Some(16 * 1024);
+        let config = Config::default().session(session).socket(socket);
+        let running = Running::<String>::start(config, recorder).await;
+        let server = running.server.clone();
+
+        // A castnet client that reads eagerly, and a raw one that reads
+        // nothing until the server has stopped.
+        let eager = dial(running.addr(), Config::default()).await.unwrap();
+        let eager_id = next_open(&mut seen).await;
+        let stalled = TcpSocket::new_v4().unwrap();
+        stalled.set_recv_buffer_size(16 * 1024).unwrap();
+        let mut stalled = stalled.connect(running.addr()).await.unwrap();
+        let stalled_id = next_open(&mut seen).await;
+
+        let payload = Bytes::from(vec![7u8; 4096]);
+        let mut works = Vec::new();
+        for id in [eager_id, stalled_id] {
+            let s = server.session(id).unwrap();
+            for _ in 0..2000 {
+                works.push((id, s.async_send(payload.clone())));
+            }
+        }
+        let eager_reader = tokio::spawn(async move {
+            let mut n = 0usize;
+            while eager.recv().await.is_some() {
+                n += 1;
+            }
+            n
+        });
+        server.stop().await;
+
+        let (mut ok, mut closed, mut full) = ([0usize; 2], [0usize; 2], [0usize; 2]);
+        for (id, work) in works {
+            let i = usize::from(id == stalled_id);
+            match work.await {
+                Ok(()) => ok[i] += 1,
+                Err(SendWorkError::Failed(SendFailure::Closed)) => closed[i] += 1,
+                Err(SendWorkError::Failed(SendFailure::QueueFull)) => full[i] += 1,
+                Err(e) => panic!("unexpected outcome {e:?}"),
+            }
+        }
+        for i in 0..2 {
+            assert_eq!(ok[i] + closed[i] + full[i], 2000);
+        }
+        // The eager client got exactly what was reported sent to it.
+        assert_eq!(eager_reader.await.unwrap(), ok[0]);
+        // The stalled one did not drain within the linger time: what was
+        // still queued failed `Closed`, and it reads exactly the frames
+        // reported sent.
+        assert!(closed[1] > 0, "the linger time should have cut the queue");
+        let mut received = 0;
+        while let Some(frame) = read_packet_lenient(&mut stalled).await {
+            assert_eq!(frame.len(), 4096);
+            received += 1;
+        }
+        assert_eq!(received, ok[1]);
+
+        let stats = server.stats();
+        assert_eq!(stats.sent as usize, ok[0] + ok[1]);
+        assert_eq!(stats.failed_closed as usize, closed[0] + closed[1]);
+        assert_eq!(stats.refused_queue_full as usize, full[0] + full[1]);
+        assert_eq!(stats.connections_open, 0);
+        running.stop().await;
+    })
+    .await;
+}
+
+/// Reads frames until the end of stream; a frame cut by the close (the
+/// linger ran out mid-frame) counts as the end.
+async fn read_packet_lenient(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 4];
+    stream.read_exact(&mut head).await.ok()?;
+    let mut payload = vec![0u8; u32::from_be_bytes(head) as usize];
+    stream.read_exact(&mut payload).await.ok()?;
+    Some(payload)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_during_a_connection_storm_leaves_no_session_behind() {
+    bounded(async {
+        let running = Running::<String>::start(Config::default(), echo()).await;
+        let addr = running.addr();
+        let server = running.server.clone();
+        let storm = tokio::spawn(async move {
+            let mut held = Vec::new();
+            for _ in 0..400 {
+                match TcpStream::connect(addr).await {
+                    Ok(s) => held.push(s),
+                    Err(_) => break,
+                }
+            }
+            held
+        });
+        // Let the storm get going: wait for some sessions to exist.
+        common::wait_until("connections are accepted", || {
+            server.stats().connections_accepted >= 20
+        })
+        .await;
+        server.stop().await;
+        assert_eq!(server.state(), ServerState::Closed);
+        assert_eq!(server.session_count(), 0);
+        let stats = server.stats();
+        assert_eq!(stats.connections_open, 0);
+        drop(storm.await.unwrap());
+        running.stop().await;
+    })
+    .await;
+}
