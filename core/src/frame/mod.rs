@@ -49,7 +49,9 @@ use bytes::BytesMut;
 /// The most a decoder reserves in one step for a frame it has started to
 /// receive. A frame larger than this grows its buffer step by step as its
 /// bytes arrive, so a peer that declares a large length and then stalls pins
-/// at most this much memory beyond what it actually sent.
+/// memory in proportion to what it actually sent: at most one step beyond it,
+/// or twice it once `BytesMut` rounds a growing allocation up (it at most
+/// doubles), never the declared length.
 pub const MAX_RESERVE_STEP: usize = 64 * 1024;
 
 /// Splits a byte stream into frames.

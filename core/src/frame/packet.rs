@@ -1,6 +1,7 @@
 //! [`PacketN`]: an N-byte length header (N = 1, 2, 4 or 8), then the payload.
 
-use super::{ConfigError, Decoder, EncodedFrame, Encoder, FrameError, MAX_RESERVE_STEP};
+use super::byte_items::byte_payload_encoders;
+use super::{ConfigError, Decoder, EncodedFrame, FrameError, MAX_RESERVE_STEP};
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Default largest payload [`PacketN`] accepts: 8 MiB.
@@ -87,8 +88,9 @@ pub enum OversizePolicy {
 ///
 /// A declared length is checked against `max_frame_len` as the raw 64-bit value
 /// read from the wire, before any conversion and before any buffer is reserved
-/// for it. Below the maximum the buffer grows in steps of at most
-/// [`MAX_RESERVE_STEP`] as bytes arrive.
+/// for it. Below the maximum the decoder asks for at most [`MAX_RESERVE_STEP`]
+/// more room at a time, and only while the frame's bytes are arriving, so the
+/// buffer grows with what the peer sent, never with what it declared.
 ///
 /// ```
 /// use bytes::{Bytes, BytesMut};
@@ -177,14 +179,13 @@ impl PacketN {
     /// Encodes `payload` and returns it as one contiguous `Bytes`: what an
     /// encode-once broadcast shares between every recipient.
     pub fn encode_to_bytes(&self, payload: &[u8]) -> Result<Bytes, FrameError> {
-        let head = self.head_for(payload.len())?;
-        let mut out = BytesMut::with_capacity(head.1 + payload.len());
-        out.extend_from_slice(&head.0[..head.1]);
-        out.extend_from_slice(payload);
+        let mut out = BytesMut::new();
+        self.write_slice(payload, &mut out)?;
         Ok(out.freeze())
     }
 
-    /// The header for a payload of `len` bytes, or the refusal.
+    /// The header for a payload of `len` bytes (its first `n` bytes), or the
+    /// refusal.
     #[inline]
     fn head_for(&self, len: usize) -> Result<([u8; 8], usize), FrameError> {
         let len64 = len as u64;
@@ -195,26 +196,71 @@ impl PacketN {
             });
         }
         let n = self.header.bytes();
-        let mut head = [0u8; 8];
-        match self.order {
-            ByteOrder::Big => head[..n].copy_from_slice(&len64.to_be_bytes()[8 - n..]),
-            ByteOrder::Little => head[..n].copy_from_slice(&len64.to_le_bytes()[..n]),
-        }
+        // The length shifted into the first `n` bytes: whole-word stores, no
+        // copy of a variable length on the per-frame path.
+        let head = match self.order {
+            ByteOrder::Big => (len64 << (64 - 8 * n)).to_be_bytes(),
+            ByteOrder::Little => len64.to_le_bytes(),
+        };
         Ok((head, n))
     }
 
+    /// Header beside the untouched payload (for `byte_payload_encoders!`).
+    #[inline]
+    fn frame_for(&self, payload: Bytes) -> Result<EncodedFrame, FrameError> {
+        let (head, n) = self.head_for(payload.len())?;
+        Ok(EncodedFrame::new(&head[..n], payload, Bytes::new()))
+    }
+
+    /// Header and payload appended to `dst`, or nothing written (for
+    /// `byte_payload_encoders!`).
+    #[inline]
+    fn write_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+        let (head, n) = self.head_for(payload.len())?;
+        // All 8 bytes of `head` go in as one fixed-size copy and the `8 - n`
+        // after the header are cut off again: no branch on the header size and
+        // no variable-length copy, which keeps this small enough to inline.
+        dst.reserve(head.len() + payload.len());
+        dst.extend_from_slice(&head);
+        dst.truncate(dst.len() - (head.len() - n));
+        dst.extend_from_slice(payload);
+        Ok(())
+    }
+
+    /// The raw declared length at the front of `src`, which holds at least a
+    /// whole header. One fixed-size read per case: no copy of a variable length.
     #[inline]
     fn read_len(&self, src: &[u8]) -> u64 {
-        let n = self.header.bytes();
-        let mut raw = [0u8; 8];
-        match self.order {
-            ByteOrder::Big => {
-                raw[8 - n..].copy_from_slice(&src[..n]);
-                u64::from_be_bytes(raw)
-            }
-            ByteOrder::Little => {
-                raw[..n].copy_from_slice(&src[..n]);
-                u64::from_le_bytes(raw)
+        fn array<const N: usize>(src: &[u8]) -> [u8; N] {
+            src[..N].try_into().expect("a slice of N bytes")
+        }
+        match (self.header, self.order) {
+            (HeaderLen::One, _) => u64::from(src[0]),
+            (HeaderLen::Two, ByteOrder::Big) => u64::from(u16::from_be_bytes(array(src))),
+            (HeaderLen::Two, ByteOrder::Little) => u64::from(u16::from_le_bytes(array(src))),
+            (HeaderLen::Four, ByteOrder::Big) => u64::from(u32::from_be_bytes(array(src))),
+            (HeaderLen::Four, ByteOrder::Little) => u64::from(u32::from_le_bytes(array(src))),
+            (HeaderLen::Eight, ByteOrder::Big) => u64::from_be_bytes(array(src)),
+            (HeaderLen::Eight, ByteOrder::Little) => u64::from_le_bytes(array(src)),
+        }
+    }
+
+    /// A header declared more than the maximum: fail, or start discarding.
+    #[cold]
+    #[inline(never)]
+    fn oversized(&mut self, declared: u64, src: &mut BytesMut) -> FrameError {
+        match self.oversize {
+            OversizePolicy::Fail => FrameError::FrameTooLarge {
+                declared,
+                max: self.max,
+            },
+            OversizePolicy::Discard => {
+                src.advance(self.header.bytes());
+                self.state = DecodeState::Discard(declared);
+                FrameError::FrameDiscarded {
+                    declared,
+                    max: self.max,
+                }
             }
         }
     }
@@ -229,126 +275,57 @@ impl Decoder for PacketN {
     type Item = Bytes;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        loop {
-            match self.state {
-                DecodeState::Head => {
-                    let n = self.header.bytes();
-                    if src.len() < n {
-                        return Ok(None);
-                    }
-                    let declared = self.read_len(src);
-                    if declared > self.max {
-                        match self.oversize {
-                            OversizePolicy::Fail => {
-                                return Err(FrameError::FrameTooLarge {
-                                    declared,
-                                    max: self.max,
-                                })
-                            }
-                            OversizePolicy::Discard => {
-                                src.advance(n);
-                                self.state = DecodeState::Discard(declared);
-                                return Err(FrameError::FrameDiscarded {
-                                    declared,
-                                    max: self.max,
-                                });
-                            }
-                        }
-                    }
-                    src.advance(n);
-                    // `declared <= max <= usize::MAX`: the conversion is exact.
-                    self.state = DecodeState::Payload(declared as usize);
-                }
-                DecodeState::Payload(len) => {
-                    if src.len() >= len {
-                        self.state = DecodeState::Head;
-                        return Ok(Some(src.split_to(len).freeze()));
-                    }
-                    let missing = len - src.len();
-                    src.reserve(missing.min(MAX_RESERVE_STEP));
+        if let DecodeState::Discard(left) = self.state {
+            let skip = left.min(src.len() as u64);
+            src.advance(skip as usize);
+            if skip < left {
+                self.state = DecodeState::Discard(left - skip);
+                return Ok(None);
+            }
+            self.state = DecodeState::Head;
+        }
+        let len = match self.state {
+            DecodeState::Payload(len) => len,
+            // `Head`: a discard is over by now.
+            _ => {
+                let n = self.header.bytes();
+                if src.len() < n {
                     return Ok(None);
                 }
-                DecodeState::Discard(left) => {
-                    let skip = left.min(src.len() as u64);
-                    src.advance(skip as usize);
-                    if skip < left {
-                        self.state = DecodeState::Discard(left - skip);
-                        return Ok(None);
-                    }
-                    self.state = DecodeState::Head;
+                let declared = self.read_len(src);
+                if declared > self.max {
+                    return Err(self.oversized(declared, src));
                 }
+                src.advance(n);
+                // `declared <= max <= usize::MAX`: the conversion is exact.
+                declared as usize
             }
+        };
+        if src.len() < len {
+            self.state = DecodeState::Payload(len);
+            src.reserve((len - src.len()).min(MAX_RESERVE_STEP));
+            return Ok(None);
         }
+        self.state = DecodeState::Head;
+        Ok(Some(src.split_to(len).freeze()))
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        match self.decode(src)? {
-            Some(frame) => Ok(Some(frame)),
-            None if src.is_empty() && self.state == DecodeState::Head => Ok(None),
-            None => Err(FrameError::UnexpectedEof {
-                buffered: src.len(),
-            }),
+        if let Some(frame) = self.decode(src)? {
+            return Ok(Some(frame));
         }
+        let buffered = match self.state {
+            DecodeState::Head if src.is_empty() => return Ok(None),
+            // The header left `src` when it arrived, yet it belongs to the
+            // partial frame: an empty `src` here is still a truncated stream.
+            DecodeState::Payload(_) => self.header.bytes() + src.len(),
+            DecodeState::Head | DecodeState::Discard(_) => src.len(),
+        };
+        Err(FrameError::UnexpectedEof { buffered })
     }
 }
 
-impl Encoder<Bytes> for PacketN {
-    #[inline]
-    fn encode_frame(&mut self, payload: Bytes) -> Result<EncodedFrame, FrameError> {
-        let (head, n) = self.head_for(payload.len())?;
-        Ok(EncodedFrame::new(&head[..n], payload, Bytes::new()))
-    }
-
-    #[inline]
-    fn encode(&mut self, payload: Bytes, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.encode(&payload[..], dst)
-    }
-}
-
-impl Encoder<&[u8]> for PacketN {
-    fn encode_frame(&mut self, payload: &[u8]) -> Result<EncodedFrame, FrameError> {
-        self.encode_frame(Bytes::copy_from_slice(payload))
-    }
-
-    #[inline]
-    fn encode(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
-        let (head, n) = self.head_for(payload.len())?;
-        dst.reserve(n + payload.len());
-        dst.extend_from_slice(&head[..n]);
-        dst.extend_from_slice(payload);
-        Ok(())
-    }
-}
-
-impl Encoder<Vec<u8>> for PacketN {
-    fn encode_frame(&mut self, payload: Vec<u8>) -> Result<EncodedFrame, FrameError> {
-        self.encode_frame(Bytes::from(payload))
-    }
-
-    fn encode(&mut self, payload: Vec<u8>, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.encode(&payload[..], dst)
-    }
-}
-
-impl Encoder<&str> for PacketN {
-    fn encode_frame(&mut self, payload: &str) -> Result<EncodedFrame, FrameError> {
-        self.encode_frame(payload.as_bytes())
-    }
-
-    fn encode(&mut self, payload: &str, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.encode(payload.as_bytes(), dst)
-    }
-}
-
-impl Encoder<String> for PacketN {
-    fn encode_frame(&mut self, payload: String) -> Result<EncodedFrame, FrameError> {
-        self.encode_frame(Bytes::from(payload))
-    }
-
-    fn encode(&mut self, payload: String, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.encode(payload.as_bytes(), dst)
-    }
-}
+byte_payload_encoders!(PacketN);
 
 /// Builds a [`PacketN`]; every option is validated by [`build`](Self::build).
 #[derive(Debug, Clone)]
@@ -415,3 +392,6 @@ impl PacketNBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,170 @@
+//! PacketN round-trips under random configurations and arbitrary chunking of
+//! the input, driven by the same harness as the fuzz targets (which checks,
+//! on every call, that the decoder only takes bytes off the front, keeps its
+//! buffer bounded, and ends cleanly).
+
+#[path = "../../fuzz/src/harness.rs"]
+#[allow(dead_code)] // shared with the fuzz targets, which use all of it
+mod harness;
+
+use bytes::{Bytes, BytesMut};
+use castnet_core::frame::{ByteOrder, Encoder, FrameError, HeaderLen, OversizePolicy, PacketN};
+use harness::{decode_stream, Event};
+use proptest::prelude::*;
+
+/// The largest payload generated: enough to cross reads and 1-byte limits,
+/// small enough to keep each case quick.
+const MAX_PAYLOAD: usize = 600;
+
+fn header() -> impl Strategy<Value = HeaderLen> {
+    prop_oneof![
+        Just(HeaderLen::One),
+        Just(HeaderLen::Two),
+        Just(HeaderLen::Four),
+        Just(HeaderLen::Eight),
+    ]
+}
+
+fn order() -> impl Strategy<Value = ByteOrder> {
+    prop_oneof![Just(ByteOrder::Big), Just(ByteOrder::Little)]
+}
+
+fn policy() -> impl Strategy<Value = OversizePolicy> {
+    prop_oneof![Just(OversizePolicy::Fail), Just(OversizePolicy::Discard)]
+}
+
+/// Maxima around the payload sizes, plus the extremes.
+fn max() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        4 => 0..=MAX_PAYLOAD as u64,
+        1 => Just(u64::MAX),
+        1 => Just(castnet_core::frame::DEFAULT_MAX_FRAME_LEN),
+    ]
+}
+
+/// Payloads, with zero-length ones common.
+fn payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    let payload = prop_oneof![
+        1 => Just(Vec::new()),
+        3 => prop::collection::vec(any::<u8>(), 0..=MAX_PAYLOAD),
+    ];
+    prop::collection::vec(payload, 0..12)
+}
+
+/// Read sizes, cycled over the stream; 0 is a wake-up with nothing to read.
+fn reads() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(0usize..=80, 0..16)
+}
+
+fn codec(header: HeaderLen, order: ByteOrder, max: u64, oversize: OversizePolicy) -> PacketN {
+    PacketN::builder()
+        .header_len(header)
+        .byte_order(order)
+        .max_frame_len(max)
+        .oversize_policy(oversize)
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    #[test]
+    fn every_configuration_round_trips_under_any_chunking(
+        header in header(),
+        order in order(),
+        max in max(),
+        oversize in policy(),
+        payloads in payloads(),
+        reads in reads(),
+    ) {
+        let mut codec = codec(header, order, max, oversize);
+        let fits: Vec<&Vec<u8>> = payloads
+            .iter()
+            .filter(|p| p.len() as u64 <= codec.max_frame_len())
+            .collect();
+        let mut wire = BytesMut::new();
+        for &payload in &fits {
+            codec.encode(&payload[..], &mut wire).unwrap();
+        }
+        let decoded = decode_stream(&mut codec, &wire, &reads);
+        prop_assert!(decoded.end.is_ok(), "{:?}", decoded.end);
+        prop_assert_eq!(decoded.remaining, 0);
+        prop_assert_eq!(decoded.consumed, wire.len());
+        let frames: Vec<&[u8]> = decoded.frames().into_iter().map(|f| &f[..]).collect();
+        let expected: Vec<&[u8]> = fits.iter().map(|p| &p[..]).collect();
+        prop_assert_eq!(frames, expected);
+    }
+
+    #[test]
+    fn oversized_frames_fail_the_stream_or_are_skipped_once_under_any_chunking(
+        header in header(),
+        order in order(),
+        max in 0..=MAX_PAYLOAD as u64,
+        oversize in policy(),
+        payloads in payloads(),
+        reads in reads(),
+    ) {
+        // A peer whose limit is only what its header can express.
+        let mut peer = codec(header, order, u64::MAX, OversizePolicy::Fail);
+        let mut wire = BytesMut::new();
+        let mut sent = Vec::new();
+        for payload in &payloads {
+            if peer.encode(&payload[..], &mut wire).is_ok() {
+                sent.push(payload);
+            }
+        }
+        let mut ours = codec(header, order, max, oversize);
+        let max = ours.max_frame_len();
+        let decoded = decode_stream(&mut ours, &wire, &reads);
+
+        let mut expected = Vec::new();
+        let mut expected_end = Ok(());
+        for payload in sent {
+            let declared = payload.len() as u64;
+            if declared <= max {
+                expected.push(format!("frame {payload:?}"));
+            } else if oversize == OversizePolicy::Discard {
+                expected.push(format!("skipped {:?}", FrameError::FrameDiscarded { declared, max }));
+            } else {
+                expected_end = Err(format!("{:?}", FrameError::FrameTooLarge { declared, max }));
+                break;
+            }
+        }
+        let got: Vec<String> = decoded
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Frame(f) => format!("frame {:?}", f.to_vec()),
+                Event::Skipped(e) => format!("skipped {e:?}"),
+            })
+            .collect();
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(decoded.end.map_err(|e| format!("{e:?}")), expected_end);
+    }
+
+    #[test]
+    fn encoding_writes_exactly_header_and_payload_or_nothing(
+        header in header(),
+        order in order(),
+        max in max(),
+        len in 0..=70_000usize,
+    ) {
+        let mut codec = codec(header, order, max, OversizePolicy::Fail);
+        let payload = Bytes::from(vec![0x5a; len]);
+        let mut wire = BytesMut::from(&b"queued"[..]);
+        let result = codec.encode(payload.clone(), &mut wire);
+        if len as u64 <= codec.max_frame_len() {
+            prop_assert!(result.is_ok());
+            let n = header.bytes();
+            let declared = match order {
+                ByteOrder::Big => wire[6..6 + n].iter().fold(0u64, |a, &b| a << 8 | u64::from(b)),
+                _ => wire[6..6 + n].iter().rev().fold(0u64, |a, &b| a << 8 | u64::from(b)),
+            };
+            prop_assert_eq!(declared, len as u64);
+            prop_assert_eq!(&wire[6 + n..], &payload[..]);
+        } else {
+            let refused = matches!(result, Err(FrameError::PayloadTooLarge { .. }));
+            prop_assert!(refused);
+            prop_assert_eq!(&wire[..], b"queued");
+        }
+    }
+}
