@@ -176,3 +176,54 @@ mod tests {
         assert_eq!(signal, StopSignal::Terminate);
     }
 }
+
+/// The whole life of a castnet bench server on `castnet-tokio`, shared by
+/// `echo_server` and `fanout_server`: parse the flags, build the codec and
+/// the runtime, install the signal handlers, bind, announce, serve with the
+/// handler `make_handler` builds (it gets the server, for broadcasts), and
+/// stop gracefully on SIGINT/SIGTERM. Returns the process exit code.
+pub fn run_castnet_server<H, F>(name: &str, make_handler: F) -> std::process::ExitCode
+where
+    H: castnet_tokio::Handler<castnet_core::frame::PacketN>,
+    F: FnOnce(&castnet_tokio::Server) -> H + Send + 'static,
+{
+    use crate::flags::{RuntimeKind, ServerArgs};
+    use clap::Parser;
+    use std::process::ExitCode;
+
+    let args = ServerArgs::parse();
+    args.require_runtime::<ServerArgs>(RuntimeKind::Tokio);
+    crate::init_tracing();
+    let codec = match args.packet_codec() {
+        Ok(codec) => codec,
+        Err(e) => {
+            tracing::error!(error = %e, "bad codec flags");
+            return ExitCode::from(2);
+        }
+    };
+    let serve = async move {
+        let shutdown = Shutdown::install()?;
+        let server: castnet_tokio::Server =
+            castnet_tokio::Server::bind(args.addr, castnet_tokio::Config::new(codec)).await?;
+        if let castnet_tokio::LocalAddr::Tcp(addr) = server.local_addr() {
+            announce_listening(*addr)?;
+        }
+        let handler = make_handler(&server);
+        let serving = {
+            let server = server.clone();
+            tokio::spawn(async move { server.serve(handler).await })
+        };
+        let signal = shutdown.wait().await;
+        tracing::info!(?signal, "stopping");
+        server.stop().await;
+        tracing::info!(stats = ?server.stats(), "final counters");
+        serving.await.map_err(io::Error::other)?
+    };
+    match tokio_runtime(args.workers).and_then(|rt| rt.block_on(serve)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "{name} failed");
+            ExitCode::FAILURE
+        }
+    }
+}

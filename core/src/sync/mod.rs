@@ -6,7 +6,7 @@
 
 mod quota;
 
-pub use quota::{QueueBound, QuotaFull, SendQuota};
+pub use quota::{QueueBound, QuotaFull, SendQuota, MAX_QUEUE_BYTES, MAX_QUEUE_FRAMES};
 
 #[cfg(not(castnet_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};

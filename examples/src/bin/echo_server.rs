@@ -11,58 +11,21 @@
 
 use bytes::Bytes;
 use castnet_core::frame::PacketN;
-use castnet_examples::flags::{RuntimeKind, ServerArgs};
-use castnet_examples::server::{announce_listening, tokio_runtime, Shutdown};
-use castnet_tokio::{handler_fn, Config, LocalAddr, Server, Session, TrySendError};
-use clap::Parser;
+use castnet_examples::server::run_castnet_server;
+use castnet_tokio::{handler_fn, Session, TrySendError};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = ServerArgs::parse();
-    args.require_runtime::<ServerArgs>(RuntimeKind::Tokio);
-    castnet_examples::init_tracing();
-    let codec = match args.packet_codec() {
-        Ok(codec) => codec,
-        Err(e) => {
-            tracing::error!(error = %e, "bad codec flags");
-            return ExitCode::from(2);
-        }
-    };
-    let result = tokio_runtime(args.workers).and_then(|rt| rt.block_on(serve(args, codec)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "echo_server failed");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve(args: ServerArgs, codec: PacketN) -> std::io::Result<()> {
-    let shutdown = Shutdown::install()?;
-    let server: Server = Server::bind(args.addr, Config::new(codec)).await?;
-    if let LocalAddr::Tcp(addr) = server.local_addr() {
-        announce_listening(*addr)?;
-    }
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move {
-            server
-                .serve(handler_fn(|session: &Session<PacketN>, frame: Bytes| {
-                    match session.try_send(frame) {
-                        Ok(()) => {}
-                        Err(TrySendError::QueueFull(_)) => {
-                            tracing::warn!(id = %session.id(), "client does not read its echoes; disconnecting");
-                            session.abort();
-                        }
-                        Err(e) => tracing::debug!(error = %e, "echo not sent"),
-                    }
-                }))
-                .await
-        })
-    };
-    let signal = shutdown.wait().await;
-    tracing::info!(?signal, "stopping");
-    server.stop().await;
-    serving.await.map_err(std::io::Error::other)?
+    run_castnet_server("echo_server", |_| {
+        handler_fn(
+            |session: &Session<PacketN>, frame: Bytes| match session.try_send(frame) {
+                Ok(()) => {}
+                Err(TrySendError::QueueFull(_)) => {
+                    tracing::warn!(id = %session.id(), "client does not read its echoes; disconnecting");
+                    session.abort();
+                }
+                Err(e) => tracing::debug!(error = %e, "echo not sent"),
+            },
+        )
+    })
 }
