@@ -311,7 +311,7 @@ fn model_mode(input: &mut Input) {
             input.bytes(len).to_vec()
         })
         .collect();
-    let peer = (frames, input.u8() % 5 == 0);
+    let peer = (frames, input.u8().is_multiple_of(5));
     let mut ops = Vec::new();
     while !input.0.is_empty() && ops.len() < 400 {
         ops.push(match input.u8() % 10 {
