@@ -7,6 +7,7 @@ use crate::handler::Handler;
 use crate::session::{BroadcastShared, Session, TrySendError};
 use crate::socket::Stream;
 use crate::stats::{Stats, StatsCell};
+use bytes::Bytes;
 use castnet_core::frame::{Encoder, FrameError};
 use castnet_core::hub::{BroadcastReport, Hub, PeerAddr, Recipients, RegisterError, ServerState};
 use castnet_core::session::{CloseReason, SendId, SendOutcome};
@@ -346,6 +347,53 @@ where
         self.broadcast_to_recipients(Recipients::<K>::Sessions(ids), msg)
     }
 
+    /// Sends `msg`, encoded once, to every open session *without* keeping a
+    /// report: no per-recipient record, nothing to await. For fire-and-forget
+    /// fan-out (game state, presence, tickers), where it costs less per
+    /// recipient than [`broadcast`](Self::broadcast). A recipient whose queue
+    /// is full misses it (counted in [`Stats::refused_queue_full`]). Returns
+    /// how many sessions it was handed to.
+    pub fn broadcast_detached<M>(&self, msg: M) -> Result<usize, FrameError>
+    where
+        C: Encoder<M>,
+    {
+        self.detached(msg, |hub| {
+            hub.sessions()
+                .filter_map(|(_, info)| info.meta().clone())
+                .collect()
+        })
+    }
+
+    fn detached<M>(
+        &self,
+        msg: M,
+        recipients: impl FnOnce(&Hub<K, Option<Session<C>>>) -> Vec<Session<C>>,
+    ) -> Result<usize, FrameError>
+    where
+        C: Encoder<M>,
+    {
+        let frame = self.encode_once(msg)?;
+        // The recipient snapshot under the hub lock; delivery after it.
+        let sessions = recipients(&self.hub());
+        for session in &sessions {
+            session.deliver_detached(frame.clone());
+        }
+        Ok(sessions.len())
+    }
+
+    fn encode_once<M>(&self, msg: M) -> Result<Bytes, FrameError>
+    where
+        C: Encoder<M>,
+    {
+        Ok(self
+            .inner
+            .config
+            .codec
+            .clone()
+            .encode_frame(msg)?
+            .into_contiguous())
+    }
+
     fn broadcast_to_recipients<M>(
         &self,
         to: Recipients<'_, K>,
@@ -354,13 +402,7 @@ where
     where
         C: Encoder<M>,
     {
-        let frame = self
-            .inner
-            .config
-            .codec
-            .clone()
-            .encode_frame(msg)?
-            .into_contiguous();
+        let frame = self.encode_once(msg)?;
         // Under the hub lock: the recipient snapshot and the record. The
         // frame is handed out after the lock is released.
         let (record, sessions) = {
@@ -648,6 +690,22 @@ where
     {
         self.server
             .broadcast_to_recipients(Recipients::Channel(&self.key), msg)
+    }
+
+    /// [`Server::broadcast_detached`] to the members: encoded once, no
+    /// report kept. Returns how many members it was handed to.
+    pub fn broadcast_detached<M>(&self, msg: M) -> Result<usize, FrameError>
+    where
+        C: Encoder<M>,
+    {
+        let key = &self.key;
+        self.server.detached(msg, |hub| match hub.channel(key) {
+            Some(channel) => channel
+                .members()
+                .filter_map(|id| hub.session(id).and_then(|info| info.meta().clone()))
+                .collect(),
+            None => Vec::new(),
+        })
     }
 }
 

@@ -462,21 +462,33 @@ impl<C: Decoder> Session<C> {
         shared: Arc<BroadcastShared>,
         ticket: DeliveryTicket,
     ) {
-        let refusal = if self.is_closed() {
-            Some(SendFailure::Closed)
-        } else if self.shared.quota.try_acquire(frame.len()).is_err() {
-            self.count_queue_full();
-            Some(SendFailure::QueueFull)
-        } else {
-            None
-        };
-        match refusal {
-            Some(why) => shared.record(ticket, SendOutcome::Failed(why)),
-            None => self.push(
+        match self.admit_shared(&frame) {
+            Err(why) => shared.record(ticket, SendOutcome::Failed(why)),
+            Ok(()) => self.push(
                 EncodedFrame::contiguous(frame),
                 None,
                 Done(Some(Waiter::Broadcast(shared, ticket))),
             ),
+        }
+    }
+
+    /// Hands one delivery of a broadcast that keeps no report. A refusal is
+    /// counted in the stats (queue full) and goes no further.
+    pub(crate) fn deliver_detached(&self, frame: Bytes) {
+        if self.admit_shared(&frame).is_ok() {
+            self.push(EncodedFrame::contiguous(frame), None, Done::NOBODY);
+        }
+    }
+
+    /// Admission of a shared, already-encoded frame.
+    fn admit_shared(&self, frame: &Bytes) -> Result<(), SendFailure> {
+        if self.is_closed() {
+            Err(SendFailure::Closed)
+        } else if self.shared.quota.try_acquire(frame.len()).is_err() {
+            self.count_queue_full();
+            Err(SendFailure::QueueFull)
+        } else {
+            Ok(())
         }
     }
 

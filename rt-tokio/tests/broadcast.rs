@@ -150,3 +150,55 @@ async fn timed_out_recipients_are_resent_to_with_broadcast_to() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn detached_broadcast_arrives_once_at_each_session_and_keeps_no_report() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(false);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let server = running.server.clone();
+        let mut clients = Vec::new();
+        for _ in 0..4 {
+            clients.push(dial(running.addr(), Config::default()).await.unwrap());
+            next_open(&mut seen).await;
+        }
+        assert_eq!(server.broadcast_detached("first").unwrap(), 4);
+        assert_eq!(server.broadcast_detached("second").unwrap(), 4);
+        for client in &clients {
+            assert_eq!(&client.recv().await.unwrap()[..], b"first");
+            assert_eq!(&client.recv().await.unwrap()[..], b"second");
+        }
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn detached_channel_broadcast_reaches_members_only() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(false);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let server = running.server.clone();
+        let member = dial(running.addr(), Config::default()).await.unwrap();
+        next_open(&mut seen).await;
+        let outsider = dial(running.addr(), Config::default()).await.unwrap();
+        next_open(&mut seen).await;
+        let room = server.channel("room".to_string());
+        let member_session = server
+            .sessions()
+            .into_iter()
+            .min_by_key(|s| s.id())
+            .unwrap();
+        assert!(room.join(&member_session, |_, _| {}));
+        assert_eq!(room.broadcast_detached("to the room").unwrap(), 1);
+        for s in server.sessions() {
+            s.try_send("marker").unwrap();
+        }
+        assert_eq!(&member.recv().await.unwrap()[..], b"to the room");
+        assert_eq!(&member.recv().await.unwrap()[..], b"marker");
+        // The outsider's first frame is the marker: the room's frame never came.
+        assert_eq!(&outsider.recv().await.unwrap()[..], b"marker");
+        running.stop().await;
+    })
+    .await;
+}

@@ -22,8 +22,9 @@ struct Fanout {
 
 impl Handler<PacketN> for Fanout {
     fn on_frame(&self, _from: &Session<PacketN>, frame: Bytes) {
-        // Fire and forget: outcomes are counted in the server's stats.
-        if let Err(e) = self.server.broadcast(frame) {
+        // Fire and forget, so no per-recipient report is kept; refusals are
+        // counted in the server's stats.
+        if let Err(e) = self.server.broadcast_detached(frame) {
             tracing::debug!(error = %e, "broadcast refused");
         }
     }
