@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{f64_field, netbench, u64_field, verified, Server, BASELINE_ECHO, BASELINE_FANOUT};
+use common::{
+    f64_field, netbench, u64_field, verified, verified_fanout, Server, BASELINE_ECHO,
+    BASELINE_FANOUT,
+};
 
 #[tokio::test]
 async fn batching_echo_baseline_returns_every_frame_in_order() {
@@ -67,26 +70,7 @@ async fn payloads_too_short_for_a_timestamp_are_still_timed_and_verified() {
 #[tokio::test]
 async fn fanout_baseline_delivers_each_frame_to_every_subscriber_in_sender_order() {
     let server = Server::start(BASELINE_FANOUT, &[]).await;
-    let flags = [
-        "--mode",
-        "fanout",
-        "--conns",
-        "6",
-        "--publishers",
-        "2",
-        "--pipeline",
-        "8",
-    ];
-    let report = verified(server.addr, &flags).await;
-    assert_eq!(report["mode"], "fanout");
-    assert_eq!(u64_field(&report, "publishers"), 2);
-    let (sent, delivered) = (u64_field(&report, "sent"), u64_field(&report, "frames"));
-    assert!(sent > 0);
-    // Each published frame reaches every subscriber, not only its sender.
-    assert!(
-        delivered >= sent * 6 / 2,
-        "sent {sent}, delivered {delivered}: {report}"
-    );
+    let report = verified_fanout(server.addr).await;
     assert!(report["lost"].is_u64() && report["publisher_stalls"].is_u64());
 }
 

@@ -185,9 +185,9 @@ impl PacketN {
     }
 
     /// The header for a payload of `len` bytes (its first `n` bytes), or the
-    /// refusal.
+    /// refusal. Shared with codecs layered on PacketN (the P2P envelope).
     #[inline]
-    fn head_for(&self, len: usize) -> Result<([u8; 8], usize), FrameError> {
+    pub(crate) fn head_for(&self, len: usize) -> Result<([u8; 8], usize), FrameError> {
         let len64 = len as u64;
         if len64 > self.max {
             return Err(FrameError::PayloadTooLarge {

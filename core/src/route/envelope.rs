@@ -199,14 +199,11 @@ impl Encoder<Envelope> for EnvelopeCodec {
             return Err(FrameError::PayloadTooLarge { len, max });
         }
         let order = self.packet.byte_order();
-        let n = self.packet.header_len().bytes();
-        // `len + 6 <= max_frame_len`, which the header can express.
-        let frame_len = len + ADDRESS_LEN as u64;
+        // The PacketN payload is the address plus the envelope's payload;
+        // `len <= max` above keeps it within what PacketN accepts.
+        let (length, n) = self.packet.head_for(env.payload.len() + ADDRESS_LEN)?;
         let mut head = [0u8; 8 + ADDRESS_LEN];
-        match order {
-            ByteOrder::Little => head[..n].copy_from_slice(&frame_len.to_le_bytes()[..n]),
-            ByteOrder::Big => head[..n].copy_from_slice(&frame_len.to_be_bytes()[8 - n..]),
-        }
+        head[..n].copy_from_slice(&length[..n]);
         head[n] = env.src_type;
         head[n + 1..n + 3].copy_from_slice(&u16_bytes(env.src_no, order));
         head[n + 3] = env.dst_type;

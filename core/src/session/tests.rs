@@ -434,6 +434,25 @@ fn set_heartbeat_takes_effect_at_once_and_none_or_zero_stops_it() {
 }
 
 #[test]
+fn a_pre_encoded_heartbeat_goes_out_as_given_and_none_stops_it() {
+    let (mut s, now) = new(SessionConfig::default());
+    let frame = PacketN::default().encode_frame(b("hb")).unwrap();
+    s.set_heartbeat_frame(Some((secs(10), frame.clone())), now);
+    assert_eq!(s.poll_timeout(), Some(now + secs(10)));
+    s.handle_timeout(now + secs(10));
+    assert_eq!(write_all(&mut s, now + secs(10)), wire(&["hb"]));
+    assert_eq!(s.stats().heartbeats_sent, 1);
+    s.set_heartbeat_frame(None, now + secs(10));
+    assert_eq!(s.poll_timeout(), None);
+    s.set_heartbeat_frame(Some((Duration::ZERO, frame.clone())), now + secs(10));
+    assert_eq!(s.poll_timeout(), None, "a zero interval stops it");
+    s.close(now + secs(10));
+    s.set_heartbeat_frame(Some((secs(1), frame)), now + secs(10));
+    let _ = events(&mut s);
+    assert_eq!(s.poll_timeout(), None, "after close it does nothing");
+}
+
+#[test]
 fn a_heartbeat_the_codec_refuses_leaves_the_previous_one() {
     let now = t0();
     let mut s = Session::new(
@@ -586,6 +605,25 @@ fn abort_fails_every_pending_send_at_once() {
     assert!(matches!(closed_reason(&evs), Some(CloseReason::Aborted)));
     assert_eq!(s.stats().failed_closed, 2);
     assert!(!s.wants_write() && !s.wants_read());
+}
+
+#[test]
+fn an_io_error_ends_the_session_with_its_kind_and_fails_pending_sends_closed() {
+    let (mut s, now) = new(SessionConfig::default());
+    let a = s.send(b("a"), now).unwrap();
+    let _ = write(&mut s, 2, now); // partly written: still pending
+    let c = s.send(b("c"), now).unwrap();
+    s.on_io_error(std::io::ErrorKind::ConnectionReset);
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(a.get(), CLOSED), (c.get(), CLOSED)]);
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::Io(std::io::ErrorKind::ConnectionReset))
+    ));
+    assert!(!s.wants_write() && !s.wants_read());
+    // Once closed, a later error changes nothing: Closed came once.
+    s.on_io_error(std::io::ErrorKind::BrokenPipe);
+    assert!(events(&mut s).is_empty());
 }
 
 #[test]

@@ -155,3 +155,29 @@ pub fn assert_clean(run: &Run) -> serde_json::Value {
     assert_eq!(report["verify"], true, "{report}");
     report
 }
+
+/// Drives a fan-out server with 6 connections, 2 of them publishing, verified,
+/// and asserts each published frame reached every subscriber, not only its
+/// sender. Returns the report for further checks.
+pub async fn verified_fanout(addr: SocketAddr) -> serde_json::Value {
+    let flags = [
+        "--mode",
+        "fanout",
+        "--conns",
+        "6",
+        "--publishers",
+        "2",
+        "--pipeline",
+        "8",
+    ];
+    let report = verified(addr, &flags).await;
+    assert_eq!(report["mode"], "fanout");
+    assert_eq!(u64_field(&report, "publishers"), 2);
+    let (sent, delivered) = (u64_field(&report, "sent"), u64_field(&report, "frames"));
+    assert!(sent > 0, "{report}");
+    assert!(
+        delivered >= sent * 6 / 2,
+        "sent {sent}, delivered {delivered}: {report}"
+    );
+    report
+}
