@@ -1,6 +1,6 @@
 //! `Session` against the reference model of `support/session_model.rs` over
-//! random operation sequences: send (encoded by the session or pre-encoded,
-//! with any deadline), write k bytes through a few vectored slices, feed
+//! random operation sequences: send (encoded by the session, pre-encoded, or
+//! untracked, with any deadline), write k bytes through a few vectored slices, feed
 //! inbound chunks (two read paths), end of stream, advance time by random
 //! steps (also backwards), set or clear the heartbeat, close, abort. After
 //! every operation the events must be exactly the model's, and after every
@@ -11,7 +11,7 @@
 #[path = "support/session_model.rs"]
 mod model;
 
-use model::{Cfg, Deadline, Op};
+use model::{Cfg, Deadline, Op, SendHow};
 use proptest::prelude::*;
 
 fn op() -> impl Strategy<Value = Op> {
@@ -21,8 +21,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Deadline::Never),
     ];
     prop_oneof![
-        6 => (0usize..40, deadline, any::<bool>())
-            .prop_map(|(len, deadline, pre_encoded)| Op::Send { len, deadline, pre_encoded }),
+        6 => (0usize..40, deadline, prop_oneof![Just(SendHow::Codec), Just(SendHow::PreEncoded), Just(SendHow::Untracked)])
+            .prop_map(|(len, deadline, how)| Op::Send { len, deadline, how }),
         5 => (0usize..120, 1usize..8).prop_map(|(max, slices)| Op::Write { max, slices }),
         4 => (0usize..60, any::<bool>()).prop_map(|(len, into_slice)| Op::Feed { len, into_slice }),
         1 => Just(Op::FeedNothing),

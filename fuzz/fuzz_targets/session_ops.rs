@@ -2,7 +2,7 @@
 //! from raw bytes, in one of two modes chosen by the first byte.
 //!
 //! - Model mode (even first byte): the operations of the proptest
-//!   `core/tests/session_model.rs` (send, encoded or pre-encoded, with any
+//!   `core/tests/session_model.rs` (send: encoded, pre-encoded or untracked, with any
 //!   deadline; write k bytes through a few vectored slices; feed inbound
 //!   chunks through both read paths; end of stream; time steps forwards and
 //!   backwards; heartbeat changes; close; abort) run against the reference
@@ -322,7 +322,11 @@ fn model_mode(input: &mut Input) {
                     2 => model::Deadline::After(millis(input, 4000)),
                     _ => model::Deadline::Never,
                 },
-                pre_encoded: input.bool(),
+                how: [
+                    model::SendHow::Codec,
+                    model::SendHow::PreEncoded,
+                    model::SendHow::Untracked,
+                ][usize::from(input.u8() % 3)],
             },
             1 => model::Op::Write {
                 max: usize::from(input.u16() % 400),

@@ -14,6 +14,9 @@
 //! - one [`BroadcastRecord`] per broadcast in flight, owned apart from the hub
 //!   (its own small lock, or a [`BroadcastTracker`] on an event loop), so
 //!   recording a recipient's outcome never takes the hub lock;
+//! - for fire-and-forget fan-out, a [`BroadcastRing`] per lane behind its
+//!   own lock: a broadcast is one push, and each reader pulls what it has
+//!   room for;
 //! - two process-wide id counters ([`SessionId::allocate`] and the broadcast
 //!   ids), each a single relaxed atomic increment.
 
@@ -22,6 +25,7 @@ mod channel;
 mod dense;
 mod id;
 mod registry;
+mod ring;
 mod state;
 
 pub use broadcast::{
@@ -32,6 +36,7 @@ pub use channel::{Channel, Kicked, UnknownSession};
 pub(crate) use dense::IdHash;
 pub use id::SessionId;
 pub use registry::{Hub, PeerAddr, RegisterError, SessionInfo};
+pub use ring::{BroadcastRing, RingCursor, RingRead, ZeroCapacity};
 pub use state::{ServerState, StateError};
 
 // What a runtime puts behind a lock or hands between tasks must be able to
@@ -42,6 +47,7 @@ const _: () = {
     shareable::<BroadcastRecord>();
     shareable::<BroadcastTracker>();
     shareable::<Delivery>();
+    shareable::<BroadcastRing<std::task::Waker>>();
     shareable::<crate::route::Router>();
 };
 

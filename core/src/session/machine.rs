@@ -3,8 +3,8 @@
 use super::config::SessionConfig;
 use super::event::{CloseReason, Event};
 use super::input::ReadBuffer;
-use super::queue::{Deadline, SendQueue};
-use super::send::{SendDeadline, SendError};
+use super::queue::{Deadline, SendQueue, Tag};
+use super::send::{SendDeadline, SendError, UntrackedFinished};
 use super::stats::SessionStats;
 use super::timer::Timer;
 use super::{SendFailure, SendId, SendOutcome};
@@ -15,6 +15,17 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
+
+/// Borrows a session's [`Outcomes`] without borrowing its queue.
+macro_rules! outcomes {
+    ($s:ident) => {
+        Outcomes {
+            events: &mut $s.events,
+            stats: &mut $s.stats,
+            untracked: &mut $s.untracked,
+        }
+    };
+}
 
 /// One connection's protocol state: the send queue and the outcome of every
 /// send, send deadlines, heartbeat, liveness and idle rules, the inbound rate
@@ -167,6 +178,8 @@ pub struct Session<C: Decoder> {
     last_traffic: Instant,
 
     events: VecDeque<Event<C::Item>>,
+    /// Untracked sends ended since the last `take_untracked_finished`.
+    untracked: UntrackedFinished,
     stats: SessionStats,
 }
 
@@ -247,6 +260,7 @@ impl<C: Decoder> Session<C> {
             last_read: now,
             last_traffic: now,
             events: VecDeque::new(),
+            untracked: UntrackedFinished::default(),
             stats: SessionStats::default(),
         }
     }
@@ -388,9 +402,9 @@ impl<C: Decoder> Session<C> {
         self.last_write = now;
         self.last_traffic = now;
         self.stats.bytes_out += n as u64;
-        let (events, stats) = (&mut self.events, &mut self.stats);
+        let mut out = outcomes!(self);
         self.queue
-            .advance(n, |id, outcome| record(events, stats, id, outcome));
+            .advance(n, |tag, outcome| out.record(tag, outcome));
         self.after_dequeue();
     }
 
@@ -507,6 +521,54 @@ impl<C: Decoder> Session<C> {
             return Err(refusal.with(frame));
         }
         Ok(self.enqueue(frame, deadline, now))
+    }
+
+    /// Queues an encoded frame that nobody waits on: it gets no [`SendId`]
+    /// and no `Sent`/`Failed` event, which saves an event per frame on paths
+    /// such as fire-and-forget replies and broadcast fan-out. Everything
+    /// else is as for [`send_encoded`](Self::send_encoded): the same
+    /// refusals, deadline and close rules, and the same counters in
+    /// [`stats`](Self::stats). When it ends, however it ends, its length (as
+    /// queued) is added to
+    /// [`take_untracked_finished`](Self::take_untracked_finished), so a
+    /// runtime can return the room it took in one step per turn.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::{EncodedFrame, PacketN};
+    /// use castnet_core::session::{SendDeadline, Session, SessionConfig};
+    /// use std::time::Instant;
+    ///
+    /// let now = Instant::now();
+    /// let mut s = Session::new(PacketN::default(), SessionConfig::default(), now);
+    /// let frame = EncodedFrame::contiguous(Bytes::from_static(b"\0\0\0\x02hi"));
+    /// s.send_untracked(frame, SendDeadline::Default, now).unwrap();
+    /// s.on_written(6, now);
+    /// assert!(s.poll_event().is_none(), "no event for an untracked send");
+    /// let done = s.take_untracked_finished();
+    /// assert_eq!((done.frames, done.bytes), (1, 6));
+    /// assert_eq!(s.stats().sent, 1);
+    /// ```
+    pub fn send_untracked(
+        &mut self,
+        frame: EncodedFrame,
+        deadline: SendDeadline,
+        now: Instant,
+    ) -> Result<(), SendError<EncodedFrame>> {
+        let now = self.tick(now);
+        if let Err(refusal) = self.check_room() {
+            return Err(refusal.with(frame));
+        }
+        let len = frame.len();
+        self.enqueue_tagged(Tag::Untracked(len), frame, deadline, now);
+        Ok(())
+    }
+
+    /// The untracked sends (see [`send_untracked`](Self::send_untracked))
+    /// that ended since the last call, written or failed, and their total
+    /// length; resets the count.
+    pub fn take_untracked_finished(&mut self) -> UntrackedFinished {
+        std::mem::take(&mut self.untracked)
     }
 
     /// Starts, changes or (`None`, or a zero interval) stops the heartbeat,
@@ -634,9 +696,9 @@ impl<C: Decoder> Session<C> {
         match timer {
             Timer::RateResume => self.resume(now),
             Timer::SendDeadline => {
-                let (events, stats) = (&mut self.events, &mut self.stats);
+                let mut out = outcomes!(self);
                 self.queue
-                    .expire(now, |id, outcome| record(events, stats, id, outcome));
+                    .expire(now, |tag, outcome| out.record(tag, outcome));
                 self.after_dequeue();
             }
             Timer::Linger => {
@@ -655,10 +717,11 @@ impl<C: Decoder> Session<C> {
             Timer::Idle => self.finish(CloseReason::IdleTimeout),
             Timer::Heartbeat => {
                 if let Some(hb) = &self.heartbeat {
-                    let (events, stats) = (&mut self.events, &mut self.stats);
+                    let frame = hb.frame.clone();
+                    let mut out = outcomes!(self);
                     self.queue
-                        .push(None, hb.frame.clone(), Deadline::None, |id, outcome| {
-                            record(events, stats, id, outcome)
+                        .push(Tag::Heartbeat, frame, Deadline::None, |tag, outcome| {
+                            out.record(tag, outcome)
                         });
                 }
             }
@@ -686,6 +749,17 @@ impl<C: Decoder> Session<C> {
     fn enqueue(&mut self, frame: EncodedFrame, deadline: SendDeadline, now: Instant) -> SendId {
         let id = SendId(self.next_id);
         self.next_id += 1;
+        self.enqueue_tagged(Tag::Tracked(id), frame, deadline, now);
+        id
+    }
+
+    fn enqueue_tagged(
+        &mut self,
+        tag: Tag,
+        frame: EncodedFrame,
+        deadline: SendDeadline,
+        now: Instant,
+    ) {
         self.stats.sends_accepted += 1;
         let deadline = match deadline {
             // The default timeout is constant and `now` never goes back, so
@@ -699,11 +773,10 @@ impl<C: Decoder> Session<C> {
             SendDeadline::At(at) => Deadline::Any(at.max(now)),
             SendDeadline::Never => Deadline::None,
         };
-        let (events, stats) = (&mut self.events, &mut self.stats);
-        self.queue.push(Some(id), frame, deadline, |id, outcome| {
-            record(events, stats, id, outcome)
+        let mut out = outcomes!(self);
+        self.queue.push(tag, frame, deadline, |tag, outcome| {
+            out.record(tag, outcome)
         });
-        id
     }
 
     /// After frames left the queue: finish a drained close, or announce room.
@@ -737,9 +810,8 @@ impl<C: Decoder> Session<C> {
     /// Ends the session: what is queued fails `Closed`, buffers are freed,
     /// and `Closed(reason)` is the last event.
     fn finish(&mut self, reason: CloseReason) {
-        let (events, stats) = (&mut self.events, &mut self.stats);
-        self.queue
-            .drain(|id, outcome| record(events, stats, id, outcome));
+        let mut out = outcomes!(self);
+        self.queue.drain(|tag, outcome| out.record(tag, outcome));
         self.state = State::Closed;
         self.writable_owed = false;
         self.heartbeat = None;
@@ -866,35 +938,53 @@ impl<C: Decoder> Session<C> {
     }
 }
 
-/// Counts one frame leaving the queue and reports it if a caller waits on it.
-fn record<T>(
-    events: &mut VecDeque<Event<T>>,
-    stats: &mut SessionStats,
-    id: Option<SendId>,
-    outcome: SendOutcome,
-) {
-    if outcome == SendOutcome::Sent {
-        stats.frames_out += 1;
-    }
-    let Some(id) = id else {
-        // A heartbeat: counted, never reported.
+/// The parts of a session that a frame leaving the queue updates, borrowed
+/// field by field so the queue can be borrowed beside them.
+struct Outcomes<'a, T> {
+    events: &'a mut VecDeque<Event<T>>,
+    stats: &'a mut SessionStats,
+    untracked: &'a mut UntrackedFinished,
+}
+
+impl<T> Outcomes<'_, T> {
+    /// Counts one frame leaving the queue, and reports it if a caller waits
+    /// on it.
+    fn record(&mut self, tag: Tag, outcome: SendOutcome) {
+        let stats = &mut *self.stats;
         if outcome == SendOutcome::Sent {
-            stats.heartbeats_sent += 1;
+            stats.frames_out += 1;
         }
-        return;
-    };
-    match outcome {
-        SendOutcome::Sent => {
-            stats.sent += 1;
-            events.push_back(Event::Sent(id));
-        }
-        SendOutcome::Failed(why) => {
-            match why {
-                SendFailure::Closed => stats.failed_closed += 1,
-                SendFailure::TimedOut => stats.failed_timed_out += 1,
-                SendFailure::QueueFull => {}
+        let id = match tag {
+            Tag::Heartbeat => {
+                if outcome == SendOutcome::Sent {
+                    stats.heartbeats_sent += 1;
+                }
+                return;
             }
-            events.push_back(Event::Failed(id, why));
+            Tag::Untracked(len) => {
+                self.untracked.frames += 1;
+                self.untracked.bytes += len;
+                None
+            }
+            Tag::Tracked(id) => Some(id),
+        };
+        match outcome {
+            SendOutcome::Sent => {
+                stats.sent += 1;
+                if let Some(id) = id {
+                    self.events.push_back(Event::Sent(id));
+                }
+            }
+            SendOutcome::Failed(why) => {
+                match why {
+                    SendFailure::Closed => stats.failed_closed += 1,
+                    SendFailure::TimedOut => stats.failed_timed_out += 1,
+                    SendFailure::QueueFull => {}
+                }
+                if let Some(id) = id {
+                    self.events.push_back(Event::Failed(id, why));
+                }
+            }
         }
     }
 }

@@ -23,5 +23,5 @@ pub use config::{SessionConfig, SessionConfigBuilder};
 pub use event::{CloseReason, Event};
 pub use machine::Session;
 pub use outcome::{SendFailure, SendId, SendOutcome};
-pub use send::{SendDeadline, SendError};
+pub use send::{SendDeadline, SendError, UntrackedFinished};
 pub use stats::SessionStats;

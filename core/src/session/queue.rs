@@ -21,12 +21,23 @@ pub(super) enum Deadline {
     Any(Instant),
 }
 
+/// Who learns how a queued frame ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tag {
+    /// A send with an id: its outcome is reported as an event.
+    Tracked(SendId),
+    /// A send nobody waits on: counted, and its length (as queued) is added
+    /// to the session's finished-untracked total.
+    Untracked(usize),
+    /// A heartbeat: counted, never reported.
+    Heartbeat,
+}
+
 #[derive(Debug)]
 struct Entry {
     /// Position in the queue, increasing; heartbeats have one too.
     seq: u64,
-    /// `None` for a heartbeat, which no caller waits on.
-    id: Option<SendId>,
+    tag: Tag,
     frame: EncodedFrame,
 }
 
@@ -78,10 +89,10 @@ impl SendQueue {
     /// once (`Sent` through `done`), since there is nothing to write.
     pub(super) fn push(
         &mut self,
-        id: Option<SendId>,
+        tag: Tag,
         frame: EncodedFrame,
         deadline: Deadline,
-        done: impl FnMut(Option<SendId>, SendOutcome),
+        done: impl FnMut(Tag, SendOutcome),
     ) {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -94,7 +105,7 @@ impl SendQueue {
             Deadline::Any(at) => self.any_order.push(Reverse((at, seq))),
         }
         self.bytes += frame.len();
-        self.entries.push_back(Entry { seq, id, frame });
+        self.entries.push_back(Entry { seq, tag, frame });
         self.settle_front(done);
     }
 
@@ -117,11 +128,7 @@ impl SendQueue {
 
     /// Marks `n` bytes as written, reporting each frame completed (`Sent`)
     /// through `done`, in order. The caller checks `n <= self.bytes()`.
-    pub(super) fn advance(
-        &mut self,
-        mut n: usize,
-        mut done: impl FnMut(Option<SendId>, SendOutcome),
-    ) {
+    pub(super) fn advance(&mut self, mut n: usize, mut done: impl FnMut(Tag, SendOutcome)) {
         debug_assert!(n <= self.bytes);
         while n > 0 {
             if !self.front_started {
@@ -142,9 +149,9 @@ impl SendQueue {
             }
             n -= left;
             self.bytes -= left;
-            let id = front.id;
+            let tag = front.tag;
             self.pop_front();
-            done(id, SendOutcome::Sent);
+            done(tag, SendOutcome::Sent);
             self.settle_front(&mut done);
         }
     }
@@ -157,11 +164,7 @@ impl SendQueue {
     /// Removes every unstarted frame whose deadline is at or before `now`,
     /// earliest deadline first, reporting each as `TimedOut` through `done`
     /// (and, as `Sent`, an empty frame that the removal brought to the front).
-    pub(super) fn expire(
-        &mut self,
-        now: Instant,
-        mut done: impl FnMut(Option<SendId>, SendOutcome),
-    ) {
+    pub(super) fn expire(&mut self, now: Instant, mut done: impl FnMut(Tag, SendOutcome)) {
         while let Some((at, seq)) = self.earliest() {
             if at > now {
                 break;
@@ -175,7 +178,7 @@ impl SendQueue {
             if let Ok(index) = self.entries.binary_search_by_key(&seq, |e| e.seq) {
                 if let Some(entry) = self.entries.remove(index) {
                     self.bytes -= entry.frame.len();
-                    done(entry.id, SendOutcome::Failed(SendFailure::TimedOut));
+                    done(entry.tag, SendOutcome::Failed(SendFailure::TimedOut));
                 }
                 if index == 0 {
                     self.settle_front(&mut done);
@@ -186,9 +189,9 @@ impl SendQueue {
     }
 
     /// Empties the queue, reporting every frame in order as `Closed`.
-    pub(super) fn drain(&mut self, mut done: impl FnMut(Option<SendId>, SendOutcome)) {
+    pub(super) fn drain(&mut self, mut done: impl FnMut(Tag, SendOutcome)) {
         for entry in self.entries.drain(..) {
-            done(entry.id, SendOutcome::Failed(SendFailure::Closed));
+            done(entry.tag, SendOutcome::Failed(SendFailure::Closed));
         }
         self.bytes = 0;
         self.front_started = false;
@@ -211,15 +214,15 @@ impl SendQueue {
     }
 
     /// Completes empty frames that reached the front: nothing to write.
-    fn settle_front(&mut self, mut done: impl FnMut(Option<SendId>, SendOutcome)) {
+    fn settle_front(&mut self, mut done: impl FnMut(Tag, SendOutcome)) {
         while let Some(front) = self.entries.front() {
             if !front.frame.is_empty() {
                 break;
             }
-            let (seq, id) = (front.seq, front.id);
+            let (seq, tag) = (front.seq, front.tag);
             self.mark_started(seq);
             self.pop_front();
-            done(id, SendOutcome::Sent);
+            done(tag, SendOutcome::Sent);
         }
     }
 
@@ -261,17 +264,30 @@ mod tests {
         EncodedFrame::new(&[body.len() as u8], Bytes::from_static(body), Bytes::new())
     }
 
-    fn ids(v: &[(Option<SendId>, SendOutcome)]) -> Vec<u64> {
+    fn ids(v: &[(Tag, SendOutcome)]) -> Vec<u64> {
         v.iter()
-            .map(|(id, _)| id.map_or(u64::MAX, SendId::get))
+            .map(|(tag, _)| match tag {
+                Tag::Tracked(id) => id.get(),
+                _ => u64::MAX,
+            })
             .collect()
     }
 
     #[test]
     fn chunks_vectored_spans_frames_and_stops_when_dst_is_full() {
         let mut q = SendQueue::default();
-        q.push(Some(SendId(0)), frame(b"ab"), Deadline::None, |_, _| {});
-        q.push(Some(SendId(1)), frame(b"cd"), Deadline::None, |_, _| {});
+        q.push(
+            Tag::Tracked(SendId(0)),
+            frame(b"ab"),
+            Deadline::None,
+            |_, _| {},
+        );
+        q.push(
+            Tag::Tracked(SendId(1)),
+            frame(b"cd"),
+            Deadline::None,
+            |_, _| {},
+        );
         let mut dst = [IoSlice::new(&[]); 3];
         assert_eq!(q.chunks_vectored(&mut dst), 3);
         let joined: Vec<u8> = dst.iter().flat_map(|s| s.iter().copied()).collect();
@@ -282,8 +298,18 @@ mod tests {
     fn advance_mid_header_keeps_the_frame_and_completes_in_order() {
         let mut q = SendQueue::default();
         let mut done = Vec::new();
-        q.push(Some(SendId(0)), frame(b"ab"), Deadline::None, |_, _| {});
-        q.push(Some(SendId(1)), frame(b"c"), Deadline::None, |_, _| {});
+        q.push(
+            Tag::Tracked(SendId(0)),
+            frame(b"ab"),
+            Deadline::None,
+            |_, _| {},
+        );
+        q.push(
+            Tag::Tracked(SendId(1)),
+            frame(b"c"),
+            Deadline::None,
+            |_, _| {},
+        );
         q.advance(1, |id, o| done.push((id, o))); // just the first header byte
         assert!(done.is_empty());
         assert_eq!(q.bytes(), 4);
@@ -299,25 +325,25 @@ mod tests {
         let s = Duration::from_secs;
         let mut q = SendQueue::default();
         q.push(
-            Some(SendId(0)),
+            Tag::Tracked(SendId(0)),
             frame(b"a"),
             Deadline::InOrder(now + s(5)),
             |_, _| {},
         );
         q.push(
-            Some(SendId(1)),
+            Tag::Tracked(SendId(1)),
             frame(b"b"),
             Deadline::Any(now + s(9)),
             |_, _| {},
         );
         q.push(
-            Some(SendId(2)),
+            Tag::Tracked(SendId(2)),
             frame(b"c"),
             Deadline::Any(now + s(1)),
             |_, _| {},
         );
         q.push(
-            Some(SendId(3)),
+            Tag::Tracked(SendId(3)),
             frame(b"d"),
             Deadline::InOrder(now + s(5)),
             |_, _| {},
@@ -338,7 +364,12 @@ mod tests {
     fn a_started_frame_leaves_the_deadline_index() {
         let now = t0();
         let mut q = SendQueue::default();
-        q.push(Some(SendId(0)), frame(b"ab"), Deadline::Any(now), |_, _| {});
+        q.push(
+            Tag::Tracked(SendId(0)),
+            frame(b"ab"),
+            Deadline::Any(now),
+            |_, _| {},
+        );
         q.advance(1, |_, _| {});
         assert_eq!(q.earliest_deadline(), None);
         let mut gone = Vec::new();
@@ -352,11 +383,14 @@ mod tests {
         let now = t0();
         let mut q = SendQueue::default();
         let mut done = Vec::new();
-        q.push(Some(SendId(0)), frame(b"a"), Deadline::Any(now), |id, o| {
-            done.push((id, o))
-        });
         q.push(
-            Some(SendId(1)),
+            Tag::Tracked(SendId(0)),
+            frame(b"a"),
+            Deadline::Any(now),
+            |id, o| done.push((id, o)),
+        );
+        q.push(
+            Tag::Tracked(SendId(1)),
             EncodedFrame::contiguous(Bytes::new()),
             Deadline::None,
             |id, o| done.push((id, o)),
@@ -367,7 +401,7 @@ mod tests {
         assert_eq!(done[1].1, SendOutcome::Sent);
         assert!(q.is_empty());
         q.push(
-            Some(SendId(2)),
+            Tag::Tracked(SendId(2)),
             EncodedFrame::contiguous(Bytes::new()),
             Deadline::None,
             |id, o| done.push((id, o)),
@@ -383,10 +417,15 @@ mod tests {
         let mut q = SendQueue::default();
         for i in 0..1000 {
             let at = now + Duration::from_secs(3600 + i);
-            q.push(Some(SendId(i)), frame(b"x"), Deadline::Any(at), |_, _| {});
+            q.push(
+                Tag::Tracked(SendId(i)),
+                frame(b"x"),
+                Deadline::Any(at),
+                |_, _| {},
+            );
         }
         q.push(
-            Some(SendId(1000)),
+            Tag::Tracked(SendId(1000)),
             frame(b"y"),
             Deadline::Any(now),
             |_, _| {},

@@ -64,3 +64,15 @@ impl<I> SendError<I> {
         }
     }
 }
+
+/// Untracked sends that ended (written, timed out, or dropped at close), as
+/// [`Session::take_untracked_finished`](super::Session::take_untracked_finished)
+/// reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UntrackedFinished {
+    /// How many ended.
+    pub frames: usize,
+    /// Their total length, as each was queued.
+    pub bytes: usize,
+}

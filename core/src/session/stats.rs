@@ -19,7 +19,7 @@ pub struct SessionStats {
     pub bytes_out: u64,
     /// Heartbeat frames completely written.
     pub heartbeats_sent: u64,
-    /// Sends accepted (each got a `SendId`).
+    /// Sends accepted, tracked (each got a `SendId`) or untracked.
     pub sends_accepted: u64,
     /// Sends that ended `Sent`.
     pub sent: u64,

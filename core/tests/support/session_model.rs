@@ -28,14 +28,25 @@ pub enum Deadline {
     Never,
 }
 
+/// Which send method is used.
+#[derive(Debug, Clone, Copy)]
+pub enum SendHow {
+    /// `send_with`: the session encodes it.
+    Codec,
+    /// `send_encoded` with a shared frame.
+    PreEncoded,
+    /// `send_untracked`: no id, no event; counted in the finished total.
+    Untracked,
+}
+
 /// One operation on the session (and the model).
 #[derive(Debug, Clone)]
 pub enum Op {
-    /// A send of an 8-byte id and `len` more bytes.
+    /// A send of an 8-byte name and `len` more bytes.
     Send {
         len: usize,
         deadline: Deadline,
-        pre_encoded: bool,
+        how: SendHow,
     },
     /// One vectored write of at most `max` bytes from `slices` chunks.
     Write {
@@ -103,8 +114,9 @@ fn ev(event: Event<Bytes>) -> Ev {
 #[derive(Debug)]
 struct MFrame {
     seq: u64,
-    /// `None` for a heartbeat.
+    /// `None` for a heartbeat or an untracked send.
     id: Option<u64>,
+    untracked: bool,
     payload: Vec<u8>,
     written: usize,
     deadline: Option<u64>,
@@ -170,6 +182,10 @@ struct Model {
     state: MState,
     queue: VecDeque<MFrame>,
     next_id: u64,
+    /// Every accepted send's name (tracked or not), in order.
+    next_name: u64,
+    /// Untracked sends ended since the last check: (frames, bytes).
+    untracked_done: (usize, usize),
     next_seq: u64,
     owed: bool,
     heartbeat: Option<u64>,
@@ -191,6 +207,8 @@ impl Model {
             state: MState::Open,
             queue: VecDeque::new(),
             next_id: 0,
+            next_name: 0,
+            untracked_done: (0, 0),
             next_seq: 0,
             owed: false,
             heartbeat: None,
@@ -211,7 +229,12 @@ impl Model {
     }
 
     /// `Ok(id)`, or the refusal.
-    fn send(&mut self, payload: Vec<u8>, deadline: &Deadline) -> Result<u64, SendFailure> {
+    fn send(
+        &mut self,
+        payload: Vec<u8>,
+        deadline: &Deadline,
+        untracked: bool,
+    ) -> Result<Option<u64>, SendFailure> {
         if self.state != MState::Open {
             return Err(SendFailure::Closed);
         }
@@ -219,23 +242,27 @@ impl Model {
             self.owed = true;
             return Err(SendFailure::QueueFull);
         }
-        let id = self.next_id;
-        self.next_id += 1;
+        self.next_name += 1;
+        let id = (!untracked).then(|| {
+            self.next_id += 1;
+            self.next_id - 1
+        });
         let deadline = match deadline {
             Deadline::Default => self.cfg.send_timeout.map(|t| self.now + t),
             Deadline::After(ms) => Some(self.now + ms),
             Deadline::Never => None,
         };
-        self.push(Some(id), payload, deadline);
+        self.push(id, untracked, payload, deadline);
         Ok(id)
     }
 
-    fn push(&mut self, id: Option<u64>, payload: Vec<u8>, deadline: Option<u64>) {
+    fn push(&mut self, id: Option<u64>, untracked: bool, payload: Vec<u8>, deadline: Option<u64>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.queue.push_back(MFrame {
             seq,
             id,
+            untracked,
             payload,
             written: 0,
             deadline,
@@ -256,12 +283,21 @@ impl Model {
             }
             n -= left;
             let done = self.queue.pop_front().unwrap();
-            self.completed.push(done.payload);
+            self.end_untracked(&done);
             if let Some(id) = done.id {
                 self.events.push(Ev::Sent(id));
             }
+            self.completed.push(done.payload);
         }
         self.after_dequeue();
+    }
+
+    /// An untracked send left the queue, however it ended.
+    fn end_untracked(&mut self, f: &MFrame) {
+        if f.untracked {
+            self.untracked_done.0 += 1;
+            self.untracked_done.1 += f.len();
+        }
     }
 
     fn after_dequeue(&mut self) {
@@ -321,7 +357,8 @@ impl Model {
     }
 
     fn finish(&mut self, reason: &'static str) {
-        for f in self.queue.drain(..) {
+        for f in std::mem::take(&mut self.queue) {
+            self.end_untracked(&f);
             if let Some(id) = f.id {
                 self.events.push(Ev::Failed(id, SendFailure::Closed));
             }
@@ -345,8 +382,10 @@ impl Model {
         for &(_, seq) in &due {
             let i = self.queue.iter().position(|f| f.seq == seq).unwrap();
             let f = self.queue.remove(i).unwrap();
-            self.events
-                .push(Ev::Failed(f.id.unwrap(), SendFailure::TimedOut));
+            self.end_untracked(&f);
+            if let Some(id) = f.id {
+                self.events.push(Ev::Failed(id, SendFailure::TimedOut));
+            }
         }
         if !due.is_empty() {
             self.after_dequeue();
@@ -371,7 +410,7 @@ impl Model {
         if self.state == MState::Open && self.queue.is_empty() {
             if let Some(interval) = self.heartbeat {
                 if self.last_write + interval <= now {
-                    self.push(None, HEARTBEAT.to_vec(), None);
+                    self.push(None, false, HEARTBEAT.to_vec(), None);
                 }
             }
         }
@@ -398,30 +437,33 @@ impl Harness {
         let now = self.at(self.m.now);
         let (s, m) = (&mut self.s, &mut self.m);
         match op {
-            Op::Send {
-                len,
-                deadline,
-                pre_encoded,
-            } => {
-                // Payloads name their send, so the wire can be checked against ids.
-                let mut payload = m.next_id.to_be_bytes().to_vec();
+            Op::Send { len, deadline, how } => {
+                // Payloads name their send, so the wire order can be checked.
+                let mut payload = m.next_name.to_be_bytes().to_vec();
                 payload.resize(8 + len, 0xab);
                 let real_deadline = match deadline {
                     Deadline::Default => SendDeadline::Default,
                     Deadline::After(ms) => SendDeadline::After(Duration::from_millis(ms)),
                     Deadline::Never => SendDeadline::Never,
                 };
-                let real = if pre_encoded {
-                    let shared = PacketN::default().encode_to_bytes(&payload).unwrap();
-                    s.send_encoded(EncodedFrame::contiguous(shared), real_deadline, now)
-                        .map_err(|e| e.failure())
-                } else {
-                    s.send_with(Bytes::from(payload.clone()), real_deadline, now)
-                        .map_err(|e| e.failure())
+                let shared = || PacketN::default().encode_to_bytes(&payload).unwrap();
+                let real = match how {
+                    SendHow::Codec => s
+                        .send_with(Bytes::from(payload.clone()), real_deadline, now)
+                        .map(|id| Some(id.get()))
+                        .map_err(|e| e.failure()),
+                    SendHow::PreEncoded => s
+                        .send_encoded(EncodedFrame::contiguous(shared()), real_deadline, now)
+                        .map(|id| Some(id.get()))
+                        .map_err(|e| e.failure()),
+                    SendHow::Untracked => s
+                        .send_untracked(EncodedFrame::contiguous(shared()), real_deadline, now)
+                        .map(|()| None)
+                        .map_err(|e| e.failure()),
                 };
-                let expected = m.send(payload, &deadline);
-                assert_eq!(real.map(|id| id.get()), expected.map_err(Some));
-                if let Ok(id) = expected {
+                let expected = m.send(payload, &deadline, matches!(how, SendHow::Untracked));
+                assert_eq!(real, expected.map_err(Some));
+                if let Ok(Some(id)) = expected {
                     self.accepted.push(id);
                 }
             }
@@ -492,6 +534,9 @@ impl Harness {
         assert_eq!(s.queued_frames(), m.queue.len());
         assert_eq!(s.wants_write(), !m.queue.is_empty());
         assert_eq!(s.is_closed(), m.state == MState::Closed);
+        let finished = self.s.take_untracked_finished();
+        let expected = std::mem::take(&mut self.m.untracked_done);
+        assert_eq!((finished.frames, finished.bytes), expected);
     }
 
     /// The session's events are exactly the model's; each ends a send at most once.
@@ -572,18 +617,18 @@ pub fn run(cfg: Cfg, peer: (Vec<Vec<u8>>, bool), ops: Vec<Op>) {
         decoded.push(frame.to_vec());
     }
     assert_eq!(&decoded, &h.m.completed);
-    let sent_ids: Vec<u64> = decoded
+    let sent_names: Vec<u64> = decoded
         .iter()
         .filter(|p| p.as_slice() != HEARTBEAT)
         .map(|p| u64::from_be_bytes(p[..8].try_into().unwrap()))
         .collect();
     let stats = h.s.stats();
-    assert_eq!(stats.sent, sent_ids.len() as u64);
+    assert_eq!(stats.sent, sent_names.len() as u64);
     assert!(
-        sent_ids.windows(2).all(|w| w[0] < w[1]),
+        sent_names.windows(2).all(|w| w[0] < w[1]),
         "sends reach the wire in order"
     );
-    let heartbeats = decoded.len() - sent_ids.len();
+    let heartbeats = decoded.len() - sent_names.len();
     assert_eq!(stats.heartbeats_sent, heartbeats as u64);
     assert_eq!(stats.bytes_out, h.wire.len() as u64);
 }
