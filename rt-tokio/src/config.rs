@@ -35,6 +35,13 @@ pub struct Config<C = PacketN> {
     /// the connection stops reading (default 1024). Frames already read are
     /// never dropped, so up to one read's worth more may wait.
     pub recv_buffer: usize,
+    /// Bounds of a server's broadcast ring, the log that detached broadcasts
+    /// ([`Server::broadcast_detached`](crate::Server::broadcast_detached))
+    /// go through: at most this many frames (default 4096) and this many
+    /// bytes beyond the newest frame (default 32 MiB). A session that falls
+    /// further behind misses the oldest (counted in
+    /// [`Stats::broadcast_missed`](crate::Stats::broadcast_missed)).
+    pub broadcast_ring: (usize, usize),
 }
 
 impl Default for Config<PacketN> {
@@ -52,6 +59,7 @@ impl<C> Config<C> {
             socket: SocketOptions::default(),
             limits: ConnectionLimits::default(),
             recv_buffer: 1024,
+            broadcast_ring: (4096, 32 << 20),
         }
     }
 
@@ -70,6 +78,12 @@ impl<C> Config<C> {
     /// Sets the connection limits.
     pub fn limits(mut self, limits: ConnectionLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sets the broadcast ring's bounds: `frames` (at least one) and `bytes`.
+    pub fn broadcast_ring(mut self, frames: usize, bytes: usize) -> Self {
+        self.broadcast_ring = (frames.max(1), bytes);
         self
     }
 

@@ -20,6 +20,15 @@ use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
 use tokio::sync::{mpsc, Notify};
 use tracing::Instrument;
 
+/// Which side a connection is on.
+pub(crate) enum Role {
+    /// A dialled session: frames go to `recv`.
+    Client,
+    /// A server's session: frames go to its handler, and it follows the
+    /// server's broadcast lane.
+    Server(crate::lane::Subscription),
+}
+
 /// Creates the handle and the owner task of one connection. `make_sink` builds
 /// the sink from the handle (a handler needs it) and the recv channel, if any.
 pub(crate) fn start<C, S>(
@@ -28,7 +37,7 @@ pub(crate) fn start<C, S>(
     peer: PeerAddr,
     config: &Config<C>,
     stats: Arc<StatsCell>,
-    recv: bool,
+    role: Role,
     make_sink: impl FnOnce(Session<C>, Option<RecvSink<C::Item>>) -> S,
 ) -> (Session<C>, impl Future<Output = ()> + Send + 'static)
 where
@@ -37,12 +46,12 @@ where
     S: Sink<C> + 'static,
 {
     let (tx, inbox) = mpsc::unbounded_channel();
-    let (frames_tx, frames_rx) = match recv {
-        true => {
+    let (frames_tx, frames_rx, lane) = match role {
+        Role::Client => {
             let (sink, queue) = recv_queue(config.recv_buffer);
-            (Some(sink), Some(queue))
+            (Some(sink), Some(queue), None)
         }
-        false => (None, None),
+        Role::Server(lane) => (None, None, Some(lane)),
     };
     let shared = Arc::new(Shared {
         id,
@@ -70,7 +79,7 @@ where
         tokio::time::Instant::now().into_std(),
     );
     let span = tracing::debug_span!("session", id = id.get(), %peer);
-    let task = driver::drive(stream, core, shared, inbox, sink, stats).instrument(span);
+    let task = driver::drive(stream, core, shared, inbox, sink, stats, lane).instrument(span);
     (session, task)
 }
 
@@ -137,7 +146,7 @@ where
         peer,
         config,
         stats,
-        true,
+        Role::Client,
         |_, sink| sink.expect("client sessions receive through recv"),
     );
     tokio::spawn(task);

@@ -8,13 +8,14 @@
 //! spent. The task compares `now >= deadline` itself rather than trusting
 //! that a sleep fired on time.
 
+use crate::lane::Subscription;
 use crate::pending::Pending;
 use crate::session::{Command, Done, LocalBatch, Shared};
 use crate::socket::Stream;
 use crate::stats::StatsCell;
 use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
 use castnet_core::session::{SendFailure, SendId, SendOutcome, SessionStats};
-use castnet_core::Decoder;
+use castnet_core::{Decoder, EncodedFrame};
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
@@ -41,6 +42,11 @@ pub(crate) trait Sink<C: Decoder>: Send {
     fn frame(&mut self, frame: C::Item) -> bool;
     /// Waits until frames can be delivered again.
     fn ready(&mut self) -> impl Future<Output = ()> + Send;
+    /// Whether every send's outcome goes to [`Sink::sent`]. When false,
+    /// sends nobody awaits are queued untracked (no event per frame).
+    fn tracks_sends(&self) -> bool {
+        false
+    }
     /// A send finished.
     fn sent(&mut self, _id: SendId, _outcome: SendOutcome) {}
     /// The session closed. Called exactly once, last.
@@ -54,6 +60,7 @@ pub(crate) async fn drive<C, S>(
     mut inbox: mpsc::UnboundedReceiver<Command>,
     mut sink: S,
     stats: Arc<StatsCell>,
+    mut lane: Option<Subscription>,
 ) where
     C: Decoder + Send + Sync + 'static,
     C::Item: Send,
@@ -62,6 +69,7 @@ pub(crate) async fn drive<C, S>(
     // However this task ends (a callback may panic, the runtime may drop
     // it), handles learn that it did.
     let _finished = Finished(&shared);
+    let track = sink.tracks_sends();
     sink.open();
     let mut pending = Pending::new();
     let mut local: Vec<Command> = Vec::new();
@@ -110,14 +118,14 @@ pub(crate) async fn drive<C, S>(
             local = batch.exit();
             let mut applied = local.len();
             for cmd in local.drain(..) {
-                apply(&mut core, &shared, &mut pending, cmd, now);
+                apply(&mut core, &shared, &mut pending, track, cmd, now);
             }
             if closed.is_some() {
                 break;
             }
             for _ in 0..INBOX_BUDGET {
                 match inbox.try_recv() {
-                    Ok(cmd) => apply(&mut core, &shared, &mut pending, cmd, now),
+                    Ok(cmd) => apply(&mut core, &shared, &mut pending, track, cmd, now),
                     Err(_) => break,
                 }
                 applied += 1;
@@ -133,7 +141,11 @@ pub(crate) async fn drive<C, S>(
                 break;
             }
         }
-        shared.release(freed_bytes, freed_frames);
+        let untracked = core.take_untracked_finished();
+        shared.release(
+            freed_bytes + untracked.bytes,
+            freed_frames + untracked.frames,
+        );
         for (done, outcome) in finished.drain(..) {
             done.complete(outcome);
         }
@@ -141,9 +153,19 @@ pub(crate) async fn drive<C, S>(
             break reason;
         }
 
+        // Detached broadcasts: take what the queue has room for.
+        if let Some(lane) = &mut lane {
+            pull(lane, &mut core, &shared, &stats, now);
+        }
+
         // Write what is queued, as long as the socket takes it.
         if core.wants_write() {
-            if let Err(e) = write_some(&stream, &mut core, &mut scratch, now) {
+            let written = write_some(&stream, &mut core, &mut scratch, now);
+            // Untracked frames just written free their room now: no event
+            // will come for them.
+            let untracked = core.take_untracked_finished();
+            shared.release(untracked.bytes, untracked.frames);
+            if let Err(e) = written {
                 tracing::debug!(error = %e, "write failed");
                 core.on_io_error(e.kind());
                 continue;
@@ -160,12 +182,14 @@ pub(crate) async fn drive<C, S>(
         let read = !sink_full && core.wants_read();
         let write = core.wants_write();
         let deadline = core.poll_timeout().map(Instant::from_std);
+        // Wait for the broadcast lane only while its frames could be taken.
+        let lane_open = lane.is_some() && has_room(&core, &shared);
         tokio::select! {
             biased;
             cmd = inbox.recv(), if handles_alive => {
                 let now = Instant::now().into_std();
                 match cmd {
-                    Some(cmd) => apply(&mut core, &shared, &mut pending, cmd, now),
+                    Some(cmd) => apply(&mut core, &shared, &mut pending, track, cmd, now),
                     // Every handle is gone (a server keeps one per session,
                     // so this is a client nobody holds): nobody can send or
                     // receive any more, so close gracefully.
@@ -185,6 +209,10 @@ pub(crate) async fn drive<C, S>(
                 }
             }
             _ = sink.ready(), if sink_full => sink_full = false,
+            _ = std::future::poll_fn(|cx| match &mut lane {
+                Some(lane) => lane.poll_unread(cx),
+                None => std::task::Poll::Pending,
+            }), if lane_open => {}
             _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {}
         }
     };
@@ -192,15 +220,20 @@ pub(crate) async fn drive<C, S>(
     // The session is closed: nothing more reaches the wire. Whatever is still
     // in the inbox or pending ends as Closed.
     shared.mark_closed();
+    drop(lane);
     inbox.close();
     while let Ok(cmd) = inbox.try_recv() {
-        if let Command::Send { frame, done, .. } = cmd {
-            shared.end_unqueued_closed(frame.len(), done);
+        match cmd {
+            Command::Send { frame, done, .. } => shared.end_unqueued_closed(frame.len(), done),
+            Command::Quiet(frame) => shared.end_unqueued_closed(frame.len(), Done::NOBODY),
+            _ => {}
         }
     }
     for (len, done) in pending.drain() {
         shared.end_unqueued_closed(len, done);
     }
+    let untracked = core.take_untracked_finished();
+    shared.release(untracked.bytes, untracked.frames);
     publish(&stats, &core, &mut published);
     if matches!(reason, CloseReason::Local | CloseReason::PeerEof) {
         // Everything queued was written: tell the peer we are done.
@@ -225,10 +258,29 @@ fn apply<C: Decoder>(
     core: &mut CoreSession<C>,
     shared: &Shared<C>,
     pending: &mut Pending,
+    track: bool,
     cmd: Command,
     now: std::time::Instant,
 ) {
     match cmd {
+        Command::Quiet(frame) if !track => {
+            let len = frame.len();
+            if let Err(err) = core.send_untracked(frame, SendDeadline::Default, now) {
+                refused(shared, len, Done::NOBODY, err.failure());
+            }
+        }
+        Command::Quiet(frame) => apply(
+            core,
+            shared,
+            pending,
+            track,
+            Command::Send {
+                frame,
+                timeout: None,
+                done: Done::NOBODY,
+            },
+            now,
+        ),
         Command::Send {
             frame,
             timeout,
@@ -243,20 +295,68 @@ fn apply<C: Decoder>(
                 Ok(id) => {
                     pending.insert(id.get(), (len, done));
                 }
-                // The shared quota admitted it, but the core refused
-                // (closing, or its own frames such as heartbeats filled the
-                // queue): it ends here, once. The core counted a full queue.
-                Err(err) => match err.failure() {
-                    Some(SendFailure::QueueFull) => {
-                        shared.end_send(len, done, SendOutcome::Failed(SendFailure::QueueFull))
-                    }
-                    _ => shared.end_unqueued_closed(len, done),
-                },
+                Err(err) => refused(shared, len, done, err.failure()),
             }
         }
         Command::SetHeartbeat(hb) => core.set_heartbeat_frame(hb, now),
         Command::Close => core.close(now),
         Command::Abort => core.abort(),
+    }
+}
+
+/// The shared quota admitted a send but the core refused it (closing, or its
+/// own frames such as heartbeats filled the queue): it ends here, once. The
+/// core counted a full queue.
+fn refused<C: Decoder>(shared: &Shared<C>, len: usize, done: Done, why: Option<SendFailure>) {
+    match why {
+        Some(SendFailure::QueueFull) => {
+            shared.end_send(len, done, SendOutcome::Failed(SendFailure::QueueFull))
+        }
+        _ => shared.end_unqueued_closed(len, done),
+    }
+}
+
+/// True when both the shared quota and the core would take another frame,
+/// and the session is open (a closing one takes no new frames).
+fn has_room<C: Decoder>(core: &CoreSession<C>, shared: &Shared<C>) -> bool {
+    let config = core.config();
+    !core.is_closing()
+        && !core.is_closed()
+        && !shared.quota.is_full()
+        && core.queued_frames() < config.max_queue_frames()
+        && core.queued_bytes() < config.max_queue_bytes()
+}
+
+/// Moves unread detached-broadcast frames into the core's queue, untracked,
+/// while there is room; counts what the session fell behind on.
+fn pull<C: Decoder>(
+    lane: &mut Subscription,
+    core: &mut CoreSession<C>,
+    shared: &Shared<C>,
+    stats: &StatsCell,
+    now: std::time::Instant,
+) {
+    if !has_room(core, shared) {
+        return;
+    }
+    let read = lane.pull(|frame| {
+        if shared.quota.try_acquire(frame.len()).is_err() {
+            return false;
+        }
+        let shared_frame = EncodedFrame::contiguous(frame.clone());
+        match core.send_untracked(shared_frame, SendDeadline::Default, now) {
+            Ok(()) => true,
+            Err(_) => {
+                // Not queued after all: give the room back.
+                shared.release(frame.len(), 1);
+                false
+            }
+        }
+    });
+    if read.missed > 0 {
+        stats
+            .broadcast_missed
+            .fetch_add(read.missed, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

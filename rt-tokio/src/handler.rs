@@ -33,7 +33,16 @@ pub trait Handler<C: Decoder>: Send + Sync + 'static {
     fn on_open(&self, _session: &Session<C>) {}
     /// A frame arrived.
     fn on_frame(&self, session: &Session<C>, frame: C::Item);
-    /// A send of this session ended (sent, or failed and why).
+    /// Whether [`on_sent`](Self::on_sent) is called. Off by default: it
+    /// costs an outcome event per frame, which a server that does not look
+    /// at outcomes should not pay. Set it to `true` where you implement
+    /// `on_sent`.
+    const REPORT_SENT: bool = false;
+
+    /// A send of this session made through its handle ended (sent, or
+    /// failed and why); called only when [`REPORT_SENT`](Self::REPORT_SENT)
+    /// is true. Detached broadcasts (which keep no outcomes) are not
+    /// reported.
     fn on_sent(&self, _session: &Session<C>, _id: SendId, _outcome: SendOutcome) {}
     /// The session closed, for this reason. Called once, last.
     fn on_close(&self, _session: &Session<C>, _reason: &CloseReason) {}

@@ -11,6 +11,7 @@ mod config;
 mod connect;
 mod driver;
 mod handler;
+mod lane;
 mod pending;
 mod recv;
 mod server;

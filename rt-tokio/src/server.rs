@@ -1,9 +1,10 @@
 //! [`Server`]: accept, admit, serve, channels, broadcast, graceful stop.
 
 use crate::config::Config;
-use crate::connect::start;
+use crate::connect::{start, Role};
 use crate::driver::Sink;
 use crate::handler::Handler;
+use crate::lane::Lane;
 use crate::session::{BroadcastShared, Session, TrySendError};
 use crate::socket::Stream;
 use crate::stats::{Stats, StatsCell};
@@ -80,6 +81,8 @@ struct Inner<C: Decoder, K> {
     local: LocalAddr,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    /// Where detached broadcasts to everyone go, once each.
+    lane: Arc<Lane>,
 }
 
 /// A castnet server on Tokio: accepts connections, admits them through the
@@ -154,8 +157,10 @@ where
         let mut hub = Hub::new(config.limits);
         hub.set_state(ServerState::Starting)
             .expect("a new hub can start");
+        let lane = Arc::new(Lane::new(config.broadcast_ring.0, config.broadcast_ring.1));
         Server {
             inner: Arc::new(Inner {
+                lane,
                 hub: Mutex::new(hub),
                 kick_hooks: Mutex::new(HashMap::new()),
                 config,
@@ -255,7 +260,7 @@ where
             peer,
             &self.inner.config,
             stats.clone(),
-            false,
+            Role::Server(self.inner.lane.subscribe()),
             move |session, _| HandlerSink {
                 handler: handler2,
                 session,
@@ -349,19 +354,23 @@ where
 
     /// Sends `msg`, encoded once, to every open session *without* keeping a
     /// report: no per-recipient record, nothing to await. For fire-and-forget
-    /// fan-out (game state, presence, tickers), where it costs less per
-    /// recipient than [`broadcast`](Self::broadcast). A recipient whose queue
-    /// is full misses it (counted in [`Stats::refused_queue_full`]). Returns
-    /// how many sessions it was handed to.
+    /// fan-out (game state, presence, tickers).
+    ///
+    /// The frame is pushed once onto the server's broadcast ring, whatever
+    /// the number of sessions, and each session's task takes it into its own
+    /// send queue when it next runs: a broadcast costs the caller O(1), and
+    /// frames from one caller arrive everywhere in the order they were
+    /// broadcast. Sessions accepted after the call do not get it. A session
+    /// whose queue stays full while the ring moves on misses the oldest
+    /// frames (counted in [`Stats::broadcast_missed`]; the ring's size is
+    /// [`Config::broadcast_ring`](crate::Config::broadcast_ring)). Returns how
+    /// many sessions were following the ring.
     pub fn broadcast_detached<M>(&self, msg: M) -> Result<usize, FrameError>
     where
         C: Encoder<M>,
     {
-        self.detached(msg, |hub| {
-            hub.sessions()
-                .filter_map(|(_, info)| info.meta().clone())
-                .collect()
-        })
+        let frame = self.encode_once(msg)?;
+        Ok(self.inner.lane.publish(frame))
     }
 
     fn detached<M>(
@@ -574,6 +583,10 @@ where
 
     async fn ready(&mut self) {
         std::future::pending::<()>().await
+    }
+
+    fn tracks_sends(&self) -> bool {
+        H::REPORT_SENT
     }
 
     fn sent(&mut self, id: SendId, outcome: SendOutcome) {

@@ -24,6 +24,10 @@ pub(crate) enum Command {
         timeout: Option<Duration>,
         done: Done,
     },
+    /// Queue one frame nobody waits on, with the default send timeout: no
+    /// outcome is reported unless the sink asks for every send's. Its quota
+    /// was acquired and charged with `frame.len()`.
+    Quiet(EncodedFrame),
     SetHeartbeat(Option<(Duration, EncodedFrame)>),
     Close,
     Abort,
@@ -294,7 +298,7 @@ impl<C: Decoder> Session<C> {
         C: Encoder<M> + Clone,
     {
         let frame = self.admit(msg)?;
-        self.push(frame, None, Done::NOBODY);
+        self.push_quiet(frame);
         Ok(())
     }
 
@@ -431,12 +435,19 @@ impl<C: Decoder> Session<C> {
     }
 
     fn push(&self, frame: EncodedFrame, timeout: Option<Duration>, done: Done) {
-        let len = frame.len();
-        let cmd = Command::Send {
+        self.push_command(Command::Send {
             frame,
             timeout,
             done,
-        };
+        });
+    }
+
+    fn push_quiet(&self, frame: EncodedFrame) {
+        self.push_command(Command::Quiet(frame));
+    }
+
+    /// Hands an admitted send to the owner task.
+    fn push_command(&self, cmd: Command) {
         // From this session's own handler, on its owner's thread: no channel.
         let cmd = LOCAL.with(|l| match l.borrow_mut().as_mut() {
             Some((id, batch)) if *id == self.shared.id => {
@@ -449,8 +460,14 @@ impl<C: Decoder> Session<C> {
             return;
         };
         // The owner task is gone: this send ends here, as Closed.
-        if let Err(mpsc::error::SendError(Command::Send { done, .. })) = self.inbox.send(cmd) {
-            self.shared.end_unqueued_closed(len, done);
+        match self.inbox.send(cmd) {
+            Err(mpsc::error::SendError(Command::Send { frame, done, .. })) => {
+                self.shared.end_unqueued_closed(frame.len(), done)
+            }
+            Err(mpsc::error::SendError(Command::Quiet(frame))) => {
+                self.shared.end_unqueued_closed(frame.len(), Done::NOBODY)
+            }
+            _ => {}
         }
     }
 
@@ -476,7 +493,7 @@ impl<C: Decoder> Session<C> {
     /// counted in the stats (queue full) and goes no further.
     pub(crate) fn deliver_detached(&self, frame: Bytes) {
         if self.admit_shared(&frame).is_ok() {
-            self.push(EncodedFrame::contiguous(frame), None, Done::NOBODY);
+            self.push_quiet(EncodedFrame::contiguous(frame));
         }
     }
 

@@ -34,6 +34,12 @@ pub struct Stats {
     pub failed_timed_out: u64,
     /// Sends refused because the queue was full.
     pub refused_queue_full: u64,
+    /// Detached-broadcast frames that sessions missed: each session takes
+    /// them from the server's broadcast ring as its queue has room, and one
+    /// that falls further behind than the ring keeps (see
+    /// [`Config::broadcast_ring`](crate::Config::broadcast_ring)) skips the
+    /// oldest.
+    pub broadcast_missed: u64,
 }
 
 macro_rules! stats_cell {
@@ -50,6 +56,8 @@ macro_rules! stats_cell {
             /// Admitted by a handle, ended `Closed` before the core queued
             /// or reported it (the session closed first).
             pub(crate) handle_failed_closed: AtomicU64,
+            /// Detached-broadcast frames missed (the ring moved past them).
+            pub(crate) broadcast_missed: AtomicU64,
             $(pub(crate) $field: AtomicU64,)*
         }
 
@@ -81,6 +89,7 @@ macro_rules! stats_cell {
                     failed_timed_out: self.failed_timed_out.load(Relaxed),
                     refused_queue_full: self.refused_queue_full.load(Relaxed)
                         + self.handle_queue_full.load(Relaxed),
+                    broadcast_missed: self.broadcast_missed.load(Relaxed),
                 }
             }
         }

@@ -202,3 +202,81 @@ async fn detached_channel_broadcast_reaches_members_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_session_that_falls_behind_the_broadcast_ring_misses_the_oldest_and_the_others_get_every_frame(
+) {
+    bounded(async {
+        let session = SessionConfig::builder()
+            .max_queue_frames(2)
+            .build()
+            .unwrap();
+        // A ring of 4 frames: the stalled session, stuck behind one big
+        // frame, falls behind it for good.
+        let config = small_send_buffer(session).broadcast_ring(4, 1 << 20);
+        let (recorder, mut seen) = Recorder::new(false);
+        let running = Running::<String>::start(config, recorder).await;
+        let server = running.server.clone();
+        let reader = dial(running.addr(), Config::default()).await.unwrap();
+        next_open(&mut seen).await;
+        let mut stalled = stalled_client(running.addr()).await;
+        next_open(&mut seen).await;
+
+        assert_eq!(
+            server
+                .broadcast_detached(Bytes::from(vec![0u8; BIG]))
+                .unwrap(),
+            2
+        );
+        assert_eq!(reader.recv().await.unwrap().len(), BIG);
+        // One at a time, each taken by the reader before the next: the
+        // reader never falls behind, whatever the stalled session does.
+        for i in 1..=50u32 {
+            server.broadcast_detached(i.to_be_bytes().to_vec()).unwrap();
+            assert_eq!(reader.recv().await.unwrap()[..], i.to_be_bytes());
+        }
+        // Now the stalled client reads: the big frame, then what its session
+        // still had queued or kept in the ring, the newest last.
+        assert_eq!(read_packet(&mut stalled).await.unwrap().len(), BIG);
+        let mut got = Vec::new();
+        while got.last() != Some(&50) {
+            let frame = read_packet(&mut stalled).await.unwrap();
+            got.push(u32::from_be_bytes(frame[..].try_into().unwrap()));
+        }
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {got:?}");
+        // At most one frame beside the big one in its queue of two, and the
+        // ring's four: everything else was skipped, and counted.
+        assert!(got.len() <= 5, "{got:?}");
+        let missed = server.stats().broadcast_missed;
+        assert_eq!(missed + got.len() as u64, 50, "{got:?}");
+        assert_eq!(server.session_count(), 2, "falling behind is not a close");
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn detached_broadcasts_from_one_caller_arrive_in_order_at_every_session() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(false);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let server = running.server.clone();
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            clients.push(dial(running.addr(), Config::default()).await.unwrap());
+            next_open(&mut seen).await;
+        }
+        // Fewer than the ring keeps, all published before anyone runs.
+        for i in 0..1000u32 {
+            server.broadcast_detached(i.to_be_bytes().to_vec()).unwrap();
+        }
+        for client in &clients {
+            for i in 0..1000u32 {
+                assert_eq!(client.recv().await.unwrap()[..], i.to_be_bytes());
+            }
+        }
+        assert_eq!(server.stats().broadcast_missed, 0);
+        running.stop().await;
+    })
+    .await;
+}

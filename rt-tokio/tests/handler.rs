@@ -208,3 +208,36 @@ async fn a_panicking_callback_ends_only_its_own_session_and_stop_still_completes
     })
     .await;
 }
+
+/// Echoes and counts `on_sent` calls, leaving `REPORT_SENT` at its default.
+struct QuietEcho(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Handler<PacketN> for QuietEcho {
+    fn on_frame(&self, session: &Session<PacketN>, frame: Bytes) {
+        let _ = session.try_send(frame);
+    }
+    fn on_sent(&self, _: &Session<PacketN>, _: castnet_core::session::SendId, _: SendOutcome) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[tokio::test]
+async fn on_sent_is_not_called_unless_the_handler_asks_for_it_and_sends_still_complete() {
+    bounded(async {
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let running = Running::<String>::start(Config::default(), QuietEcho(calls.clone())).await;
+        let client = dial(running.addr(), Config::default()).await.unwrap();
+        // More than the default queue bound holds at once: untracked sends
+        // must give their room back as they are written, or this stalls.
+        let frames = 5 * castnet_core::session::SessionConfig::default().max_queue_frames();
+        for i in 0..frames as u32 {
+            client.send(i.to_be_bytes().to_vec()).await.unwrap();
+            assert_eq!(client.recv().await.unwrap()[..], i.to_be_bytes());
+        }
+        let server = running.stop().await;
+        let stats = server.stats();
+        assert_eq!(stats.sent, frames as u64);
+        assert_eq!(calls.load(Ordering::Relaxed), 0);
+    })
+    .await;
+}

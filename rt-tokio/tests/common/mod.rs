@@ -135,6 +135,8 @@ impl Handler<PacketN> for Recorder {
         }
         let _ = self.tx.send(Seen::Frame(s.id(), frame));
     }
+    const REPORT_SENT: bool = true;
+
     fn on_sent(&self, s: &Session<PacketN>, id: SendId, outcome: SendOutcome) {
         let _ = self.tx.send(Seen::Sent(s.id(), id, outcome));
     }
