@@ -141,11 +141,7 @@ pub(crate) async fn drive<C, S>(
                 break;
             }
         }
-        let untracked = core.take_untracked_finished();
-        shared.release(
-            freed_bytes + untracked.bytes,
-            freed_frames + untracked.frames,
-        );
+        shared.release(freed_bytes, freed_frames);
         for (done, outcome) in finished.drain(..) {
             done.complete(outcome);
         }
@@ -160,17 +156,16 @@ pub(crate) async fn drive<C, S>(
 
         // Write what is queued, as long as the socket takes it.
         if core.wants_write() {
-            let written = write_some(&stream, &mut core, &mut scratch, now);
-            // Untracked frames just written free their room now: no event
-            // will come for them.
-            let untracked = core.take_untracked_finished();
-            shared.release(untracked.bytes, untracked.frames);
-            if let Err(e) = written {
+            if let Err(e) = write_some(&stream, &mut core, &mut scratch, now) {
                 tracing::debug!(error = %e, "write failed");
                 core.on_io_error(e.kind());
                 continue;
             }
         }
+        // Untracked sends that ended this turn (written, timed out, refused)
+        // free their room in one step: no event comes for them.
+        let untracked = core.take_untracked_finished();
+        shared.release(untracked.bytes, untracked.frames);
         publish(&stats, &core, &mut published);
         // What the write completed (send outcomes, room for waiting senders,
         // a drained close) is handled now, not after the next wake-up.
