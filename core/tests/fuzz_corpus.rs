@@ -29,9 +29,9 @@ const TARGETS: &[(&str, Target)] = &[
 ];
 
 /// Fuzz targets whose logic still lives in their `fuzz_targets/<name>.rs`
-/// (operation sequences against the session and hub models), so they cannot
+/// (operation sequences against the session, hub and ring models), so they cannot
 /// be replayed here until it moves into `fuzz/src/targets`.
-const STANDALONE: &[&str] = &["hub_ops", "session_ops"];
+const STANDALONE: &[&str] = &["hub_ops", "ring_ops", "session_ops"];
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
