@@ -77,7 +77,13 @@ pub(crate) async fn drive<C, S>(
     // Outcomes of one turn: the quota comes back in one step, then waiters
     // learn their outcome (so room is free by the time they see it).
     let mut finished: Vec<(Done, SendOutcome)> = Vec::new();
-    let mut published = SessionStats::default();
+    let mut published = (
+        SessionStats::default(),
+        BufferGauge {
+            stats: &stats,
+            held: 0,
+        },
+    );
     let mut sink_full = false;
     let mut eof_seen = false;
     let mut handles_alive = true;
@@ -363,11 +369,44 @@ fn pull<C: Decoder>(
 }
 
 /// Adds what the core counted since the last call to the shared counters.
-fn publish<C: Decoder>(stats: &StatsCell, core: &CoreSession<C>, last: &mut SessionStats) {
+/// Also moves the read-buffer gauge by how much this session's read buffer
+/// grew or shrank.
+fn publish<C: Decoder>(
+    stats: &StatsCell,
+    core: &CoreSession<C>,
+    (last, gauge): &mut (SessionStats, BufferGauge<'_>),
+) {
     let now = core.stats();
     if now != *last {
         stats.add_delta(last, &now);
         *last = now;
+    }
+    gauge.set(core.read_buffer_capacity());
+}
+
+/// This session's share of [`StatsCell::read_buffer_bytes`], taken back when
+/// the task ends however it ends.
+struct BufferGauge<'a> {
+    stats: &'a StatsCell,
+    held: usize,
+}
+
+impl BufferGauge<'_> {
+    fn set(&mut self, bytes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let gauge = &self.stats.read_buffer_bytes;
+        if bytes > self.held {
+            gauge.fetch_add((bytes - self.held) as u64, Relaxed);
+        } else if bytes < self.held {
+            gauge.fetch_sub((self.held - bytes) as u64, Relaxed);
+        }
+        self.held = bytes;
+    }
+}
+
+impl Drop for BufferGauge<'_> {
+    fn drop(&mut self) {
+        self.set(0);
     }
 }
 
@@ -398,6 +437,13 @@ fn poll_io<C: Decoder>(
     if read {
         let mut total = 0;
         while total < READ_BUDGET && core.wants_read() {
+            // Readiness first: a connection waiting for its peer holds no
+            // read buffer (the core makes room only when asked).
+            match stream.poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => break,
+            }
             match stream.poll_read_buf(cx, core.read_buf()) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Ok(true)),
                 Poll::Ready(Ok(n)) => {
@@ -407,7 +453,12 @@ fn poll_io<C: Decoder>(
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => break,
+                Poll::Pending => {
+                    // The readiness was stale: nothing came after all. Say so,
+                    // which releases the room just made.
+                    core.on_read(0, now);
+                    break;
+                }
             }
         }
     }

@@ -40,6 +40,10 @@ pub struct Stats {
     /// [`Config::broadcast_ring`](crate::Config::broadcast_ring)) skips the
     /// oldest.
     pub broadcast_missed: u64,
+    /// Bytes held right now by the read buffers of every open connection.
+    /// A connection waiting for its peer holds none: its buffer is made
+    /// when the socket is readable and released once decoding empties it.
+    pub read_buffer_bytes: u64,
 }
 
 macro_rules! stats_cell {
@@ -58,6 +62,8 @@ macro_rules! stats_cell {
             pub(crate) handle_failed_closed: AtomicU64,
             /// Detached-broadcast frames missed (the ring moved past them).
             pub(crate) broadcast_missed: AtomicU64,
+            /// Gauge: read-buffer bytes held now.
+            pub(crate) read_buffer_bytes: AtomicU64,
             $(pub(crate) $field: AtomicU64,)*
         }
 
@@ -90,6 +96,7 @@ macro_rules! stats_cell {
                     refused_queue_full: self.refused_queue_full.load(Relaxed)
                         + self.handle_queue_full.load(Relaxed),
                     broadcast_missed: self.broadcast_missed.load(Relaxed),
+                    read_buffer_bytes: self.read_buffer_bytes.load(Relaxed),
                 }
             }
         }

@@ -9,7 +9,7 @@ use castnet_core::session::{CloseReason, SendFailure, SessionConfig};
 use castnet_tokio::{
     dial, Config, Handler, SendWorkError, Server, Session, SocketOptions, TrySendError,
 };
-use common::{bounded, close_of, echo, next_open, round_trip, Recorder, Running};
+use common::{bounded, close_of, echo, next_open, round_trip, wait_until, Recorder, Running};
 use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
@@ -304,6 +304,37 @@ async fn stop_during_a_connection_storm_leaves_no_session_behind() {
         let stats = server.stats();
         assert_eq!(stats.connections_open, 0);
         drop(storm.await.unwrap());
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connections_waiting_for_their_peer_hold_no_read_buffer() {
+    bounded(async {
+        let running = Running::<String>::start(Config::default(), echo()).await;
+        let mut clients = Vec::new();
+        for _ in 0..20 {
+            let client = dial(running.addr(), Config::default()).await.unwrap();
+            round_trip(&client, "wake up").await;
+            clients.push(client);
+        }
+        assert_eq!(running.server.session_count(), 20);
+        // Every server session has read, decoded and answered, and now waits
+        // for its peer: no read buffer is held (stats are published at the
+        // end of each turn, so wait for the last ones).
+        let server = running.server.clone();
+        wait_until("idle sessions release their read buffers", || {
+            server.stats().read_buffer_bytes == 0
+        })
+        .await;
+        // A burst makes room again, which goes once it is decoded.
+        round_trip(&clients[0], "again").await;
+        wait_until("the buffer is released again", || {
+            server.stats().read_buffer_bytes == 0
+        })
+        .await;
+        assert_eq!(server.stats().frames_in, 21);
         running.stop().await;
     })
     .await;
