@@ -10,7 +10,7 @@
 
 use crate::lane::Subscription;
 use crate::pending::Pending;
-use crate::session::{Command, Done, LocalBatch, Shared};
+use crate::session::{Command, Done, LocalBatch, Shared, TrackedSend};
 use crate::socket::Stream;
 use crate::stats::StatsCell;
 use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
@@ -232,7 +232,7 @@ pub(crate) async fn drive<C, S>(
     inbox.close();
     while let Ok(cmd) = inbox.try_recv() {
         match cmd {
-            Command::Send { frame, done, .. } => shared.end_unqueued_closed(frame.len(), done),
+            Command::Send(send) => shared.end_unqueued_closed(send.frame.len(), send.done),
             Command::Quiet(frame) => shared.end_unqueued_closed(frame.len(), Done::NOBODY),
             _ => {}
         }
@@ -277,38 +277,41 @@ fn apply<C: Decoder>(
                 refused(shared, len, Done::NOBODY, err.failure());
             }
         }
-        Command::Quiet(frame) => apply(
-            core,
-            shared,
-            pending,
-            track,
-            Command::Send {
-                frame,
-                timeout: None,
-                done: Done::NOBODY,
-            },
-            now,
-        ),
-        Command::Send {
-            frame,
-            timeout,
-            done,
-        } => {
-            let len = frame.len();
-            let deadline = match timeout {
-                Some(t) => SendDeadline::After(t),
-                None => SendDeadline::Default,
-            };
-            match core.send_encoded(frame, deadline, now) {
-                Ok(id) => {
-                    pending.insert(id.get(), (len, done));
-                }
-                Err(err) => refused(shared, len, done, err.failure()),
-            }
+        Command::Quiet(frame) => {
+            send_tracked(core, shared, pending, frame, None, Done::NOBODY, now)
         }
-        Command::SetHeartbeat(hb) => core.set_heartbeat_frame(hb, now),
+        Command::Send(send) => {
+            let TrackedSend {
+                frame,
+                timeout,
+                done,
+            } = *send;
+            send_tracked(core, shared, pending, frame, timeout, done, now)
+        }
+        Command::SetHeartbeat(hb) => core.set_heartbeat_frame(*hb, now),
         Command::Close => core.close(now),
         Command::Abort => core.abort(),
+    }
+}
+
+/// Queues a send whose outcome is reported.
+fn send_tracked<C: Decoder>(
+    core: &mut CoreSession<C>,
+    shared: &Shared<C>,
+    pending: &mut Pending,
+    frame: EncodedFrame,
+    timeout: Option<std::time::Duration>,
+    done: Done,
+    now: std::time::Instant,
+) {
+    let len = frame.len();
+    let deadline = match timeout {
+        Some(t) => SendDeadline::After(t),
+        None => SendDeadline::Default,
+    };
+    match core.send_encoded(frame, deadline, now) {
+        Ok(id) => pending.insert(id.get(), (len, done)),
+        Err(err) => refused(shared, len, done, err.failure()),
     }
 }
 

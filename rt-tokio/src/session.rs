@@ -17,20 +17,27 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 /// What a handle asks the connection's owner task to do.
+///
+/// Kept small (the size of an `EncodedFrame` and a tag): every send moves
+/// one through the inbox, so the rare, larger requests are boxed.
 pub(crate) enum Command {
-    /// Queue one frame. Its quota was acquired and charged with `frame.len()`.
-    Send {
-        frame: EncodedFrame,
-        timeout: Option<Duration>,
-        done: Done,
-    },
+    /// Queue one frame whose outcome somebody waits for.
+    Send(Box<TrackedSend>),
     /// Queue one frame nobody waits on, with the default send timeout: no
     /// outcome is reported unless the sink asks for every send's. Its quota
     /// was acquired and charged with `frame.len()`.
     Quiet(EncodedFrame),
-    SetHeartbeat(Option<(Duration, EncodedFrame)>),
+    SetHeartbeat(Box<Option<(Duration, EncodedFrame)>>),
     Close,
     Abort,
+}
+
+/// A send with a waiter or its own timeout. Its quota was acquired and
+/// charged with `frame.len()`.
+pub(crate) struct TrackedSend {
+    pub(crate) frame: EncodedFrame,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) done: Done,
 }
 
 thread_local! {
@@ -372,7 +379,7 @@ impl<C: Decoder> Session<C> {
             Some((interval, msg)) => Some((interval, self.shared.codec.clone().encode_frame(msg)?)),
             None => None,
         };
-        let _ = self.inbox.send(Command::SetHeartbeat(encoded));
+        let _ = self.inbox.send(Command::SetHeartbeat(Box::new(encoded)));
         Ok(())
     }
 
@@ -435,11 +442,11 @@ impl<C: Decoder> Session<C> {
     }
 
     fn push(&self, frame: EncodedFrame, timeout: Option<Duration>, done: Done) {
-        self.push_command(Command::Send {
+        self.push_command(Command::Send(Box::new(TrackedSend {
             frame,
             timeout,
             done,
-        });
+        })));
     }
 
     fn push_quiet(&self, frame: EncodedFrame) {
@@ -461,8 +468,8 @@ impl<C: Decoder> Session<C> {
         };
         // The owner task is gone: this send ends here, as Closed.
         match self.inbox.send(cmd) {
-            Err(mpsc::error::SendError(Command::Send { frame, done, .. })) => {
-                self.shared.end_unqueued_closed(frame.len(), done)
+            Err(mpsc::error::SendError(Command::Send(send))) => {
+                self.shared.end_unqueued_closed(send.frame.len(), send.done)
             }
             Err(mpsc::error::SendError(Command::Quiet(frame))) => {
                 self.shared.end_unqueued_closed(frame.len(), Done::NOBODY)
