@@ -20,6 +20,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (0usize..40).prop_map(Op::Publish),
         2 => Just(Op::Subscribe),
         4 => (0usize..8, 0usize..6).prop_map(|(r, k)| Op::Read(r, k)),
+        2 => (0usize..8, 0usize..6, 0u64..6).prop_map(|(r, k, e)| Op::ReadBefore(r, k, e)),
         3 => (0usize..8).prop_map(Op::Park),
         1 => (0usize..8).prop_map(Op::Unsubscribe),
     ]

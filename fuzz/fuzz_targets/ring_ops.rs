@@ -6,9 +6,10 @@
 //!
 //! Input layout (every byte string is valid; a field past the end reads 0):
 //! one byte for the frame bound (modulo 8, plus 1), one for the byte bound
-//! (times 4), then operations, each one kind byte (modulo 5) followed by its
+//! (times 4), then operations, each one kind byte (modulo 6) followed by its
 //! fields, one byte each: `Publish` a length (modulo 64), `Read` a reader
-//! and a count (modulo 8), `Park` and `Unsubscribe` a reader.
+//! and a count (modulo 8), `ReadBefore` a reader, a count and an end offset (modulo 8), `Park` and
+//! `Unsubscribe` a reader.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -28,11 +29,16 @@ fuzz_target!(|data: &[u8]| {
     let max_bytes = usize::from(next()) * 4;
     let mut ops = Vec::new();
     while ops.len() < MAX_OPS && ops.len() * 2 < data.len() {
-        ops.push(match next() % 5 {
+        ops.push(match next() % 6 {
             0 => Op::Publish(usize::from(next() % 64)),
             1 => Op::Subscribe,
             2 => Op::Read(usize::from(next()), usize::from(next() % 8)),
             3 => Op::Park(usize::from(next())),
+            4 => Op::ReadBefore(
+                usize::from(next()),
+                usize::from(next() % 8),
+                u64::from(next() % 8),
+            ),
             _ => Op::Unsubscribe(usize::from(next())),
         });
     }

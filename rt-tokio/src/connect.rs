@@ -49,9 +49,9 @@ where
     let (frames_tx, frames_rx, lane) = match role {
         Role::Client => {
             let (sink, queue) = recv_queue(config.recv_buffer);
-            (Some(sink), Some(queue), None)
+            (Some(sink), Some(queue), Vec::new())
         }
-        Role::Server(lane) => (None, None, Some(lane)),
+        Role::Server(lane) => (None, None, vec![lane]),
     };
     let shared = Arc::new(Shared {
         id,

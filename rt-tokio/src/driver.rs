@@ -60,7 +60,7 @@ pub(crate) async fn drive<C, S>(
     mut inbox: mpsc::UnboundedReceiver<Command>,
     mut sink: S,
     stats: Arc<StatsCell>,
-    mut lane: Option<Subscription>,
+    mut lanes: Vec<Subscription>,
 ) where
     C: Decoder + Send + Sync + 'static,
     C::Item: Send,
@@ -124,14 +124,30 @@ pub(crate) async fn drive<C, S>(
             local = batch.exit();
             let mut applied = local.len();
             for cmd in local.drain(..) {
-                apply(&mut core, &shared, &mut pending, track, cmd, now);
+                apply(
+                    &mut core,
+                    &shared,
+                    &mut pending,
+                    &mut lanes,
+                    track,
+                    cmd,
+                    now,
+                );
             }
             if closed.is_some() {
                 break;
             }
             for _ in 0..INBOX_BUDGET {
                 match inbox.try_recv() {
-                    Ok(cmd) => apply(&mut core, &shared, &mut pending, track, cmd, now),
+                    Ok(cmd) => apply(
+                        &mut core,
+                        &shared,
+                        &mut pending,
+                        &mut lanes,
+                        track,
+                        cmd,
+                        now,
+                    ),
                     Err(_) => break,
                 }
                 applied += 1;
@@ -156,8 +172,12 @@ pub(crate) async fn drive<C, S>(
         }
 
         // Detached broadcasts: take what the queue has room for.
-        if let Some(lane) = &mut lane {
-            pull(lane, &mut core, &shared, &stats, now);
+        if !lanes.is_empty() {
+            for lane in &mut lanes {
+                pull(lane, &mut core, &shared, &stats, now);
+            }
+            // Channels left: gone once they gave what came before leaving.
+            lanes.retain(|lane| !lane.is_done());
         }
 
         // Write what is queued, as long as the socket takes it.
@@ -184,13 +204,13 @@ pub(crate) async fn drive<C, S>(
         let write = core.wants_write();
         let deadline = core.poll_timeout().map(Instant::from_std);
         // Wait for the broadcast lane only while its frames could be taken.
-        let lane_open = lane.is_some() && has_room(&core, &shared);
+        let lane_open = !lanes.is_empty() && has_room(&core, &shared);
         tokio::select! {
             biased;
             cmd = inbox.recv(), if handles_alive => {
                 let now = Instant::now().into_std();
                 match cmd {
-                    Some(cmd) => apply(&mut core, &shared, &mut pending, track, cmd, now),
+                    Some(cmd) => apply(&mut core, &shared, &mut pending, &mut lanes, track, cmd, now),
                     // Every handle is gone (a server keeps one per session,
                     // so this is a client nobody holds): nobody can send or
                     // receive any more, so close gracefully.
@@ -210,9 +230,14 @@ pub(crate) async fn drive<C, S>(
                 }
             }
             _ = sink.ready(), if sink_full => sink_full = false,
-            _ = std::future::poll_fn(|cx| match &mut lane {
-                Some(lane) => lane.poll_unread(cx),
-                None => std::task::Poll::Pending,
+            _ = std::future::poll_fn(|cx| {
+                // Every lane parks (or reports unread frames): any of them
+                // wakes this task.
+                let mut ready = false;
+                for lane in &mut lanes {
+                    ready |= lane.poll_unread(cx).is_ready();
+                }
+                if ready { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
             }), if lane_open => {
                 // Flush consolidation: woken by new broadcast frames, let
                 // every task already runnable (publishers among them) have
@@ -228,7 +253,7 @@ pub(crate) async fn drive<C, S>(
     // The session is closed: nothing more reaches the wire. Whatever is still
     // in the inbox or pending ends as Closed.
     shared.mark_closed();
-    drop(lane);
+    drop(lanes);
     inbox.close();
     while let Ok(cmd) = inbox.try_recv() {
         match cmd {
@@ -266,11 +291,18 @@ fn apply<C: Decoder>(
     core: &mut CoreSession<C>,
     shared: &Shared<C>,
     pending: &mut Pending,
+    lanes: &mut Vec<Subscription>,
     track: bool,
     cmd: Command,
     now: std::time::Instant,
 ) {
     match cmd {
+        Command::Follow(lane) => lanes.push(lane),
+        Command::Unfollow(lane, until) => {
+            if let Some(sub) = lanes.iter_mut().find(|sub| sub.is_to(&lane)) {
+                sub.leave_at(until);
+            }
+        }
         Command::Quiet(frame) if !track => {
             let len = frame.len();
             if let Err(err) = core.send_untracked(frame, SendDeadline::Default, now) {

@@ -46,6 +46,12 @@ impl Lane {
         self.subscribers.load(Relaxed)
     }
 
+    /// Sequence number the next publish gets: a reader that leaves now
+    /// takes everything below it, and nothing after.
+    pub(crate) fn head(&self) -> u64 {
+        self.ring().head()
+    }
+
     /// A reader that sees every frame published from now on.
     pub(crate) fn subscribe(self: &Arc<Self>) -> Subscription {
         let cursor = self.ring().subscribe();
@@ -53,6 +59,7 @@ impl Lane {
         Subscription {
             lane: self.clone(),
             cursor: Some(cursor),
+            until: u64::MAX,
         }
     }
 }
@@ -62,14 +69,36 @@ pub(crate) struct Subscription {
     lane: Arc<Lane>,
     /// Always `Some` until dropped.
     cursor: Option<RingCursor>,
+    /// The reader left the lane here: it takes the frames published before,
+    /// then ends (`u64::MAX` while it follows).
+    until: u64,
 }
 
 impl Subscription {
+    /// True when this subscription is to `lane`.
+    pub(crate) fn is_to(&self, lane: &Arc<Lane>) -> bool {
+        Arc::ptr_eq(&self.lane, lane)
+    }
+
+    /// The reader leaves at sequence number `until`: it still takes what
+    /// was published before, nothing after.
+    pub(crate) fn leave_at(&mut self, until: u64) {
+        self.until = self.until.min(until);
+    }
+
+    /// True once a reader that left has taken (or missed) everything
+    /// published before it left.
+    pub(crate) fn is_done(&self) -> bool {
+        self.cursor
+            .as_ref()
+            .is_none_or(|cursor| cursor.position() >= self.until)
+    }
+
     /// Offers the unread frames to `accept`, oldest first, until it refuses
     /// one (the queue is full) or none is left.
     pub(crate) fn pull(&mut self, accept: impl FnMut(&Bytes) -> bool) -> RingRead {
         match &mut self.cursor {
-            Some(cursor) => self.lane.ring().read(cursor, accept),
+            Some(cursor) => self.lane.ring().read_before(cursor, self.until, accept),
             None => RingRead::default(),
         }
     }
@@ -80,6 +109,10 @@ impl Subscription {
         let Some(cursor) = &mut self.cursor else {
             return Poll::Pending;
         };
+        if cursor.position() >= self.until {
+            // Left, and nothing before that is unread: nothing to wait for.
+            return Poll::Pending;
+        }
         if self.lane.ring().park(cursor, cx.waker().clone()) {
             Poll::Pending
         } else {

@@ -75,6 +75,9 @@ impl std::fmt::Display for LocalAddr {
 struct Inner<C: Decoder, K> {
     hub: Mutex<Hub<K, Option<Session<C>>>>,
     kick_hooks: Mutex<HashMap<(K, SessionId), KickHook<C, K>>>,
+    /// Each channel's broadcast lane, for its detached broadcasts; there
+    /// while the channel has members. Locked after the hub, never before.
+    channel_lanes: Mutex<HashMap<K, Arc<Lane>>>,
     config: Config<C>,
     stats: Arc<StatsCell>,
     listener: Mutex<Option<Listener>>,
@@ -163,6 +166,7 @@ where
                 lane,
                 hub: Mutex::new(hub),
                 kick_hooks: Mutex::new(HashMap::new()),
+                channel_lanes: Mutex::new(HashMap::new()),
                 config,
                 stats: Arc::new(StatsCell::default()),
                 listener: Mutex::new(Some(listener)),
@@ -373,23 +377,6 @@ where
         Ok(self.inner.lane.publish(frame))
     }
 
-    fn detached<M>(
-        &self,
-        msg: M,
-        recipients: impl FnOnce(&Hub<K, Option<Session<C>>>) -> Vec<Session<C>>,
-    ) -> Result<usize, FrameError>
-    where
-        C: Encoder<M>,
-    {
-        let frame = self.encode_once(msg)?;
-        // The recipient snapshot under the hub lock; delivery after it.
-        let sessions = recipients(&self.hub());
-        for session in &sessions {
-            session.deliver_detached(frame.clone());
-        }
-        Ok(sessions.len())
-    }
-
     fn encode_once<M>(&self, msg: M) -> Result<Bytes, FrameError>
     where
         C: Encoder<M>,
@@ -465,6 +452,29 @@ where
 
     /// The kick callbacks. Lock order: the hub first, then this, so that
     /// membership and its callback change together.
+    fn channel_lanes(&self) -> MutexGuard<'_, HashMap<K, Arc<Lane>>> {
+        self.inner
+            .channel_lanes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After `id` left channel `key` (the hub lock held): it stops following
+    /// the channel's lane once it has what was broadcast before it left, and
+    /// the lane goes with the channel's last member.
+    fn left_channel(&self, hub: &Hub<K, Option<Session<C>>>, key: &K, id: SessionId) {
+        let mut lanes = self.channel_lanes();
+        let Some(lane) = lanes.get(key) else {
+            return;
+        };
+        if let Some(session) = hub.session(id).and_then(|info| info.meta().as_ref()) {
+            session.unfollow(lane.clone(), lane.head());
+        }
+        if hub.channel(key).is_none() {
+            lanes.remove(key);
+        }
+    }
+
     fn kick_hooks(&self) -> MutexGuard<'_, HashMap<(K, SessionId), KickHook<C, K>>> {
         self.inner
             .kick_hooks
@@ -476,6 +486,16 @@ where
         let mut hub = self.hub();
         let keys: Vec<K> = hub.channels_of(id).cloned().collect();
         hub.remove(id);
+        if !keys.is_empty() {
+            // The session's own task is ending and drops its subscriptions;
+            // the lanes of channels it was the last member of go now.
+            let mut lanes = self.channel_lanes();
+            for key in &keys {
+                if hub.channel(key).is_none() {
+                    lanes.remove(key);
+                }
+            }
+        }
         // Dropped after both locks are released: a callback's captures may
         // run code of their own when dropped.
         let mut unused = Vec::new();
@@ -630,6 +650,16 @@ where
             self.server
                 .kick_hooks()
                 .insert((self.key.clone(), session.id()), Box::new(on_kick));
+            // Subscribed here, under the hub lock: every detached broadcast
+            // made after `join` returns reaches the session.
+            let (frames, bytes) = self.server.inner.config.broadcast_ring;
+            let lane = self
+                .server
+                .channel_lanes()
+                .entry(self.key.clone())
+                .or_insert_with(|| Arc::new(Lane::new(frames, bytes)))
+                .subscribe();
+            session.follow(lane);
         }
         joined
     }
@@ -638,6 +668,9 @@ where
     pub fn exit(&self, session: &Session<C>) -> bool {
         let mut hub = self.server.hub();
         let left = hub.exit(&self.key, session.id());
+        if left {
+            self.server.left_channel(&hub, &self.key, session.id());
+        }
         let hook = self
             .server
             .kick_hooks()
@@ -655,6 +688,8 @@ where
         let Some(kicked) = hub.kick(&self.key, session.id()) else {
             return false;
         };
+        self.server
+            .left_channel(&hub, &kicked.channel, kicked.session);
         let hook = self
             .server
             .kick_hooks()
@@ -705,20 +740,20 @@ where
             .broadcast_to_recipients(Recipients::Channel(&self.key), msg)
     }
 
-    /// [`Server::broadcast_detached`] to the members: encoded once, no
-    /// report kept. Returns how many members it was handed to.
+    /// [`Server::broadcast_detached`] to the members: encoded once and
+    /// pushed once onto the channel's own broadcast ring, whatever the number
+    /// of members; no report kept. Members that join after the call do not
+    /// get it; a member that exits or is kicked still gets what was broadcast
+    /// before, and nothing after. Returns how many sessions follow the ring
+    /// (the members, and any that left a moment ago and are still taking what
+    /// came before).
     pub fn broadcast_detached<M>(&self, msg: M) -> Result<usize, FrameError>
     where
         C: Encoder<M>,
     {
-        let key = &self.key;
-        self.server.detached(msg, |hub| match hub.channel(key) {
-            Some(channel) => channel
-                .members()
-                .filter_map(|id| hub.session(id).and_then(|info| info.meta().clone()))
-                .collect(),
-            None => Vec::new(),
-        })
+        let frame = self.server.encode_once(msg)?;
+        let lane = self.server.channel_lanes().get(&self.key).cloned();
+        Ok(lane.map_or(0, |lane| lane.publish(frame)))
     }
 }
 

@@ -28,6 +28,11 @@ pub(crate) enum Command {
     /// was acquired and charged with `frame.len()`.
     Quiet(EncodedFrame),
     SetHeartbeat(Box<Option<(Duration, EncodedFrame)>>),
+    /// Follow a channel's broadcast lane (the session joined it).
+    Follow(crate::lane::Subscription),
+    /// Stop following this lane after the frames published before `u64`
+    /// (the session left the channel).
+    Unfollow(Arc<crate::lane::Lane>, u64),
     Close,
     Abort,
 }
@@ -453,6 +458,18 @@ impl<C: Decoder> Session<C> {
         self.push_command(Command::Quiet(frame));
     }
 
+    /// Starts following a channel's lane (from the moment of `lane`'s
+    /// subscription, taken by the caller under the hub lock).
+    pub(crate) fn follow(&self, lane: crate::lane::Subscription) {
+        self.push_command(Command::Follow(lane));
+    }
+
+    /// Stops following `lane` once the frames published before `until` are
+    /// taken.
+    pub(crate) fn unfollow(&self, lane: Arc<crate::lane::Lane>, until: u64) {
+        self.push_command(Command::Unfollow(lane, until));
+    }
+
     /// Hands an admitted send to the owner task.
     fn push_command(&self, cmd: Command) {
         // From this session's own handler, on its owner's thread: no channel.
@@ -493,14 +510,6 @@ impl<C: Decoder> Session<C> {
                 None,
                 Done(Some(Waiter::Broadcast(shared, ticket))),
             ),
-        }
-    }
-
-    /// Hands one delivery of a broadcast that keeps no report. A refusal is
-    /// counted in the stats (queue full) and goes no further.
-    pub(crate) fn deliver_detached(&self, frame: Bytes) {
-        if self.admit_shared(&frame).is_ok() {
-            self.push_quiet(EncodedFrame::contiguous(frame));
         }
     }
 

@@ -194,8 +194,11 @@ async fn detached_channel_broadcast_reaches_members_only() {
         for s in server.sessions() {
             s.try_send("marker").unwrap();
         }
-        assert_eq!(&member.recv().await.unwrap()[..], b"to the room");
-        assert_eq!(&member.recv().await.unwrap()[..], b"marker");
+        // A detached broadcast and a send through the handle travel apart,
+        // so the member gets both in either order.
+        let mut got = vec![member.recv().await.unwrap(), member.recv().await.unwrap()];
+        got.sort();
+        assert_eq!(got, [&b"marker"[..], &b"to the room"[..]]);
         // The outsider's first frame is the marker: the room's frame never came.
         assert_eq!(&outsider.recv().await.unwrap()[..], b"marker");
         running.stop().await;
@@ -276,6 +279,79 @@ async fn detached_broadcasts_from_one_caller_arrive_in_order_at_every_session() 
             }
         }
         assert_eq!(server.stats().broadcast_missed, 0);
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_channel_member_gets_detached_broadcasts_from_join_until_exit_in_order() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(false);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let server = running.server.clone();
+        let client = dial(running.addr(), Config::default()).await.unwrap();
+        let id = next_open(&mut seen).await;
+        let session = server.session(id).unwrap();
+        let room = server.channel("room".to_string());
+        assert_eq!(room.broadcast_detached("before join").unwrap(), 0);
+        assert!(room.join(&session, |_, _| {}));
+        // Published right after join and right before exit: all arrive, in
+        // order, although the session's task has not run in between.
+        for i in 0..100u32 {
+            room.broadcast_detached(i.to_be_bytes().to_vec()).unwrap();
+        }
+        assert!(room.exit(&session));
+        assert_eq!(room.broadcast_detached("after exit").unwrap(), 0);
+        session.try_send("end").unwrap();
+        let mut got = Vec::new();
+        loop {
+            let frame = client.recv().await.unwrap();
+            if &frame[..] == b"end" {
+                break;
+            }
+            got.push(frame);
+        }
+        // "end" went through the inbox, apart from the lane: wait for the
+        // lane's frames if "end" overtook them.
+        while got.len() < 100 {
+            got.push(client.recv().await.unwrap());
+        }
+        let expected: Vec<Vec<u8>> = (0..100u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        assert_eq!(got, expected);
+        // Nothing else arrives: a last marker comes next.
+        session.try_send("last").unwrap();
+        assert_eq!(&client.recv().await.unwrap()[..], b"last");
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_kicked_member_stops_getting_the_channel_s_detached_broadcasts() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(false);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let server = running.server.clone();
+        let stays = dial(running.addr(), Config::default()).await.unwrap();
+        let stays_id = next_open(&mut seen).await;
+        let kicked = dial(running.addr(), Config::default()).await.unwrap();
+        let kicked_id = next_open(&mut seen).await;
+        let room = server.channel("room".to_string());
+        assert!(room.join(&server.session(stays_id).unwrap(), |_, _| {}));
+        assert!(room.join(&server.session(kicked_id).unwrap(), |_, _| {}));
+        assert_eq!(room.broadcast_detached("both").unwrap(), 2);
+        assert!(room.kick(&server.session(kicked_id).unwrap()));
+        room.broadcast_detached("one").unwrap();
+        assert_eq!(&stays.recv().await.unwrap()[..], b"both");
+        assert_eq!(&stays.recv().await.unwrap()[..], b"one");
+        assert_eq!(&kicked.recv().await.unwrap()[..], b"both");
+        server
+            .session(kicked_id)
+            .unwrap()
+            .try_send("marker")
+            .unwrap();
+        assert_eq!(&kicked.recv().await.unwrap()[..], b"marker");
         running.stop().await;
     })
     .await;

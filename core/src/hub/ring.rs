@@ -191,14 +191,28 @@ impl<W> BroadcastRing<W> {
     pub fn read(
         &mut self,
         cursor: &mut RingCursor,
+        accept: impl FnMut(&Bytes) -> bool,
+    ) -> RingRead {
+        self.read_before(cursor, u64::MAX, accept)
+    }
+
+    /// As [`read`](Self::read), but only frames with a sequence number below
+    /// `end` (a reader that left at `end` still takes what was published
+    /// before it left, and nothing after). Frames missed are counted below
+    /// `end` only.
+    pub fn read_before(
+        &mut self,
+        cursor: &mut RingCursor,
+        end: u64,
         mut accept: impl FnMut(&Bytes) -> bool,
     ) -> RingRead {
         let mut report = RingRead::default();
         if cursor.next < self.first {
-            report.missed = self.first - cursor.next;
-            cursor.next = self.first;
+            let skip_to = self.first.min(end).max(cursor.next);
+            report.missed = skip_to - cursor.next;
+            cursor.next = skip_to;
         }
-        let head = self.head();
+        let head = self.head().min(end);
         while cursor.next < head {
             // In range: `first <= next < head`.
             let index = (cursor.next - self.first) as usize;
@@ -335,6 +349,45 @@ mod tests {
                 missed: 2
             }
         );
+    }
+
+    #[test]
+    fn read_before_stops_at_the_end_and_counts_only_misses_below_it() {
+        let mut ring = BroadcastRing::<()>::new(2, 1024).unwrap();
+        let mut c = ring.subscribe();
+        let mut woken = Vec::new();
+        for s in ["0", "1", "2", "3", "4"] {
+            ring.publish(b(s), &mut woken);
+        }
+        // Kept: 3 and 4. Left at 4: 0..=2 were missed, 3 is delivered.
+        let mut got = Vec::new();
+        let read = ring.read_before(&mut c, 4, |f| {
+            got.push(f.clone());
+            true
+        });
+        assert_eq!(got, [b("3")]);
+        assert_eq!(
+            read,
+            RingRead {
+                delivered: 1,
+                missed: 3
+            }
+        );
+        assert_eq!(c.position(), 4);
+        // Left at 1, long gone: one miss, nothing delivered, never past 1.
+        let mut d = RingCursor {
+            next: 0,
+            parked: None,
+        };
+        let read = ring.read_before(&mut d, 1, |_| true);
+        assert_eq!(
+            read,
+            RingRead {
+                delivered: 0,
+                missed: 1
+            }
+        );
+        assert_eq!(d.position(), 1);
     }
 
     #[test]

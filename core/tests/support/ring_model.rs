@@ -18,6 +18,9 @@ pub enum Op {
     /// Reader (index into the live ones, modulo), and how many frames it
     /// accepts before it is full.
     Read(usize, usize),
+    /// As `Read`, but only frames below the reader's position plus this
+    /// offset (`read_before`, a reader that left).
+    ReadBefore(usize, usize, u64),
     /// Park a reader (index modulo the live ones).
     Park(usize),
     /// A reader leaves (index modulo the live ones).
@@ -72,20 +75,31 @@ pub fn run(max_frames: usize, max_bytes: usize, ops: Vec<Op>) {
                 });
                 next_id += 1;
             }
-            Op::Read(r, k) if !readers.is_empty() => {
+            Op::Read(r, k) | Op::ReadBefore(r, k, _) if !readers.is_empty() => {
+                let end = match op {
+                    Op::ReadBefore(_, _, offset) => Some(offset),
+                    _ => None,
+                };
                 let n = readers.len();
                 let reader = &mut readers[r % n];
+                let end = end.map_or(u64::MAX, |offset| reader.next + offset);
                 let mut got = Vec::new();
-                let read = ring.read(&mut reader.cursor, |f| {
+                let read = ring.read_before(&mut reader.cursor, end, |f| {
                     if got.len() == k {
                         return false;
                     }
                     got.push(f.clone());
                     true
                 });
-                let from = (reader.next as usize).max(first);
-                let missed = from as u64 - reader.next;
-                let to = (from + k).min(all.len());
+                let next = reader.next as usize;
+                let end = usize::try_from(end).unwrap_or(usize::MAX);
+                let from = if next < first {
+                    first.min(end).max(next)
+                } else {
+                    next
+                };
+                let missed = (from - next) as u64;
+                let to = (from + k).min(all.len()).min(end.max(from));
                 assert_eq!(&got[..], &all[from..to]);
                 assert_eq!(read.delivered, to - from);
                 assert_eq!(read.missed, missed);
