@@ -298,11 +298,12 @@ fn apply<C: Decoder>(
 ) {
     match cmd {
         Command::Follow(lane) => lanes.push(lane),
-        Command::Unfollow(lane, until) => {
-            if let Some(sub) = lanes.iter_mut().find(|sub| sub.is_to(&lane)) {
-                sub.leave_at(until);
-            }
-        }
+        // Every subscription to that lane: one left earlier and still
+        // draining already stops sooner, so only the latest changes.
+        Command::Unfollow(lane, until) => lanes
+            .iter_mut()
+            .filter(|sub| sub.is_to(&lane))
+            .for_each(|sub| sub.leave_at(until)),
         Command::Quiet(frame) if !track => {
             let len = frame.len();
             if let Err(err) = core.send_untracked(frame, SendDeadline::Default, now) {
@@ -359,15 +360,9 @@ fn refused<C: Decoder>(shared: &Shared<C>, len: usize, done: Done, why: Option<S
     }
 }
 
-/// True when both the shared quota and the core would take another frame,
-/// and the session is open (a closing one takes no new frames).
+/// True when both the shared quota and the core would take another frame.
 fn has_room<C: Decoder>(core: &CoreSession<C>, shared: &Shared<C>) -> bool {
-    let config = core.config();
-    !core.is_closing()
-        && !core.is_closed()
-        && !shared.quota.is_full()
-        && core.queued_frames() < config.max_queue_frames()
-        && core.queued_bytes() < config.max_queue_bytes()
+    core.accepts_sends() && !shared.quota.is_full()
 }
 
 /// Moves unread detached-broadcast frames into the core's queue, untracked,

@@ -460,14 +460,18 @@ impl<C: Decoder> Session<C> {
 
     /// Starts following a channel's lane (from the moment of `lane`'s
     /// subscription, taken by the caller under the hub lock).
+    ///
+    /// Joins and leaves always go through the inbox, never the owner's
+    /// local batch, so the task sees them in the order the hub did.
     pub(crate) fn follow(&self, lane: crate::lane::Subscription) {
-        self.push_command(Command::Follow(lane));
+        // A task already gone drops the subscription, which leaves the lane.
+        let _ = self.inbox.send(Command::Follow(lane));
     }
 
     /// Stops following `lane` once the frames published before `until` are
     /// taken.
     pub(crate) fn unfollow(&self, lane: Arc<crate::lane::Lane>, until: u64) {
-        self.push_command(Command::Unfollow(lane, until));
+        let _ = self.inbox.send(Command::Unfollow(lane, until));
     }
 
     /// Hands an admitted send to the owner task.

@@ -356,3 +356,42 @@ async fn a_kicked_member_stops_getting_the_channel_s_detached_broadcasts() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn rejoining_a_channel_gets_exactly_what_was_broadcast_while_a_member() {
+    bounded(async {
+        let (recorder, mut seen) = Recorder::new(false);
+        let running = Running::<String>::start(Config::default(), recorder).await;
+        let server = running.server.clone();
+        let keeper = dial(running.addr(), Config::default()).await.unwrap();
+        let keeper_id = next_open(&mut seen).await;
+        let hopper = dial(running.addr(), Config::default()).await.unwrap();
+        let hopper_id = next_open(&mut seen).await;
+        let room = server.channel("room".to_string());
+        let hop = server.session(hopper_id).unwrap();
+        // The keeper keeps the channel (and its ring) alive throughout.
+        assert!(room.join(&server.session(keeper_id).unwrap(), |_, _| {}));
+        room.broadcast_detached("1").unwrap();
+        assert!(room.join(&hop, |_, _| {}));
+        room.broadcast_detached("2").unwrap();
+        assert!(room.exit(&hop));
+        room.broadcast_detached("3").unwrap();
+        assert!(room.join(&hop, |_, _| {}));
+        room.broadcast_detached("4").unwrap();
+        assert!(room.exit(&hop));
+        room.broadcast_detached("5").unwrap();
+        for expected in ["1", "2", "3", "4", "5"] {
+            assert_eq!(&keeper.recv().await.unwrap()[..], expected.as_bytes());
+        }
+        // Lanes are pulled every turn, so anything due would come before the
+        // marker's echo of a marker sent after it.
+        assert_eq!(&hopper.recv().await.unwrap()[..], b"2");
+        assert_eq!(&hopper.recv().await.unwrap()[..], b"4");
+        hop.try_send("marker").unwrap();
+        assert_eq!(&hopper.recv().await.unwrap()[..], b"marker");
+        hop.try_send("marker 2").unwrap();
+        assert_eq!(&hopper.recv().await.unwrap()[..], b"marker 2");
+        running.stop().await;
+    })
+    .await;
+}

@@ -296,6 +296,14 @@ impl<C: Decoder> Session<C> {
         matches!(self.state, State::Closing { .. })
     }
 
+    /// True when a send now would be queued: the session is open and its
+    /// queue is under both bounds. A runtime that moves frames in on its own
+    /// schedule (a broadcast ring, say) checks this before it takes one.
+    #[must_use]
+    pub fn accepts_sends(&self) -> bool {
+        matches!(self.state, State::Open) && self.has_room()
+    }
+
     /// Whether the runtime should read: false once closed, after end of
     /// stream, and while the rate limit pauses reading.
     #[must_use]

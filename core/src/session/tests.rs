@@ -976,3 +976,20 @@ fn refusals_and_close_reasons_are_std_errors_that_cross_threads() {
     }));
     assert!(reason.source().is_some(), "the frame error is its source");
 }
+
+#[test]
+fn accepts_sends_only_while_open_and_under_both_bounds() {
+    let (mut s, now) = new(config().max_queue_frames(2).build().unwrap());
+    assert!(s.accepts_sends());
+    s.send(b("a"), now).unwrap();
+    assert!(s.accepts_sends());
+    s.send(b("b"), now).unwrap();
+    assert!(!s.accepts_sends(), "two frames queued: full");
+    // An untracked send is refused exactly when accepts_sends says so.
+    let frame = crate::EncodedFrame::contiguous(Bytes::from_static(b"\0\0\0\x01c"));
+    assert!(s.send_untracked(frame, SendDeadline::Default, now).is_err());
+    s.on_written(5, now);
+    assert!(s.accepts_sends());
+    s.close(now);
+    assert!(!s.accepts_sends(), "closing: no new sends");
+}
