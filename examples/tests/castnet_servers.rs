@@ -61,3 +61,37 @@ async fn castnet_servers_refuse_runtimes_that_are_not_built_yet() {
         }
     }
 }
+
+#[tokio::test]
+async fn fanout_server_keeps_every_other_client_served_while_one_never_reads() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start(FANOUT_SERVER, &[]).await;
+    // Connects and never reads, with a small receive buffer: its queue on
+    // the server fills after a few frames.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stalled = socket.connect(server.addr).await.unwrap();
+    let mut good = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // Far more than the stalled client's socket buffers and its 1 MiB send
+    // queue on the server hold: one at a time, each must come back to its
+    // sender while the other client takes nothing.
+    let payload = vec![7u8; 32 * 1024];
+    let deadline = std::time::Duration::from_secs(30);
+    tokio::time::timeout(deadline, async {
+        for i in 0..300u32 {
+            let mut frame = Vec::with_capacity(4 + payload.len());
+            frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            frame.extend_from_slice(&i.to_be_bytes());
+            frame.extend_from_slice(&payload[4..]);
+            good.write_all(&frame).await.unwrap();
+            let mut back = vec![0u8; frame.len()];
+            good.read_exact(&mut back).await.unwrap();
+            assert_eq!(back, frame, "frame {i} came back changed");
+        }
+    })
+    .await
+    .expect("the reading client was stalled by the one that does not read");
+    drop(stalled);
+    let status = server.stop_with("TERM").await;
+    assert_eq!(status.code(), Some(0), "{status}");
+}

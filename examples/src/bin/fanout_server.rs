@@ -6,9 +6,11 @@
 //! cargo run --release -p castnet-examples --bin fanout_server -- --addr 127.0.0.1:7001
 //! ```
 //!
-//! Slow-client policy: a client whose send queue is full (it does not read)
-//! misses the frames broadcast meanwhile (its deliveries fail `QueueFull`);
-//! nobody else waits for it.
+//! Slow-client policy: every frame is pushed once onto the server's
+//! broadcast ring and each session takes it into its own send queue. A
+//! client that does not read fills its queue, falls behind the ring and
+//! misses the oldest frames (counted in `Stats::broadcast_missed`); nobody
+//! else waits for it.
 
 use bytes::Bytes;
 use castnet_core::frame::PacketN;
@@ -22,8 +24,9 @@ struct Fanout {
 
 impl Handler<PacketN> for Fanout {
     fn on_frame(&self, _from: &Session<PacketN>, frame: Bytes) {
-        // Fire and forget, so no per-recipient report is kept; refusals are
-        // counted in the server's stats.
+        // Fire and forget: one push onto the broadcast ring, no
+        // per-recipient report; frames a slow client misses are counted in
+        // the server's stats.
         if let Err(e) = self.server.broadcast_detached(frame) {
             tracing::debug!(error = %e, "broadcast refused");
         }
