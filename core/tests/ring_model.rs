@@ -1,6 +1,6 @@
 //! `BroadcastRing` against the reference model of `support/ring_model.rs`
 //! over random sequences of publish, subscribe, read (with a reader that
-//! fills up after k frames), park and unsubscribe, with random frame and
+//! fills up after k frames), leave, park and unsubscribe, with random frame and
 //! byte bounds.
 //!
 //! Checked after every operation: each read delivers exactly the frames the
@@ -20,7 +20,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (0usize..40).prop_map(Op::Publish),
         2 => Just(Op::Subscribe),
         4 => (0usize..8, 0usize..6).prop_map(|(r, k)| Op::Read(r, k)),
-        2 => (0usize..8, 0usize..6, 0u64..6).prop_map(|(r, k, e)| Op::ReadBefore(r, k, e)),
+        1 => (0usize..8, 0u64..6).prop_map(|(r, e)| Op::Leave(r, e)),
         3 => (0usize..8).prop_map(Op::Park),
         1 => (0usize..8).prop_map(Op::Unsubscribe),
     ]

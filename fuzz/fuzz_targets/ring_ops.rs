@@ -1,5 +1,5 @@
 //! `ring_ops`: random sequences of `BroadcastRing` operations (publish,
-//! subscribe, read with a reader that fills up, park, unsubscribe) against
+//! subscribe, read with a reader that fills up, leave, park, unsubscribe) against
 //! the reference model shared with the proptest `core/tests/ring_model.rs`:
 //! no panic, and after every step the frames delivered, the frames missed,
 //! the readers woken and the ring's size agree with the model.
@@ -8,8 +8,8 @@
 //! one byte for the frame bound (modulo 8, plus 1), one for the byte bound
 //! (times 4), then operations, each one kind byte (modulo 6) followed by its
 //! fields, one byte each: `Publish` a length (modulo 64), `Read` a reader
-//! and a count (modulo 8), `ReadBefore` a reader, a count and an end offset (modulo 8), `Park` and
-//! `Unsubscribe` a reader.
+//! and a count (modulo 8), `Leave` a reader and an offset (modulo 8), `Park` and `Unsubscribe` a
+//! reader.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -34,11 +34,7 @@ fuzz_target!(|data: &[u8]| {
             1 => Op::Subscribe,
             2 => Op::Read(usize::from(next()), usize::from(next() % 8)),
             3 => Op::Park(usize::from(next())),
-            4 => Op::ReadBefore(
-                usize::from(next()),
-                usize::from(next() % 8),
-                u64::from(next() % 8),
-            ),
+            4 => Op::Leave(usize::from(next()), u64::from(next() % 8)),
             _ => Op::Unsubscribe(usize::from(next())),
         });
     }

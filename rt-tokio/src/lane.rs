@@ -59,7 +59,6 @@ impl Lane {
         Subscription {
             lane: self.clone(),
             cursor: Some(cursor),
-            until: u64::MAX,
         }
     }
 }
@@ -69,9 +68,6 @@ pub(crate) struct Subscription {
     lane: Arc<Lane>,
     /// Always `Some` until dropped.
     cursor: Option<RingCursor>,
-    /// The reader left the lane here: it takes the frames published before,
-    /// then ends (`u64::MAX` while it follows).
-    until: u64,
 }
 
 impl Subscription {
@@ -83,22 +79,22 @@ impl Subscription {
     /// The reader leaves at sequence number `until`: it still takes what
     /// was published before, nothing after.
     pub(crate) fn leave_at(&mut self, until: u64) {
-        self.until = self.until.min(until);
+        if let Some(cursor) = &mut self.cursor {
+            cursor.leave_at(until);
+        }
     }
 
     /// True once a reader that left has taken (or missed) everything
     /// published before it left.
     pub(crate) fn is_done(&self) -> bool {
-        self.cursor
-            .as_ref()
-            .is_none_or(|cursor| cursor.position() >= self.until)
+        self.cursor.as_ref().is_none_or(RingCursor::is_done)
     }
 
     /// Offers the unread frames to `accept`, oldest first, until it refuses
     /// one (the queue is full) or none is left.
     pub(crate) fn pull(&mut self, accept: impl FnMut(&Bytes) -> bool) -> RingRead {
         match &mut self.cursor {
-            Some(cursor) => self.lane.ring().read_before(cursor, self.until, accept),
+            Some(cursor) => self.lane.ring().read(cursor, accept),
             None => RingRead::default(),
         }
     }
@@ -109,10 +105,6 @@ impl Subscription {
         let Some(cursor) = &mut self.cursor else {
             return Poll::Pending;
         };
-        if cursor.position() >= self.until {
-            // Left, and nothing before that is unread: nothing to wait for.
-            return Poll::Pending;
-        }
         if self.lane.ring().park(cursor, cx.waker().clone()) {
             Poll::Pending
         } else {

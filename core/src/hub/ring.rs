@@ -72,6 +72,9 @@ pub struct BroadcastRing<W> {
 pub struct RingCursor {
     /// Sequence number of the next frame this reader takes.
     next: u64,
+    /// The reader takes frames below this sequence number only
+    /// (`u64::MAX` until it leaves).
+    end: u64,
     /// The slot it parked in, and in which generation.
     parked: Option<(u64, usize)>,
 }
@@ -80,6 +83,20 @@ impl RingCursor {
     /// The sequence number of the next frame this reader will take.
     pub fn position(&self) -> u64 {
         self.next
+    }
+
+    /// The reader leaves at sequence number `seq` (the ring's
+    /// [`head`](BroadcastRing::head) when it left a channel, say): it still
+    /// takes what was published before, and nothing from `seq` on. Leaving
+    /// twice keeps the earlier point.
+    pub fn leave_at(&mut self, seq: u64) {
+        self.end = self.end.min(seq);
+    }
+
+    /// True once a reader that left has taken, or missed, everything
+    /// published before it left: it can be dropped.
+    pub fn is_done(&self) -> bool {
+        self.next >= self.end
     }
 }
 
@@ -149,6 +166,7 @@ impl<W> BroadcastRing<W> {
     pub fn subscribe(&self) -> RingCursor {
         RingCursor {
             next: self.head(),
+            end: u64::MAX,
             parked: None,
         }
     }
@@ -179,33 +197,24 @@ impl<W> BroadcastRing<W> {
         seq
     }
 
-    /// True when `cursor` has something to read (or missed something).
+    /// True when `cursor` has something to read (or missed something)
+    /// before the point where it left, if it did.
     pub fn has_unread(&self, cursor: &RingCursor) -> bool {
-        cursor.next < self.head()
+        cursor.next < self.head().min(cursor.end)
     }
 
     /// Hands the reader's unread frames, oldest first, to `accept` until it
     /// returns `false` (that frame is not taken: the reader is full) or none
     /// is left. A reader behind the oldest kept frame first skips to it and
-    /// counts what it missed.
+    /// counts what it missed. A reader that left (see
+    /// [`RingCursor::leave_at`]) gets, and counts as missed, only frames
+    /// published before it left.
     pub fn read(
         &mut self,
         cursor: &mut RingCursor,
-        accept: impl FnMut(&Bytes) -> bool,
-    ) -> RingRead {
-        self.read_before(cursor, u64::MAX, accept)
-    }
-
-    /// As [`read`](Self::read), but only frames with a sequence number below
-    /// `end` (a reader that left at `end` still takes what was published
-    /// before it left, and nothing after). Frames missed are counted below
-    /// `end` only.
-    pub fn read_before(
-        &mut self,
-        cursor: &mut RingCursor,
-        end: u64,
         mut accept: impl FnMut(&Bytes) -> bool,
     ) -> RingRead {
+        let end = cursor.end;
         let mut report = RingRead::default();
         if cursor.next < self.first {
             let skip_to = self.first.min(end).max(cursor.next);
@@ -352,16 +361,21 @@ mod tests {
     }
 
     #[test]
-    fn read_before_stops_at_the_end_and_counts_only_misses_below_it() {
+    fn a_reader_that_left_stops_at_its_end_and_counts_only_misses_before_it() {
         let mut ring = BroadcastRing::<()>::new(2, 1024).unwrap();
         let mut c = ring.subscribe();
+        let mut d = ring.subscribe();
         let mut woken = Vec::new();
-        for s in ["0", "1", "2", "3", "4"] {
+        ring.publish(b("0"), &mut woken);
+        d.leave_at(1);
+        d.leave_at(3); // the earlier point stays
+        for s in ["1", "2", "3", "4"] {
             ring.publish(b(s), &mut woken);
         }
         // Kept: 3 and 4. Left at 4: 0..=2 were missed, 3 is delivered.
+        c.leave_at(4);
         let mut got = Vec::new();
-        let read = ring.read_before(&mut c, 4, |f| {
+        let read = ring.read(&mut c, |f| {
             got.push(f.clone());
             true
         });
@@ -373,13 +387,10 @@ mod tests {
                 missed: 3
             }
         );
-        assert_eq!(c.position(), 4);
+        assert!(c.is_done() && !ring.has_unread(&c));
         // Left at 1, long gone: one miss, nothing delivered, never past 1.
-        let mut d = RingCursor {
-            next: 0,
-            parked: None,
-        };
-        let read = ring.read_before(&mut d, 1, |_| true);
+        assert!(!d.is_done() && ring.has_unread(&d));
+        let read = ring.read(&mut d, |_| true);
         assert_eq!(
             read,
             RingRead {
@@ -388,6 +399,8 @@ mod tests {
             }
         );
         assert_eq!(d.position(), 1);
+        assert!(d.is_done());
+        assert!(ring.park(&mut d, ()), "nothing left for it: it parks");
     }
 
     #[test]

@@ -18,9 +18,9 @@ pub enum Op {
     /// Reader (index into the live ones, modulo), and how many frames it
     /// accepts before it is full.
     Read(usize, usize),
-    /// As `Read`, but only frames below the reader's position plus this
-    /// offset (`read_before`, a reader that left).
-    ReadBefore(usize, usize, u64),
+    /// The reader leaves at its position plus this offset
+    /// (`RingCursor::leave_at`): it takes only frames published before.
+    Leave(usize, u64),
     /// Park a reader (index modulo the live ones).
     Park(usize),
     /// A reader leaves (index modulo the live ones).
@@ -32,6 +32,8 @@ struct Reader {
     cursor: RingCursor,
     /// The model's position: sequence number of the next frame.
     next: u64,
+    /// Where it left (`u64::MAX` while it follows).
+    end: u64,
 }
 
 /// Runs `ops` on a ring bounded by `max_frames` (at least 1) and
@@ -72,19 +74,15 @@ pub fn run(max_frames: usize, max_bytes: usize, ops: Vec<Op>) {
                     id: next_id,
                     cursor: ring.subscribe(),
                     next: all.len() as u64,
+                    end: u64::MAX,
                 });
                 next_id += 1;
             }
-            Op::Read(r, k) | Op::ReadBefore(r, k, _) if !readers.is_empty() => {
-                let end = match op {
-                    Op::ReadBefore(_, _, offset) => Some(offset),
-                    _ => None,
-                };
+            Op::Read(r, k) if !readers.is_empty() => {
                 let n = readers.len();
                 let reader = &mut readers[r % n];
-                let end = end.map_or(u64::MAX, |offset| reader.next + offset);
                 let mut got = Vec::new();
-                let read = ring.read_before(&mut reader.cursor, end, |f| {
+                let read = ring.read(&mut reader.cursor, |f| {
                     if got.len() == k {
                         return false;
                     }
@@ -92,7 +90,7 @@ pub fn run(max_frames: usize, max_bytes: usize, ops: Vec<Op>) {
                     true
                 });
                 let next = reader.next as usize;
-                let end = usize::try_from(end).unwrap_or(usize::MAX);
+                let end = usize::try_from(reader.end).unwrap_or(usize::MAX);
                 let from = if next < first {
                     first.min(end).max(next)
                 } else {
@@ -105,11 +103,20 @@ pub fn run(max_frames: usize, max_bytes: usize, ops: Vec<Op>) {
                 assert_eq!(read.missed, missed);
                 reader.next = to as u64;
                 assert_eq!(reader.cursor.position(), reader.next);
+                assert_eq!(reader.cursor.is_done(), reader.next >= reader.end);
+            }
+            Op::Leave(r, offset) if !readers.is_empty() => {
+                let n = readers.len();
+                let reader = &mut readers[r % n];
+                let at = reader.next + offset;
+                reader.cursor.leave_at(at);
+                reader.end = reader.end.min(at);
+                assert_eq!(reader.cursor.is_done(), reader.next >= reader.end);
             }
             Op::Park(r) if !readers.is_empty() => {
                 let n = readers.len();
                 let reader = &mut readers[r % n];
-                let unread = (reader.next as usize) < all.len();
+                let unread = reader.next < (all.len() as u64).min(reader.end);
                 let did = ring.park(&mut reader.cursor, reader.id);
                 assert_eq!(did, !unread);
                 if did {
