@@ -60,7 +60,7 @@ pub(crate) async fn drive<C, S>(
     mut inbox: mpsc::UnboundedReceiver<Command>,
     mut sink: S,
     stats: Arc<StatsCell>,
-    mut lanes: Vec<Subscription>,
+    lanes: Vec<Subscription>,
 ) where
     C: Decoder + Send + Sync + 'static,
     C::Item: Send,
@@ -69,21 +69,24 @@ pub(crate) async fn drive<C, S>(
     // However this task ends (a callback may panic, the runtime may drop
     // it), handles learn that it did.
     let _finished = Finished(&shared);
-    let track = sink.tracks_sends();
+    let mut sends = Sends {
+        pending: Pending::new(),
+        lanes,
+        track: sink.tracks_sends(),
+    };
     sink.open();
-    let mut pending = Pending::new();
     let mut local: Vec<Command> = Vec::new();
     let mut scratch: Vec<u8> = Vec::new();
     // Outcomes of one turn: the quota comes back in one step, then waiters
     // learn their outcome (so room is free by the time they see it).
     let mut finished: Vec<(Done, SendOutcome)> = Vec::new();
-    let mut published = (
-        SessionStats::default(),
-        BufferGauge {
+    let mut published = Published {
+        stats: SessionStats::default(),
+        buffer: BufferGauge {
             stats: &stats,
             held: 0,
         },
-    );
+    };
     let mut sink_full = false;
     let mut eof_seen = false;
     let mut handles_alive = true;
@@ -107,7 +110,7 @@ pub(crate) async fn drive<C, S>(
                     Event::Closed(reason) => closed = Some(reason),
                     event => {
                         if let Some((id, outcome)) = event.outcome() {
-                            if let Some((len, done)) = pending.remove(id.get()) {
+                            if let Some((len, done)) = sends.pending.remove(id.get()) {
                                 freed_bytes += len;
                                 freed_frames += 1;
                                 if done.is_awaited() {
@@ -124,30 +127,14 @@ pub(crate) async fn drive<C, S>(
             local = batch.exit();
             let mut applied = local.len();
             for cmd in local.drain(..) {
-                apply(
-                    &mut core,
-                    &shared,
-                    &mut pending,
-                    &mut lanes,
-                    track,
-                    cmd,
-                    now,
-                );
+                apply(&mut core, &shared, &mut sends, cmd, now);
             }
             if closed.is_some() {
                 break;
             }
             for _ in 0..INBOX_BUDGET {
                 match inbox.try_recv() {
-                    Ok(cmd) => apply(
-                        &mut core,
-                        &shared,
-                        &mut pending,
-                        &mut lanes,
-                        track,
-                        cmd,
-                        now,
-                    ),
+                    Ok(cmd) => apply(&mut core, &shared, &mut sends, cmd, now),
                     Err(_) => break,
                 }
                 applied += 1;
@@ -172,12 +159,12 @@ pub(crate) async fn drive<C, S>(
         }
 
         // Detached broadcasts: take what the queue has room for.
-        if !lanes.is_empty() {
-            for lane in &mut lanes {
+        if !sends.lanes.is_empty() {
+            for lane in &mut sends.lanes {
                 pull(lane, &mut core, &shared, &stats, now);
             }
             // Channels left: gone once they gave what came before leaving.
-            lanes.retain(|lane| !lane.is_done());
+            sends.lanes.retain(|lane| !lane.is_done());
         }
 
         // Write what is queued, as long as the socket takes it.
@@ -204,13 +191,13 @@ pub(crate) async fn drive<C, S>(
         let write = core.wants_write();
         let deadline = core.poll_timeout().map(Instant::from_std);
         // Wait for the broadcast lane only while its frames could be taken.
-        let lane_open = !lanes.is_empty() && has_room(&core, &shared);
+        let lane_open = !sends.lanes.is_empty() && has_room(&core, &shared);
         tokio::select! {
             biased;
             cmd = inbox.recv(), if handles_alive => {
                 let now = Instant::now().into_std();
                 match cmd {
-                    Some(cmd) => apply(&mut core, &shared, &mut pending, &mut lanes, track, cmd, now),
+                    Some(cmd) => apply(&mut core, &shared, &mut sends, cmd, now),
                     // Every handle is gone (a server keeps one per session,
                     // so this is a client nobody holds): nobody can send or
                     // receive any more, so close gracefully.
@@ -234,7 +221,7 @@ pub(crate) async fn drive<C, S>(
                 // Every lane parks (or reports unread frames): any of them
                 // wakes this task.
                 let mut ready = false;
-                for lane in &mut lanes {
+                for lane in &mut sends.lanes {
                     ready |= lane.poll_unread(cx).is_ready();
                 }
                 if ready { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
@@ -253,7 +240,7 @@ pub(crate) async fn drive<C, S>(
     // The session is closed: nothing more reaches the wire. Whatever is still
     // in the inbox or pending ends as Closed.
     shared.mark_closed();
-    drop(lanes);
+    drop(std::mem::take(&mut sends.lanes));
     inbox.close();
     while let Ok(cmd) = inbox.try_recv() {
         match cmd {
@@ -262,7 +249,7 @@ pub(crate) async fn drive<C, S>(
             _ => {}
         }
     }
-    for (len, done) in pending.drain() {
+    for (len, done) in sends.pending.drain() {
         shared.end_unqueued_closed(len, done);
     }
     let untracked = core.take_untracked_finished();
@@ -287,15 +274,28 @@ impl<C: Decoder> Drop for Finished<'_, C> {
     }
 }
 
+/// What the owner task keeps about its sends besides the core session.
+struct Sends {
+    /// Tracked sends in flight, for their outcomes.
+    pending: Pending,
+    /// Broadcast lanes followed: the server's, then each channel's.
+    lanes: Vec<Subscription>,
+    /// Every send is tracked (the sink wants every outcome).
+    track: bool,
+}
+
 fn apply<C: Decoder>(
     core: &mut CoreSession<C>,
     shared: &Shared<C>,
-    pending: &mut Pending,
-    lanes: &mut Vec<Subscription>,
-    track: bool,
+    sends: &mut Sends,
     cmd: Command,
     now: std::time::Instant,
 ) {
+    let Sends {
+        pending,
+        lanes,
+        track,
+    } = sends;
     match cmd {
         Command::Follow(lane) => lanes.push(lane),
         // Every subscription to that lane: one left earlier and still
@@ -304,7 +304,7 @@ fn apply<C: Decoder>(
             .iter_mut()
             .filter(|sub| sub.is_to(&lane))
             .for_each(|sub| sub.leave_at(until)),
-        Command::Quiet(frame) if !track => {
+        Command::Quiet(frame) if !*track => {
             let len = frame.len();
             if let Err(err) = core.send_untracked(frame, SendDeadline::Default, now) {
                 refused(shared, len, Done::NOBODY, err.failure());
@@ -401,17 +401,19 @@ fn pull<C: Decoder>(
 /// Adds what the core counted since the last call to the shared counters.
 /// Also moves the read-buffer gauge by how much this session's read buffer
 /// grew or shrank.
-fn publish<C: Decoder>(
-    stats: &StatsCell,
-    core: &CoreSession<C>,
-    (last, gauge): &mut (SessionStats, BufferGauge<'_>),
-) {
+fn publish<C: Decoder>(stats: &StatsCell, core: &CoreSession<C>, last: &mut Published<'_>) {
     let now = core.stats();
-    if now != *last {
-        stats.add_delta(last, &now);
-        *last = now;
+    if now != last.stats {
+        stats.add_delta(&last.stats, &now);
+        last.stats = now;
     }
-    gauge.set(core.read_buffer_capacity());
+    last.buffer.set(core.read_buffer_capacity());
+}
+
+/// What a session last added to the shared counters.
+struct Published<'a> {
+    stats: SessionStats,
+    buffer: BufferGauge<'a>,
 }
 
 /// This session's share of [`StatsCell::read_buffer_bytes`], taken back when

@@ -264,6 +264,12 @@ mod tests {
         EncodedFrame::new(&[body.len() as u8], Bytes::from_static(body), Bytes::new())
     }
 
+    /// Queues a tracked send whose immediate outcomes (none for a non-empty
+    /// frame) are not looked at.
+    fn push(q: &mut SendQueue, id: u64, frame: EncodedFrame, deadline: Deadline) {
+        q.push(Tag::Tracked(SendId(id)), frame, deadline, |_, _| {});
+    }
+
     fn ids(v: &[(Tag, SendOutcome)]) -> Vec<u64> {
         v.iter()
             .map(|(tag, _)| match tag {
@@ -276,18 +282,8 @@ mod tests {
     #[test]
     fn chunks_vectored_spans_frames_and_stops_when_dst_is_full() {
         let mut q = SendQueue::default();
-        q.push(
-            Tag::Tracked(SendId(0)),
-            frame(b"ab"),
-            Deadline::None,
-            |_, _| {},
-        );
-        q.push(
-            Tag::Tracked(SendId(1)),
-            frame(b"cd"),
-            Deadline::None,
-            |_, _| {},
-        );
+        push(&mut q, 0, frame(b"ab"), Deadline::None);
+        push(&mut q, 1, frame(b"cd"), Deadline::None);
         let mut dst = [IoSlice::new(&[]); 3];
         assert_eq!(q.chunks_vectored(&mut dst), 3);
         let joined: Vec<u8> = dst.iter().flat_map(|s| s.iter().copied()).collect();
@@ -298,18 +294,8 @@ mod tests {
     fn advance_mid_header_keeps_the_frame_and_completes_in_order() {
         let mut q = SendQueue::default();
         let mut done = Vec::new();
-        q.push(
-            Tag::Tracked(SendId(0)),
-            frame(b"ab"),
-            Deadline::None,
-            |_, _| {},
-        );
-        q.push(
-            Tag::Tracked(SendId(1)),
-            frame(b"c"),
-            Deadline::None,
-            |_, _| {},
-        );
+        push(&mut q, 0, frame(b"ab"), Deadline::None);
+        push(&mut q, 1, frame(b"c"), Deadline::None);
         q.advance(1, |id, o| done.push((id, o))); // just the first header byte
         assert!(done.is_empty());
         assert_eq!(q.bytes(), 4);
@@ -324,30 +310,10 @@ mod tests {
         let now = t0();
         let s = Duration::from_secs;
         let mut q = SendQueue::default();
-        q.push(
-            Tag::Tracked(SendId(0)),
-            frame(b"a"),
-            Deadline::InOrder(now + s(5)),
-            |_, _| {},
-        );
-        q.push(
-            Tag::Tracked(SendId(1)),
-            frame(b"b"),
-            Deadline::Any(now + s(9)),
-            |_, _| {},
-        );
-        q.push(
-            Tag::Tracked(SendId(2)),
-            frame(b"c"),
-            Deadline::Any(now + s(1)),
-            |_, _| {},
-        );
-        q.push(
-            Tag::Tracked(SendId(3)),
-            frame(b"d"),
-            Deadline::InOrder(now + s(5)),
-            |_, _| {},
-        );
+        push(&mut q, 0, frame(b"a"), Deadline::InOrder(now + s(5)));
+        push(&mut q, 1, frame(b"b"), Deadline::Any(now + s(9)));
+        push(&mut q, 2, frame(b"c"), Deadline::Any(now + s(1)));
+        push(&mut q, 3, frame(b"d"), Deadline::InOrder(now + s(5)));
         assert_eq!(q.earliest_deadline(), Some(now + s(1)));
         let mut gone = Vec::new();
         q.expire(now + s(5), |id, o| gone.push((id, o)));
@@ -364,12 +330,7 @@ mod tests {
     fn a_started_frame_leaves_the_deadline_index() {
         let now = t0();
         let mut q = SendQueue::default();
-        q.push(
-            Tag::Tracked(SendId(0)),
-            frame(b"ab"),
-            Deadline::Any(now),
-            |_, _| {},
-        );
+        push(&mut q, 0, frame(b"ab"), Deadline::Any(now));
         q.advance(1, |_, _| {});
         assert_eq!(q.earliest_deadline(), None);
         let mut gone = Vec::new();
@@ -417,19 +378,9 @@ mod tests {
         let mut q = SendQueue::default();
         for i in 0..1000 {
             let at = now + Duration::from_secs(3600 + i);
-            q.push(
-                Tag::Tracked(SendId(i)),
-                frame(b"x"),
-                Deadline::Any(at),
-                |_, _| {},
-            );
+            push(&mut q, i, frame(b"x"), Deadline::Any(at));
         }
-        q.push(
-            Tag::Tracked(SendId(1000)),
-            frame(b"y"),
-            Deadline::Any(now),
-            |_, _| {},
-        );
+        push(&mut q, 1000, frame(b"y"), Deadline::Any(now));
         q.advance(2 * 1000, |_, _| {});
         assert_eq!(q.len(), 1);
         assert!(
