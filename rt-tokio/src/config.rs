@@ -35,8 +35,10 @@ pub struct Config<C = PacketN> {
     /// the connection stops reading (default 1024). Frames already read are
     /// never dropped, so up to one read's worth more may wait.
     pub recv_buffer: usize,
-    /// Bounds of a server's broadcast ring, the log that detached broadcasts
-    /// ([`Server::broadcast_detached`](crate::Server::broadcast_detached))
+    /// Bounds of each broadcast ring of a server (its own, and one per
+    /// channel), the logs that detached broadcasts
+    /// ([`Server::broadcast_detached`](crate::Server::broadcast_detached),
+    /// [`Channel::broadcast_detached`](crate::Channel::broadcast_detached))
     /// go through: at most this many frames (default 4096) and this many
     /// bytes beyond the newest frame (default 32 MiB). A session that falls
     /// further behind misses the oldest (counted in
