@@ -21,7 +21,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Deadline::Never),
     ];
     prop_oneof![
-        6 => (0usize..40, deadline, prop_oneof![Just(SendHow::Codec), Just(SendHow::PreEncoded), Just(SendHow::Untracked)])
+        6 => (prop_oneof![9 => 0usize..40, 1 => 1000usize..1030], deadline, prop_oneof![Just(SendHow::Codec), Just(SendHow::PreEncoded), Just(SendHow::Untracked)])
             .prop_map(|(len, deadline, how)| Op::Send { len, deadline, how }),
         5 => (0usize..120, 1usize..8).prop_map(|(max, slices)| Op::Write { max, slices }),
         4 => (0usize..60, any::<bool>()).prop_map(|(len, into_slice)| Op::Feed { len, into_slice }),

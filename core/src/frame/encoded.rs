@@ -56,6 +56,23 @@ impl EncodedFrame {
         }
     }
 
+    /// A frame whose header is the first `n` bytes of `word` (`n <= 8`): for
+    /// codecs that build a length header in a machine word, so no copy of a
+    /// variable length is made.
+    #[inline]
+    pub(crate) fn from_head_word(word: [u8; 8], n: usize, body: Bytes, tail: Bytes) -> Self {
+        debug_assert!(n <= word.len());
+        let mut head = [0u8; MAX_INLINE_HEAD];
+        head[..8].copy_from_slice(&word);
+        EncodedFrame {
+            head,
+            head_pos: 0,
+            head_len: n as u8,
+            body,
+            tail,
+        }
+    }
+
     /// A frame that is already one contiguous run of bytes, such as a frame
     /// encoded once for a broadcast and shared by every recipient.
     pub fn contiguous(bytes: Bytes) -> Self {
@@ -91,6 +108,35 @@ impl EncodedFrame {
     /// True when nothing is left to write.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Appends the unwritten bytes to `dst`: the copy a writer makes when it
+    /// packs small frames into one buffer.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::EncodedFrame;
+    ///
+    /// let frame = EncodedFrame::new(&[2], Bytes::from_static(b"hi"), Bytes::from_static(b"\n"));
+    /// let mut out = b"..".to_vec();
+    /// frame.copy_into(&mut out);
+    /// assert_eq!(out, b"..\x02hi\n");
+    /// ```
+    pub fn copy_into(&self, dst: &mut Vec<u8>) {
+        dst.reserve(MAX_INLINE_HEAD + self.body.len() + self.tail.len());
+        if self.head_pos == 0 {
+            // The whole inline array as one fixed-size copy (no call for a
+            // copy of a few bytes), then the bytes past the header cut off.
+            let start = dst.len();
+            dst.extend_from_slice(&self.head);
+            dst.truncate(start + usize::from(self.head_len));
+        } else {
+            dst.extend_from_slice(self.head());
+        }
+        dst.extend_from_slice(&self.body);
+        if !self.tail.is_empty() {
+            dst.extend_from_slice(&self.tail);
+        }
     }
 
     /// The unwritten bytes as one `Bytes`. Free when the frame is already

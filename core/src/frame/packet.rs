@@ -209,7 +209,7 @@ impl PacketN {
     #[inline]
     fn frame_for(&self, payload: Bytes) -> Result<EncodedFrame, FrameError> {
         let (head, n) = self.head_for(payload.len())?;
-        Ok(EncodedFrame::new(&head[..n], payload, Bytes::new()))
+        Ok(EncodedFrame::from_head_word(head, n, payload, Bytes::new()))
     }
 
     /// Header and payload appended to `dst`, or nothing written (for

@@ -467,10 +467,12 @@ impl<C: Decoder> Session<C> {
         self.queue.chunk()
     }
 
-    /// Fills `dst` with the queued bytes of as many frames as fit, in order
-    /// (headers and payloads as separate slices, never copied together), and
-    /// returns how many slices it filled. Write them, then report the count
-    /// the OS took with [`on_written`](Self::on_written).
+    /// Fills `dst` with the queued bytes of as many frames as fit, in order,
+    /// and returns how many slices it filled. A frame's header and payload
+    /// are separate slices, never copied together, except for small
+    /// untracked frames, which [`send_untracked`](Self::send_untracked)
+    /// packs into shared runs (one slice each). Write them, then report the
+    /// count the OS took with [`on_written`](Self::on_written).
     #[must_use]
     pub fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         self.queue.chunks_vectored(dst)
@@ -541,6 +543,15 @@ impl<C: Decoder> Session<C> {
     /// [`take_untracked_finished`](Self::take_untracked_finished), so a
     /// runtime can return the room it took in one step per turn.
     ///
+    /// A frame of at most [`PACK_FRAME_MAX`](super::PACK_FRAME_MAX) bytes is
+    /// copied into a packed run with the untracked frames queued just before
+    /// it at the same deadline (typically the replies of one turn), so many
+    /// small frames cost the writer one slice and the queue one entry.
+    /// Order, deadlines, counters and the frames-and-bytes bound are exactly
+    /// as if each were queued alone; the one difference is that a run whose
+    /// first byte was written is not cut, so none of its frames times out
+    /// after that.
+    ///
     /// ```
     /// use bytes::Bytes;
     /// use castnet_core::frame::{EncodedFrame, PacketN};
@@ -567,8 +578,11 @@ impl<C: Decoder> Session<C> {
         if let Err(refusal) = self.check_room() {
             return Err(refusal.with(frame));
         }
-        let len = frame.len();
-        self.enqueue_tagged(Tag::Untracked(len), frame, deadline, now);
+        self.stats.sends_accepted += 1;
+        let deadline = self.queue_deadline(deadline, now);
+        let mut out = outcomes!(self);
+        self.queue
+            .push_untracked(frame, deadline, |tag, outcome| out.record(tag, outcome));
         Ok(())
     }
 
@@ -769,7 +783,16 @@ impl<C: Decoder> Session<C> {
         now: Instant,
     ) {
         self.stats.sends_accepted += 1;
-        let deadline = match deadline {
+        let deadline = self.queue_deadline(deadline, now);
+        let mut out = outcomes!(self);
+        self.queue.push(tag, frame, deadline, |tag, outcome| {
+            out.record(tag, outcome)
+        });
+    }
+
+    /// Where a send's deadline goes in the queue's index.
+    fn queue_deadline(&self, deadline: SendDeadline, now: Instant) -> Deadline {
+        match deadline {
             // The default timeout is constant and `now` never goes back, so
             // these deadlines arrive in order.
             SendDeadline::Default => self
@@ -780,11 +803,7 @@ impl<C: Decoder> Session<C> {
             SendDeadline::After(d) => now.checked_add(d).map_or(Deadline::None, Deadline::Any),
             SendDeadline::At(at) => Deadline::Any(at.max(now)),
             SendDeadline::Never => Deadline::None,
-        };
-        let mut out = outcomes!(self);
-        self.queue.push(tag, frame, deadline, |tag, outcome| {
-            out.record(tag, outcome)
-        });
+        }
     }
 
     /// After frames left the queue: finish a drained close, or announce room.
@@ -955,38 +974,37 @@ struct Outcomes<'a, T> {
 }
 
 impl<T> Outcomes<'_, T> {
-    /// Counts one frame leaving the queue, and reports it if a caller waits
-    /// on it.
+    /// Counts the frames of one entry leaving the queue (one, or a packed
+    /// run's), and reports a tracked one to whoever waits on it.
     fn record(&mut self, tag: Tag, outcome: SendOutcome) {
         let stats = &mut *self.stats;
-        if outcome == SendOutcome::Sent {
-            stats.frames_out += 1;
-        }
-        let id = match tag {
+        let (frames, id) = match tag {
             Tag::Heartbeat => {
                 if outcome == SendOutcome::Sent {
+                    stats.frames_out += 1;
                     stats.heartbeats_sent += 1;
                 }
                 return;
             }
-            Tag::Untracked(len) => {
-                self.untracked.frames += 1;
-                self.untracked.bytes += len;
-                None
+            Tag::Untracked { frames, bytes } => {
+                self.untracked.frames += frames as usize;
+                self.untracked.bytes += bytes;
+                (u64::from(frames), None)
             }
-            Tag::Tracked(id) => Some(id),
+            Tag::Tracked(id) => (1, Some(id)),
         };
         match outcome {
             SendOutcome::Sent => {
-                stats.sent += 1;
+                stats.frames_out += frames;
+                stats.sent += frames;
                 if let Some(id) = id {
                     self.events.push_back(Event::Sent(id));
                 }
             }
             SendOutcome::Failed(why) => {
                 match why {
-                    SendFailure::Closed => stats.failed_closed += 1,
-                    SendFailure::TimedOut => stats.failed_timed_out += 1,
+                    SendFailure::Closed => stats.failed_closed += frames,
+                    SendFailure::TimedOut => stats.failed_timed_out += frames,
                     SendFailure::QueueFull => {}
                 }
                 if let Some(id) = id {

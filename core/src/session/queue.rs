@@ -1,5 +1,6 @@
 //! The outbound queue: encoded frames in send order, their byte count, and an
-//! index of send deadlines whose earliest entry is read in O(1).
+//! index of send deadlines whose earliest entry is read in O(1). Small
+//! untracked frames are packed into shared runs as they arrive.
 
 use super::{SendFailure, SendId, SendOutcome};
 use crate::frame::EncodedFrame;
@@ -26,11 +27,39 @@ pub(super) enum Deadline {
 pub(super) enum Tag {
     /// A send with an id: its outcome is reported as an event.
     Tracked(SendId),
-    /// A send nobody waits on: counted, and its length (as queued) is added
-    /// to the session's finished-untracked total.
-    Untracked(usize),
+    /// Sends nobody waits on (one, or a packed run of several): counted,
+    /// and their length (as queued) is added to the session's
+    /// finished-untracked total.
+    Untracked {
+        /// Frames in the entry.
+        frames: u32,
+        /// Their bytes, as queued.
+        bytes: usize,
+    },
     /// A heartbeat: counted, never reported.
     Heartbeat,
+}
+
+/// Untracked frames up to this length are copied into a packed run instead
+/// of queued one by one (see [`Session::send_untracked`]).
+///
+/// [`Session::send_untracked`]: crate::session::Session::send_untracked
+pub const PACK_FRAME_MAX: usize = 1024;
+
+/// A packed run takes no more frames once it holds this many bytes.
+pub const PACK_RUN_MAX: usize = 16 * 1024;
+
+/// A new run's first allocation: room for a few dozen small frames.
+const PACK_RUN_INITIAL: usize = 2048;
+
+impl Tag {
+    /// Frames the tagged entry holds.
+    fn frames(self) -> usize {
+        match self {
+            Tag::Untracked { frames, .. } => frames as usize,
+            Tag::Tracked(_) | Tag::Heartbeat => 1,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -38,10 +67,120 @@ struct Entry {
     /// Position in the queue, increasing; heartbeats have one too.
     seq: u64,
     tag: Tag,
-    frame: EncodedFrame,
+    body: Body,
+}
+
+/// Small untracked frames copied back to back.
+#[derive(Debug)]
+struct Run {
+    buf: Vec<u8>,
+    /// Bytes written.
+    pos: usize,
+    /// Where each frame ends in `buf`, in order.
+    ends: Vec<u32>,
+    /// Frames completed so far (their ends are at or before `pos`).
+    done: usize,
+    /// Every frame's deadline.
+    deadline: Deadline,
+}
+
+impl Run {
+    fn new(frame: &EncodedFrame, deadline: Deadline) -> Run {
+        let mut run = Run {
+            buf: Vec::with_capacity(PACK_RUN_INITIAL),
+            pos: 0,
+            ends: Vec::with_capacity(PACK_RUN_INITIAL / 64),
+            done: 0,
+            deadline,
+        };
+        run.append(frame);
+        run
+    }
+
+    /// Whether a frame of `len` bytes due at `deadline` may join: nothing is
+    /// written yet, same deadline, room left.
+    fn takes(&self, len: usize, deadline: Deadline) -> bool {
+        self.pos == 0 && self.deadline == deadline && self.buf.len() + len <= PACK_RUN_MAX
+    }
+
+    fn append(&mut self, frame: &EncodedFrame) {
+        frame.copy_into(&mut self.buf);
+        // `buf.len() <= PACK_RUN_MAX`, far below `u32::MAX`.
+        self.ends.push(self.buf.len() as u32);
+    }
+
+    /// Marks `n` more bytes written (the run is not finished by them) and
+    /// returns the frames and bytes this completed.
+    fn advance(&mut self, n: usize) -> (u32, usize) {
+        let start = self.ends[..self.done].last().map_or(0, |&e| e as usize);
+        self.pos += n;
+        let before = self.done;
+        while self
+            .ends
+            .get(self.done)
+            .is_some_and(|&e| e as usize <= self.pos)
+        {
+            self.done += 1;
+        }
+        let end = self.ends[..self.done].last().map_or(0, |&e| e as usize);
+        ((self.done - before) as u32, end - start)
+    }
+}
+
+/// What an entry writes.
+#[derive(Debug)]
+enum Body {
+    /// One frame, as encoded: its parts are handed to the writer uncopied.
+    Frame(EncodedFrame),
+    /// Untracked frames packed back to back, all due at `deadline`; `pos`
+    /// bytes are written.
+    Packed(Run),
+}
+
+impl Body {
+    fn len(&self) -> usize {
+        match self {
+            Body::Frame(frame) => frame.len(),
+            Body::Packed(run) => run.buf.len() - run.pos,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn chunk(&self) -> &[u8] {
+        match self {
+            Body::Frame(frame) => frame.chunk(),
+            Body::Packed(run) => &run.buf[run.pos..],
+        }
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        match self {
+            Body::Frame(frame) => frame.chunks_vectored(dst),
+            Body::Packed(run) => match dst.first_mut() {
+                Some(slot) if run.pos < run.buf.len() => {
+                    *slot = IoSlice::new(&run.buf[run.pos..]);
+                    1
+                }
+                _ => 0,
+            },
+        }
+    }
 }
 
 /// Frames waiting for the socket, in the order they will be written.
+///
+/// An untracked frame of at most [`PACK_FRAME_MAX`] bytes is copied onto the
+/// back entry when that entry is a packed run nobody has started writing,
+/// with the very same deadline (sends of one turn, at one `now`), and room
+/// under [`PACK_RUN_MAX`]; otherwise it starts a new run. A run is one entry:
+/// one slice for the writer and one deadline in the index. A write that ends
+/// inside a run completes the frames it covered, in one outcome record; the
+/// run is then started, so none of its frames expires any more (a started
+/// frame is never cut) and it takes no more frames. Packing never reorders
+/// frames and never moves a deadline: every frame in a run has the run's.
 ///
 /// Deadlines are indexed in two lanes. Default-timeout deadlines arrive in
 /// non-decreasing order, so a FIFO holds them sorted and its front is the
@@ -58,6 +197,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub(super) struct SendQueue {
     entries: VecDeque<Entry>,
+    /// Frames over all entries (a packed run counts each of its frames).
+    frames: usize,
     /// Unwritten bytes over all entries.
     bytes: usize,
     next_seq: u64,
@@ -73,7 +214,7 @@ pub(super) struct SendQueue {
 impl SendQueue {
     /// Frames in the queue, the partly written one included.
     pub(super) fn len(&self) -> usize {
-        self.entries.len()
+        self.frames
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -94,6 +235,55 @@ impl SendQueue {
         deadline: Deadline,
         done: impl FnMut(Tag, SendOutcome),
     ) {
+        self.push_body(tag, Body::Frame(frame), deadline, done);
+    }
+
+    /// Appends an untracked frame: packed with the frames before it where
+    /// the rules in the type's docs allow, else queued as it is.
+    pub(super) fn push_untracked(
+        &mut self,
+        frame: EncodedFrame,
+        deadline: Deadline,
+        done: impl FnMut(Tag, SendOutcome),
+    ) {
+        let len = frame.len();
+        if len == 0 || len > PACK_FRAME_MAX {
+            let tag = Tag::Untracked {
+                frames: 1,
+                bytes: len,
+            };
+            return self.push(tag, frame, deadline, done);
+        }
+        if let Some(Entry {
+            tag: Tag::Untracked { frames, bytes },
+            body: Body::Packed(run),
+            ..
+        }) = self.entries.back_mut()
+        {
+            if run.takes(len, deadline) {
+                run.append(&frame);
+                *frames += 1;
+                *bytes += len;
+                self.frames += 1;
+                self.bytes += len;
+                return;
+            }
+        }
+        let tag = Tag::Untracked {
+            frames: 1,
+            bytes: len,
+        };
+        let run = Run::new(&frame, deadline);
+        self.push_body(tag, Body::Packed(run), deadline, done);
+    }
+
+    fn push_body(
+        &mut self,
+        tag: Tag,
+        body: Body,
+        deadline: Deadline,
+        done: impl FnMut(Tag, SendOutcome),
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         match deadline {
@@ -104,14 +294,15 @@ impl SendQueue {
             }
             Deadline::Any(at) => self.any_order.push(Reverse((at, seq))),
         }
-        self.bytes += frame.len();
-        self.entries.push_back(Entry { seq, tag, frame });
+        self.bytes += body.len();
+        self.frames += tag.frames();
+        self.entries.push_back(Entry { seq, tag, body });
         self.settle_front(done);
     }
 
     /// The first contiguous run of unwritten bytes (empty if none).
     pub(super) fn chunk(&self) -> &[u8] {
-        self.entries.front().map_or(&[], |e| e.frame.chunk())
+        self.entries.front().map_or(&[], |e| e.body.chunk())
     }
 
     /// Fills `dst` with the unwritten bytes of as many frames as fit, in order.
@@ -121,7 +312,7 @@ impl SendQueue {
             if n == dst.len() {
                 break;
             }
-            n += entry.frame.chunks_vectored(&mut dst[n..]);
+            n += entry.body.chunks_vectored(&mut dst[n..]);
         }
         n
     }
@@ -141,10 +332,28 @@ impl SendQueue {
             let Some(front) = self.entries.front_mut() else {
                 break;
             };
-            let left = front.frame.len();
+            let left = front.body.len();
             if n < left {
-                front.frame.advance(n);
                 self.bytes -= n;
+                match &mut front.body {
+                    Body::Frame(frame) => frame.advance(n),
+                    Body::Packed(run) => {
+                        let (frames, bytes) = run.advance(n);
+                        if let (
+                            Tag::Untracked {
+                                frames: f,
+                                bytes: b,
+                            },
+                            1..,
+                        ) = (&mut front.tag, frames)
+                        {
+                            *f -= frames;
+                            *b -= bytes;
+                            self.frames -= frames as usize;
+                            done(Tag::Untracked { frames, bytes }, SendOutcome::Sent);
+                        }
+                    }
+                }
                 return;
             }
             n -= left;
@@ -177,7 +386,8 @@ impl SendQueue {
             // `seq` is unstarted (started ones are pruned), so it is queued.
             if let Ok(index) = self.entries.binary_search_by_key(&seq, |e| e.seq) {
                 if let Some(entry) = self.entries.remove(index) {
-                    self.bytes -= entry.frame.len();
+                    self.bytes -= entry.body.len();
+                    self.frames -= entry.tag.frames();
                     done(entry.tag, SendOutcome::Failed(SendFailure::TimedOut));
                 }
                 if index == 0 {
@@ -194,6 +404,7 @@ impl SendQueue {
             done(entry.tag, SendOutcome::Failed(SendFailure::Closed));
         }
         self.bytes = 0;
+        self.frames = 0;
         self.front_started = false;
         self.in_order.clear();
         self.any_order.clear();
@@ -209,14 +420,16 @@ impl SendQueue {
     }
 
     fn pop_front(&mut self) {
-        self.entries.pop_front();
+        if let Some(entry) = self.entries.pop_front() {
+            self.frames -= entry.tag.frames();
+        }
         self.front_started = false;
     }
 
     /// Completes empty frames that reached the front: nothing to write.
     fn settle_front(&mut self, mut done: impl FnMut(Tag, SendOutcome)) {
         while let Some(front) = self.entries.front() {
-            if !front.frame.is_empty() {
+            if !front.body.is_empty() {
                 break;
             }
             let (seq, tag) = (front.seq, front.tag);
@@ -368,6 +581,114 @@ mod tests {
             |id, o| done.push((id, o)),
         );
         assert_eq!(ids(&done), [0, 1, 2]);
+    }
+
+    fn untracked(q: &mut SendQueue, frame: EncodedFrame, deadline: Deadline) {
+        q.push_untracked(frame, deadline, |_, _| {});
+    }
+
+    fn sized(len: usize) -> EncodedFrame {
+        EncodedFrame::contiguous(Bytes::from(vec![b'x'; len]))
+    }
+
+    fn slices(q: &SendQueue) -> Vec<Vec<u8>> {
+        let mut dst = [IoSlice::new(&[]); 16];
+        let n = q.chunks_vectored(&mut dst);
+        dst[..n].iter().map(|s| s.to_vec()).collect()
+    }
+
+    #[test]
+    fn small_untracked_frames_with_one_deadline_pack_into_one_slice() {
+        let now = t0();
+        let later = now + Duration::from_secs(1);
+        let mut q = SendQueue::default();
+        untracked(&mut q, frame(b"ab"), Deadline::InOrder(now));
+        untracked(&mut q, frame(b"c"), Deadline::InOrder(now));
+        assert_eq!(slices(&q), [b"\x02ab\x01c".to_vec()]);
+        // Another deadline, a tracked send, a large frame: each starts anew.
+        untracked(&mut q, frame(b"d"), Deadline::InOrder(later));
+        push(&mut q, 7, frame(b"e"), Deadline::InOrder(later));
+        untracked(&mut q, frame(b"f"), Deadline::InOrder(later));
+        untracked(&mut q, sized(PACK_FRAME_MAX + 1), Deadline::InOrder(later));
+        untracked(&mut q, frame(b"g"), Deadline::InOrder(later));
+        let got = slices(&q);
+        assert_eq!(got.len(), 7, "{got:?}");
+        assert_eq!(got[1], b"\x01d");
+        // The tracked frame is its header and body; the large one, uncopied.
+        assert_eq!(got[2..4], [b"\x01".to_vec(), b"e".to_vec()]);
+        assert_eq!(got[5].len(), PACK_FRAME_MAX + 1);
+        assert_eq!(q.len(), 7);
+        assert_eq!(q.bytes(), 5 + 2 + 2 + 2 + PACK_FRAME_MAX + 1 + 2);
+    }
+
+    #[test]
+    fn a_run_is_closed_once_full() {
+        let mut q = SendQueue::default();
+        let each = PACK_FRAME_MAX;
+        for _ in 0..PACK_RUN_MAX / each + 1 {
+            untracked(&mut q, sized(each), Deadline::None);
+        }
+        let got = slices(&q);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].len(), PACK_RUN_MAX);
+        assert_eq!(got[1].len(), each);
+    }
+
+    #[test]
+    fn a_write_inside_a_run_completes_the_frames_it_covered_and_seals_the_run() {
+        let now = t0();
+        let mut q = SendQueue::default();
+        for body in [&b"ab"[..], b"cd", b"ef"] {
+            untracked(&mut q, frame(body), Deadline::InOrder(now));
+        }
+        let mut done = Vec::new();
+        // The first frame and a byte of the second.
+        q.advance(4, |tag, o| done.push((tag, o)));
+        let one = Tag::Untracked {
+            frames: 1,
+            bytes: 3,
+        };
+        assert_eq!(done, [(one, SendOutcome::Sent)]);
+        assert_eq!((q.len(), q.bytes()), (2, 5));
+        // Started: it no longer expires, and a new frame starts a new run.
+        q.expire(now, |tag, o| done.push((tag, o)));
+        assert_eq!(done.len(), 1);
+        untracked(&mut q, frame(b"g"), Deadline::InOrder(now));
+        assert_eq!(slices(&q), [b"cd\x02ef".to_vec(), b"\x01g".to_vec()]);
+        q.advance(5, |tag, o| done.push((tag, o)));
+        let two = Tag::Untracked {
+            frames: 2,
+            bytes: 6,
+        };
+        assert_eq!(done[1], (two, SendOutcome::Sent));
+        assert_eq!((q.len(), q.bytes()), (1, 2));
+    }
+
+    #[test]
+    fn an_unstarted_run_expires_whole_and_a_dropped_one_reports_what_is_left() {
+        let now = t0();
+        let mut q = SendQueue::default();
+        untracked(&mut q, frame(b"a"), Deadline::InOrder(now));
+        untracked(&mut q, frame(b"b"), Deadline::InOrder(now));
+        let mut done = Vec::new();
+        q.expire(now, |tag, o| done.push((tag, o)));
+        let both = Tag::Untracked {
+            frames: 2,
+            bytes: 4,
+        };
+        assert_eq!(done, [(both, SendOutcome::Failed(SendFailure::TimedOut))]);
+        assert!(q.is_empty());
+        for body in [&b"ab"[..], b"c", b"d"] {
+            untracked(&mut q, frame(body), Deadline::None);
+        }
+        q.advance(3, |tag, o| done.push((tag, o)));
+        q.drain(|tag, o| done.push((tag, o)));
+        let rest = Tag::Untracked {
+            frames: 2,
+            bytes: 4,
+        };
+        assert_eq!(done[2], (rest, SendOutcome::Failed(SendFailure::Closed)));
+        assert_eq!((q.len(), q.bytes()), (0, 0));
     }
 
     #[test]

@@ -6,13 +6,15 @@
 //! heartbeats), in order.
 //!
 //! The model is a plain queue of frames with written counts and deadlines in
-//! milliseconds, written from the rules of the issue rather than from the
-//! session's code. Shared by the proptest `tests/session_model.rs` and the
+//! milliseconds (small untracked frames sharing a deadline packed into runs,
+//! by the rules documented on `PACK_FRAME_MAX`), written from the rules of
+//! the issue rather than from the session's code. Shared by the proptest `tests/session_model.rs` and the
 //! cargo-fuzz target `fuzz/fuzz_targets/session_ops.rs` (which includes this
 //! file by path), so both exercise one model. Failures are panics.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use castnet_core::frame::{Decoder, FrameError};
+use castnet_core::session::{PACK_FRAME_MAX, PACK_RUN_MAX};
 use castnet_core::{
     CloseReason, EncodedFrame, Event, PacketN, SendDeadline, SendFailure, Session, SessionConfig,
 };
@@ -111,20 +113,27 @@ fn ev(event: Event<Bytes>) -> Ev {
     }
 }
 
+/// One queue entry: a frame, or a packed run of small untracked frames.
 #[derive(Debug)]
 struct MFrame {
     seq: u64,
     /// `None` for a heartbeat or an untracked send.
     id: Option<u64>,
     untracked: bool,
-    payload: Vec<u8>,
+    /// A run that may take more small untracked frames (while unwritten).
+    packed: bool,
+    /// One payload, or a packed run's, in order; completed ones leave.
+    payloads: Vec<Vec<u8>>,
+    /// Bytes written of the first payload.
     written: usize,
+    /// Any byte of the entry written: it no longer expires, nor grows.
+    started: bool,
     deadline: Option<u64>,
 }
 
 impl MFrame {
     fn len(&self) -> usize {
-        4 + self.payload.len()
+        self.payloads.iter().map(|p| 4 + p.len()).sum()
     }
 }
 
@@ -224,8 +233,12 @@ impl Model {
         self.queue.iter().map(|f| f.len() - f.written).sum()
     }
 
+    fn frames(&self) -> usize {
+        self.queue.iter().map(|f| f.payloads.len()).sum()
+    }
+
     fn has_room(&self) -> bool {
-        self.queue.len() < self.cfg.max_frames && self.bytes() < self.cfg.max_bytes
+        self.frames() < self.cfg.max_frames && self.bytes() < self.cfg.max_bytes
     }
 
     /// `Ok(id)`, or the refusal.
@@ -252,7 +265,20 @@ impl Model {
             Deadline::After(ms) => Some(self.now + ms),
             Deadline::Never => None,
         };
+        let len = 4 + payload.len();
+        let packs = untracked && len <= PACK_FRAME_MAX;
+        if packs {
+            // Onto the back run while it is unwritten, due at the same
+            // instant, and has room.
+            if let Some(run) = self.queue.back_mut().filter(|b| {
+                b.packed && !b.started && b.deadline == deadline && b.len() + len <= PACK_RUN_MAX
+            }) {
+                run.payloads.push(payload);
+                return Ok(id);
+            }
+        }
         self.push(id, untracked, payload, deadline);
+        self.queue.back_mut().unwrap().packed = packs;
         Ok(id)
     }
 
@@ -263,8 +289,10 @@ impl Model {
             seq,
             id,
             untracked,
-            payload,
+            packed: false,
+            payloads: vec![payload],
             written: 0,
+            started: false,
             deadline,
         });
     }
@@ -274,20 +302,28 @@ impl Model {
             return;
         }
         self.last_write = self.now;
+        // Frame by frame, those of a packed run included.
         while n > 0 {
             let front = self.queue.front_mut().expect("n <= queued bytes");
-            let left = front.len() - front.written;
+            front.started = true;
+            let left = 4 + front.payloads[0].len() - front.written;
             if n < left {
                 front.written += n;
                 break;
             }
             n -= left;
-            let done = self.queue.pop_front().unwrap();
-            self.end_untracked(&done);
-            if let Some(id) = done.id {
-                self.events.push(Ev::Sent(id));
+            front.written = 0;
+            let payload = front.payloads.remove(0);
+            if front.untracked {
+                self.untracked_done.0 += 1;
+                self.untracked_done.1 += 4 + payload.len();
             }
-            self.completed.push(done.payload);
+            self.completed.push(payload);
+            if front.payloads.is_empty() {
+                if let Some(id) = self.queue.pop_front().unwrap().id {
+                    self.events.push(Ev::Sent(id));
+                }
+            }
         }
         self.after_dequeue();
     }
@@ -295,7 +331,7 @@ impl Model {
     /// An untracked send left the queue, however it ended.
     fn end_untracked(&mut self, f: &MFrame) {
         if f.untracked {
-            self.untracked_done.0 += 1;
+            self.untracked_done.0 += f.payloads.len();
             self.untracked_done.1 += f.len();
         }
     }
@@ -375,7 +411,7 @@ impl Model {
         let mut due: Vec<(u64, u64)> = self
             .queue
             .iter()
-            .filter(|f| f.written == 0)
+            .filter(|f| !f.started)
             .filter_map(|f| f.deadline.filter(|&d| d <= now).map(|d| (d, f.seq)))
             .collect();
         due.sort();
@@ -531,7 +567,7 @@ impl Harness {
         self.check_events();
         let (s, m) = (&self.s, &self.m);
         assert_eq!(s.queued_bytes(), m.bytes());
-        assert_eq!(s.queued_frames(), m.queue.len());
+        assert_eq!(s.queued_frames(), m.frames());
         assert_eq!(s.wants_write(), !m.queue.is_empty());
         assert_eq!(s.is_closed(), m.state == MState::Closed);
         let finished = self.s.take_untracked_finished();
@@ -592,7 +628,7 @@ pub fn run(cfg: Cfg, peer: (Vec<Vec<u8>>, bool), ops: Vec<Op>) {
                 .m
                 .queue
                 .iter()
-                .all(|f| f.written > 0 || f.deadline.is_none_or(|d| d > h.m.now)));
+                .all(|f| f.started || f.deadline.is_none_or(|d| d > h.m.now)));
         }
     }
 
