@@ -124,7 +124,13 @@ pub(crate) async fn drive<C, S>(
                     }
                 }
             }
-            local = batch.exit();
+            let sends_made = batch.exit();
+            // What the handler sent was admitted against the quota plus its
+            // own earlier sends; charge it all now, before it is applied.
+            shared
+                .quota
+                .charge_many(sends_made.uncharged_bytes, sends_made.uncharged_frames);
+            local = sends_made.cmds;
             let mut applied = local.len();
             for cmd in local.drain(..) {
                 apply(&mut core, &shared, &mut sends, cmd, now);

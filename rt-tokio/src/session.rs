@@ -37,6 +37,15 @@ pub(crate) enum Command {
     Abort,
 }
 
+/// Whether an admitted send is charged to the quota yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charged {
+    Yes,
+    /// Admitted by the session's own callback: the owner charges it with the
+    /// rest of the callback's sends.
+    No,
+}
+
 /// A send with a waiter or its own timeout. Its quota was acquired and
 /// charged with `frame.len()`.
 pub(crate) struct TrackedSend {
@@ -50,8 +59,27 @@ thread_local! {
     /// thread running it: sends to *that* session from its own handler go
     /// straight into this batch (no channel, no wake-up), and the owner
     /// applies them as soon as the handler returns.
-    static LOCAL: std::cell::RefCell<Option<(SessionId, Vec<Command>)>> =
-        const { std::cell::RefCell::new(None) };
+    static LOCAL: std::cell::RefCell<Option<Local>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The sends a session's own callbacks made during one delivery.
+struct Local {
+    id: SessionId,
+    cmds: Vec<Command>,
+    /// Sends admitted with [`SendQuota::admits_with`] against the quota plus
+    /// this batch, and not charged yet: the owner charges them in one step
+    /// when the callback returns, instead of two atomic updates per send.
+    /// The core's own queue bound refuses whatever the batch overshoots.
+    uncharged_bytes: usize,
+    uncharged_frames: usize,
+}
+
+/// What the owner takes back from a [`LocalBatch`].
+pub(crate) struct LocalSends {
+    pub(crate) cmds: Vec<Command>,
+    /// Admitted but not charged to the quota: charge before applying.
+    pub(crate) uncharged_bytes: usize,
+    pub(crate) uncharged_frames: usize,
 }
 
 /// The owner task's side of [`LOCAL`]: entered around event delivery, and
@@ -64,17 +92,31 @@ impl LocalBatch {
     /// Starts collecting sends addressed to `id` from this thread, reusing
     /// `buf`'s allocation.
     pub(crate) fn enter(id: SessionId, buf: Vec<Command>) -> Self {
-        LOCAL.with(|l| *l.borrow_mut() = Some((id, buf)));
+        let local = Local {
+            id,
+            cmds: buf,
+            uncharged_bytes: 0,
+            uncharged_frames: 0,
+        };
+        LOCAL.with(|l| *l.borrow_mut() = Some(local));
         LocalBatch { active: true }
     }
 
     /// Stops collecting and returns what was sent meanwhile.
-    pub(crate) fn exit(mut self) -> Vec<Command> {
+    pub(crate) fn exit(mut self) -> LocalSends {
         self.active = false;
-        LOCAL
-            .with(|l| l.borrow_mut().take())
-            .map(|(_, cmds)| cmds)
-            .unwrap_or_default()
+        match LOCAL.with(|l| l.borrow_mut().take()) {
+            Some(local) => LocalSends {
+                cmds: local.cmds,
+                uncharged_bytes: local.uncharged_bytes,
+                uncharged_frames: local.uncharged_frames,
+            },
+            None => LocalSends {
+                cmds: Vec::new(),
+                uncharged_bytes: 0,
+                uncharged_frames: 0,
+            },
+        }
     }
 }
 
@@ -309,8 +351,8 @@ impl<C: Decoder> Session<C> {
     where
         C: Encoder<M> + Clone,
     {
-        let frame = self.admit(msg)?;
-        self.push_quiet(frame);
+        let (frame, charged) = self.admit(msg)?;
+        self.push_command(Command::Quiet(frame), charged);
         Ok(())
     }
 
@@ -362,9 +404,14 @@ impl<C: Decoder> Session<C> {
         C: Encoder<M> + Clone,
     {
         match self.admit(msg) {
-            Ok(frame) => {
+            Ok((frame, charged)) => {
                 let (tx, rx) = oneshot::channel();
-                self.push(frame, timeout, Done(Some(Waiter::Work(tx))));
+                let send = TrackedSend {
+                    frame,
+                    timeout,
+                    done: Done(Some(Waiter::Work(tx))),
+                };
+                self.push_command(Command::Send(Box::new(send)), charged);
                 SendWork(WorkState::Waiting(rx))
             }
             Err(TrySendError::Closed(_)) => SendWork::ready(Err(SendFailure::Closed.into())),
@@ -415,25 +462,50 @@ impl<C: Decoder> Session<C> {
         }
     }
 
-    /// Admission and encoding, shared by every send form.
-    fn admit<M>(&self, msg: M) -> Result<EncodedFrame, TrySendError<M>>
+    /// Admission and encoding, shared by every send form. Says how the
+    /// quota was taken, for [`push_command`](Self::push_command).
+    fn admit<M>(&self, msg: M) -> Result<(EncodedFrame, Charged), TrySendError<M>>
     where
         C: Encoder<M> + Clone,
     {
         if self.is_closed() {
             return Err(TrySendError::Closed(msg));
         }
-        if self.shared.quota.try_acquire(0).is_err() {
-            self.count_queue_full();
-            return Err(TrySendError::QueueFull(msg));
-        }
+        // From this session's own callback: admitted against the quota plus
+        // what the callback already sent, charged when it returns.
+        let own = LOCAL.with(|l| match &*l.borrow() {
+            Some(local) if local.id == self.shared.id => {
+                Some((local.uncharged_bytes, local.uncharged_frames))
+            }
+            _ => None,
+        });
+        let charged = match own {
+            Some((bytes, frames)) => {
+                if !self.shared.quota.admits_with(bytes as u64, frames as u64) {
+                    self.count_queue_full();
+                    return Err(TrySendError::QueueFull(msg));
+                }
+                Charged::No
+            }
+            None => {
+                if self.shared.quota.try_acquire(0).is_err() {
+                    self.count_queue_full();
+                    return Err(TrySendError::QueueFull(msg));
+                }
+                Charged::Yes
+            }
+        };
         match self.shared.codec.clone().encode_frame(msg) {
             Ok(frame) => {
-                self.shared.quota.charge(frame.len());
-                Ok(frame)
+                if charged == Charged::Yes {
+                    self.shared.quota.charge(frame.len());
+                }
+                Ok((frame, charged))
             }
             Err(e) => {
-                self.shared.release(0, 1);
+                if charged == Charged::Yes {
+                    self.shared.release(0, 1);
+                }
                 Err(TrySendError::Frame(e))
             }
         }
@@ -447,15 +519,12 @@ impl<C: Decoder> Session<C> {
     }
 
     fn push(&self, frame: EncodedFrame, timeout: Option<Duration>, done: Done) {
-        self.push_command(Command::Send(Box::new(TrackedSend {
+        let send = TrackedSend {
             frame,
             timeout,
             done,
-        })));
-    }
-
-    fn push_quiet(&self, frame: EncodedFrame) {
-        self.push_command(Command::Quiet(frame));
+        };
+        self.push_command(Command::Send(Box::new(send)), Charged::Yes);
     }
 
     /// Starts following a channel's lane (from the moment of `lane`'s
@@ -474,12 +543,21 @@ impl<C: Decoder> Session<C> {
         let _ = self.inbox.send(Command::Unfollow(lane, until));
     }
 
-    /// Hands an admitted send to the owner task.
-    fn push_command(&self, cmd: Command) {
+    /// Hands an admitted send (`Send` or `Quiet`) to the owner task.
+    fn push_command(&self, cmd: Command, charged: Charged) {
+        let len = match &cmd {
+            Command::Send(send) => send.frame.len(),
+            Command::Quiet(frame) => frame.len(),
+            _ => 0,
+        };
         // From this session's own handler, on its owner's thread: no channel.
         let cmd = LOCAL.with(|l| match l.borrow_mut().as_mut() {
-            Some((id, batch)) if *id == self.shared.id => {
-                batch.push(cmd);
+            Some(local) if local.id == self.shared.id => {
+                if charged == Charged::No {
+                    local.uncharged_bytes += len;
+                    local.uncharged_frames += 1;
+                }
+                local.cmds.push(cmd);
                 None
             }
             _ => Some(cmd),
@@ -487,6 +565,11 @@ impl<C: Decoder> Session<C> {
         let Some(cmd) = cmd else {
             return;
         };
+        if charged == Charged::No {
+            // Admitted inside a callback that has returned since (not on
+            // this path today): charge it as the inbox expects.
+            self.shared.quota.charge_many(len, 1);
+        }
         // The owner task is gone: this send ends here, as Closed.
         match self.inbox.send(cmd) {
             Err(mpsc::error::SendError(Command::Send(send))) => {

@@ -241,3 +241,58 @@ async fn on_sent_is_not_called_unless_the_handler_asks_for_it_and_sends_still_co
     })
     .await;
 }
+
+/// Answers every frame with `burst` copies, counting refusals and checking
+/// that each refused message comes back intact.
+struct Burst {
+    burst: usize,
+    refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Handler<PacketN> for Burst {
+    fn on_frame(&self, session: &Session<PacketN>, frame: Bytes) {
+        for _ in 0..self.burst {
+            match session.try_send(frame.clone()) {
+                Ok(()) => {}
+                Err(castnet_tokio::TrySendError::QueueFull(back)) => {
+                    assert_eq!(back, frame, "refused message handed back");
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(other) => panic!("unexpected refusal {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_handler_flooding_its_own_session_is_held_to_the_queue_bound_every_time() {
+    bounded(async {
+        // Sends from a session's own handler are admitted in a batch charged
+        // when the handler returns: the bound must hold exactly all the same,
+        // and the room must come back once they are written.
+        let bound = 8;
+        let session = castnet_core::session::SessionConfig::builder()
+            .max_queue_frames(bound)
+            .build()
+            .unwrap();
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let handler = Burst {
+            burst: 20,
+            refused: refused.clone(),
+        };
+        let running = Running::<String>::start(Config::default().session(session), handler).await;
+        let client = dial(running.addr(), Config::default()).await.unwrap();
+        for round in 1..=3usize {
+            client.send(Bytes::from(vec![round as u8])).await.unwrap();
+            for _ in 0..bound {
+                assert_eq!(client.recv().await.unwrap()[..], [round as u8]);
+            }
+            assert_eq!(refused.load(Ordering::Relaxed), round * (20 - bound));
+            // Nothing beyond the bound was queued: the next frame the client
+            // gets is the next round's.
+        }
+        let server = running.stop().await;
+        assert_eq!(server.stats().sent, 3 * bound as u64);
+    })
+    .await;
+}

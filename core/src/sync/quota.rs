@@ -130,6 +130,54 @@ impl SendQuota {
         }
     }
 
+    /// True when the queue, with `bytes` bytes in `frames` frames added to
+    /// what is in use, admits one more frame: a plain load, no update.
+    ///
+    /// For a sender that admits a batch one frame at a time and charges it
+    /// in one step afterwards with [`charge_many`](Self::charge_many), such
+    /// as a session's owner taking the sends its own callback makes. Other
+    /// senders do not see the batch until it is charged, so the bound can be
+    /// overshot by up to that batch; use it only where another check (the
+    /// session's own queue bound) refuses whatever goes beyond.
+    ///
+    /// ```
+    /// use castnet_core::sync::{QueueBound, SendQuota};
+    ///
+    /// let quota = SendQuota::new(QueueBound { max_bytes: 100, max_frames: 2 });
+    /// assert!(quota.admits_with(0, 1));
+    /// assert!(!quota.admits_with(10, 2), "the batch holds the last frame");
+    /// quota.charge_many(10, 2);
+    /// assert!(quota.is_full());
+    /// ```
+    pub fn admits_with(&self, bytes: u64, frames: u64) -> bool {
+        let (b, f) = unpack(self.used.load(Ordering::Acquire));
+        self.bound
+            .admits(b.saturating_add(bytes), f.saturating_add(frames))
+    }
+
+    /// Charges `frames` frames totalling `bytes` bytes that were admitted
+    /// with [`admits_with`](Self::admits_with): one atomic update for the
+    /// batch. Release them as any other frames.
+    pub fn charge_many(&self, bytes: usize, frames: usize) {
+        if frames == 0 {
+            return;
+        }
+        let add = clamp_len(bytes);
+        let mut cur = self.used.load(Ordering::Relaxed);
+        loop {
+            let (b, f) = unpack(cur);
+            let new_frames = (f + frames as u64).min(MAX_QUEUE_FRAMES);
+            let new = (new_frames << BYTE_BITS) | (b + add).min(BYTE_MASK);
+            match self
+                .used
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
     /// Returns the quota of one frame of `len` bytes admitted earlier.
     /// Returns true when a sender waits for room and must be woken.
     pub fn release(&self, len: usize) -> bool {
