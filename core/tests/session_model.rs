@@ -1,6 +1,6 @@
 //! `Session` against the reference model of `support/session_model.rs` over
 //! random operation sequences: send (encoded by the session, pre-encoded, or
-//! untracked, with any deadline), write k bytes through a few vectored slices, feed
+//! untracked, with any deadline; or a batch of untracked ones packed), write k bytes through a few vectored slices, feed
 //! inbound chunks (two read paths), end of stream, advance time by random
 //! steps (also backwards), set or clear the heartbeat, close, abort. After
 //! every operation the events must be exactly the model's, and after every
@@ -15,14 +15,18 @@ use model::{Cfg, Deadline, Op, SendHow};
 use proptest::prelude::*;
 
 fn op() -> impl Strategy<Value = Op> {
-    let deadline = prop_oneof![
-        4 => Just(Deadline::Default),
-        2 => (0u64..4000).prop_map(Deadline::After),
-        1 => Just(Deadline::Never),
-    ];
+    let deadline = || {
+        prop_oneof![
+            4 => Just(Deadline::Default),
+            2 => (0u64..4000).prop_map(Deadline::After),
+            1 => Just(Deadline::Never),
+        ]
+    };
     prop_oneof![
-        6 => (prop_oneof![9 => 0usize..40, 1 => 1000usize..1030], deadline, prop_oneof![Just(SendHow::Codec), Just(SendHow::PreEncoded), Just(SendHow::Untracked)])
+        6 => (prop_oneof![9 => 0usize..40, 1 => 1000usize..1030], deadline(), prop_oneof![Just(SendHow::Codec), Just(SendHow::PreEncoded), Just(SendHow::Untracked)])
             .prop_map(|(len, deadline, how)| Op::Send { len, deadline, how }),
+        2 => (prop::collection::vec(prop_oneof![9 => 0usize..40, 1 => 1000usize..1030], 0..6), deadline())
+            .prop_map(|(lens, deadline)| Op::SendPacked { lens, deadline }),
         5 => (0usize..120, 1usize..8).prop_map(|(max, slices)| Op::Write { max, slices }),
         4 => (0usize..60, any::<bool>()).prop_map(|(len, into_slice)| Op::Feed { len, into_slice }),
         1 => Just(Op::FeedNothing),

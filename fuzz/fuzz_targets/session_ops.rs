@@ -314,7 +314,7 @@ fn model_mode(input: &mut Input) {
     let peer = (frames, input.u8().is_multiple_of(5));
     let mut ops = Vec::new();
     while !input.0.is_empty() && ops.len() < 400 {
-        ops.push(match input.u8() % 10 {
+        ops.push(match input.u8() % 11 {
             0 => model::Op::Send {
                 len: usize::from(input.u8() % 40),
                 deadline: match input.u8() % 4 {
@@ -342,6 +342,16 @@ fn model_mode(input: &mut Input) {
             6 => model::Op::Backwards(millis(input, 2000)),
             7 => model::Op::Heartbeat(input.bool().then(|| millis(input, 3000))),
             8 => model::Op::Close,
+            9 => model::Op::SendPacked {
+                lens: (0..input.u8() % 6)
+                    .map(|_| usize::from(input.u16() % 1040))
+                    .collect(),
+                deadline: match input.u8() % 4 {
+                    0 | 1 => model::Deadline::Default,
+                    2 => model::Deadline::After(millis(input, 4000)),
+                    _ => model::Deadline::Never,
+                },
+            },
             _ => model::Op::Abort,
         });
     }

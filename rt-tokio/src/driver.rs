@@ -103,7 +103,7 @@ pub(crate) async fn drive<C, S>(
         let mut closed = None;
         let (mut freed_bytes, mut freed_frames) = (0, 0);
         loop {
-            let batch = LocalBatch::enter(shared.id, std::mem::take(&mut local));
+            let batch = LocalBatch::enter(shared.id, std::mem::take(&mut local), !sends.track);
             while let Some(event) = core.poll_event() {
                 match event {
                     Event::Frame(frame) => sink_full |= !sink.frame(frame),
@@ -252,6 +252,9 @@ pub(crate) async fn drive<C, S>(
         match cmd {
             Command::Send(send) => shared.end_unqueued_closed(send.frame.len(), send.done),
             Command::Quiet(frame) => shared.end_unqueued_closed(frame.len(), Done::NOBODY),
+            Command::Packed(packed) => {
+                refused_packed(&shared, packed.len(), packed.frames(), SendFailure::Closed)
+            }
             _ => {}
         }
     }
@@ -319,6 +322,12 @@ fn apply<C: Decoder>(
         Command::Quiet(frame) => {
             send_tracked(core, shared, pending, frame, None, Done::NOBODY, now)
         }
+        // Only made when sends are not tracked.
+        Command::Packed(packed) => {
+            if let Err(refused) = core.send_untracked_packed(packed, SendDeadline::Default, now) {
+                refused_packed(shared, refused.bytes, refused.frames, refused.failure);
+            }
+        }
         Command::Send(send) => {
             let TrackedSend {
                 frame,
@@ -364,6 +373,18 @@ fn refused<C: Decoder>(shared: &Shared<C>, len: usize, done: Done, why: Option<S
         }
         _ => shared.end_unqueued_closed(len, done),
     }
+}
+
+/// Packed sends the core refused (or never saw): their room comes back;
+/// `Closed` ones are counted here, a full queue was counted by the core.
+fn refused_packed<C: Decoder>(shared: &Shared<C>, bytes: usize, frames: usize, why: SendFailure) {
+    if why == SendFailure::Closed {
+        shared
+            .stats
+            .handle_failed_closed
+            .fetch_add(frames as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+    shared.release(bytes, frames);
 }
 
 /// True when both the shared quota and the core would take another frame.

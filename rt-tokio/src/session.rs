@@ -5,7 +5,7 @@ use bytes::Bytes;
 use castnet_core::frame::{EncodedFrame, Encoder, FrameError};
 use castnet_core::hub::PeerAddr;
 use castnet_core::hub::{BroadcastRecord, DeliveryTicket};
-use castnet_core::session::{SendFailure, SendOutcome};
+use castnet_core::session::{PackedFrames, SendFailure, SendOutcome};
 use castnet_core::sync::SendQuota;
 use castnet_core::{Decoder, SessionId};
 use std::future::Future;
@@ -27,6 +27,10 @@ pub(crate) enum Command {
     /// outcome is reported unless the sink asks for every send's. Its quota
     /// was acquired and charged with `frame.len()`.
     Quiet(EncodedFrame),
+    /// Small frames nobody waits on, sent in a row by the session's own
+    /// handler and copied together as they were sent: queued in one call.
+    /// Their quota is charged.
+    Packed(PackedFrames),
     SetHeartbeat(Box<Option<(Duration, EncodedFrame)>>),
     /// Follow a channel's broadcast lane (the session joined it).
     Follow(crate::lane::Subscription),
@@ -66,12 +70,48 @@ thread_local! {
 struct Local {
     id: SessionId,
     cmds: Vec<Command>,
+    /// Whether small untracked sends are packed as they come (the owner
+    /// reports no outcome for them).
+    pack: bool,
+    /// Small untracked sends made since the last other command, copied
+    /// together: they go after everything in `cmds`.
+    packed: PackedFrames,
     /// Sends admitted with [`SendQuota::admits_with`] against the quota plus
     /// this batch, and not charged yet: the owner charges them in one step
     /// when the callback returns, instead of two atomic updates per send.
     /// The core's own queue bound refuses whatever the batch overshoots.
     uncharged_bytes: usize,
     uncharged_frames: usize,
+}
+
+impl Local {
+    /// Adds a send (or another command) after the others.
+    fn push(&mut self, cmd: Command) {
+        match cmd {
+            Command::Quiet(frame) if self.pack => {
+                if self.packed.push(&frame) {
+                    return;
+                }
+                // The batch is full, or the frame is too large to copy.
+                self.flush();
+                if !self.packed.push(&frame) {
+                    self.cmds.push(Command::Quiet(frame));
+                }
+            }
+            cmd => {
+                self.flush();
+                self.cmds.push(cmd);
+            }
+        }
+    }
+
+    /// Ends the current packed batch, keeping it in order with the rest.
+    fn flush(&mut self) {
+        if !self.packed.is_empty() {
+            let packed = std::mem::take(&mut self.packed);
+            self.cmds.push(Command::Packed(packed));
+        }
+    }
 }
 
 /// What the owner takes back from a [`LocalBatch`].
@@ -91,10 +131,14 @@ pub(crate) struct LocalBatch {
 impl LocalBatch {
     /// Starts collecting sends addressed to `id` from this thread, reusing
     /// `buf`'s allocation.
-    pub(crate) fn enter(id: SessionId, buf: Vec<Command>) -> Self {
+    /// `pack`: small untracked sends may be copied together as they are
+    /// made (see [`Command::Packed`]).
+    pub(crate) fn enter(id: SessionId, buf: Vec<Command>, pack: bool) -> Self {
         let local = Local {
             id,
             cmds: buf,
+            pack,
+            packed: PackedFrames::new(),
             uncharged_bytes: 0,
             uncharged_frames: 0,
         };
@@ -106,8 +150,11 @@ impl LocalBatch {
     pub(crate) fn exit(mut self) -> LocalSends {
         self.active = false;
         match LOCAL.with(|l| l.borrow_mut().take()) {
-            Some(local) => LocalSends {
-                cmds: local.cmds,
+            Some(mut local) => LocalSends {
+                cmds: {
+                    local.flush();
+                    local.cmds
+                },
                 uncharged_bytes: local.uncharged_bytes,
                 uncharged_frames: local.uncharged_frames,
             },
@@ -557,7 +604,7 @@ impl<C: Decoder> Session<C> {
                     local.uncharged_bytes += len;
                     local.uncharged_frames += 1;
                 }
-                local.cmds.push(cmd);
+                local.push(cmd);
                 None
             }
             _ => Some(cmd),

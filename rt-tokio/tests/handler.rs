@@ -296,3 +296,40 @@ async fn a_handler_flooding_its_own_session_is_held_to_the_queue_bound_every_tim
     })
     .await;
 }
+
+/// Answers each frame with three replies: quiet, awaited, quiet again, the
+/// awaited one's outcome reported on a channel.
+struct Mixed(mpsc::UnboundedSender<castnet_tokio::SendWork>);
+
+impl Handler<PacketN> for Mixed {
+    fn on_frame(&self, session: &Session<PacketN>, frame: Bytes) {
+        let tag = |t: u8| [&frame[..], &[t]].concat();
+        session.try_send(tag(b'a')).unwrap();
+        let _ = self.0.send(session.async_send(tag(b'b')));
+        session.try_send(tag(b'c')).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn quiet_replies_packed_together_keep_their_order_around_an_awaited_send() {
+    bounded(async {
+        // Quiet sends from the handler are copied together as they are made;
+        // an awaited send in between must still go out in its place.
+        let (tx, mut works) = mpsc::unbounded_channel();
+        let running = Running::<String>::start(Config::default(), Mixed(tx)).await;
+        let client = dial(running.addr(), Config::default()).await.unwrap();
+        for i in 0..50u8 {
+            client.try_send(vec![i]).unwrap();
+        }
+        for i in 0..50u8 {
+            for t in [b'a', b'b', b'c'] {
+                assert_eq!(client.recv().await.unwrap()[..], [i, t]);
+            }
+            let work = works.recv().await.unwrap();
+            assert_eq!(work.await.ok(), Some(()));
+        }
+        let server = running.stop().await;
+        assert_eq!(server.stats().sent, 150);
+    })
+    .await;
+}

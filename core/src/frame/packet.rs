@@ -274,6 +274,10 @@ fn clamp_max(header: HeaderLen, max: u64) -> u64 {
 impl Decoder for PacketN {
     type Item = Bytes;
 
+    // Inlined into the session's decode loop: the frame is then built where
+    // it is queued, not returned through memory and copied again (a copy of
+    // scalar stores with vector loads stalls on store forwarding).
+    #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
         if let DecodeState::Discard(left) = self.state {
             let skip = left.min(src.len() as u64);

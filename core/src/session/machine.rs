@@ -7,6 +7,7 @@ use super::queue::{Deadline, SendQueue, Tag};
 use super::send::{SendDeadline, SendError, UntrackedFinished};
 use super::stats::SessionStats;
 use super::timer::Timer;
+use super::{PackedFrames, PackedRefused};
 use super::{SendFailure, SendId, SendOutcome};
 use crate::frame::{Decoder, EncodedFrame, Encoder, FrameError};
 use crate::limits::{RateExceeded, RateLimiter, RatePolicy};
@@ -436,6 +437,7 @@ impl<C: Decoder> Session<C> {
 
     /// The next event, in the order things happened; `Closed` is last.
     #[must_use]
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event<C::Item>> {
         self.events.pop_front()
     }
@@ -583,6 +585,91 @@ impl<C: Decoder> Session<C> {
         let mut out = outcomes!(self);
         self.queue
             .push_untracked(frame, deadline, |tag, outcome| out.record(tag, outcome));
+        Ok(())
+    }
+
+    /// Queues a batch of small untracked frames (see [`PackedFrames`]) in one
+    /// call: exactly as if each were passed to
+    /// [`send_untracked`](Self::send_untracked) in turn, the same room rule
+    /// checked before each frame, the same packing, deadline and counters;
+    /// without a call, a check and a move per frame.
+    ///
+    /// Frames are queued from the first until the queue is full (or none, if
+    /// the session is not open); the rest are refused and reported back, so
+    /// a runtime can return their room. Frames queued here are finished
+    /// through [`take_untracked_finished`](Self::take_untracked_finished) as
+    /// any untracked send.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::EncodedFrame;
+    /// use castnet_core::session::{PackedFrames, SendDeadline, SendFailure, Session, SessionConfig};
+    /// use std::time::Instant;
+    ///
+    /// let now = Instant::now();
+    /// let config = SessionConfig::builder().max_queue_frames(2).build().unwrap();
+    /// let mut s = Session::new(castnet_core::PacketN::default(), config, now);
+    /// let mut packed = PackedFrames::new();
+    /// for body in [&b"\0\0\0\x01a"[..], b"\0\0\0\x01b", b"\0\0\0\x01c"] {
+    ///     assert!(packed.push(&EncodedFrame::contiguous(Bytes::copy_from_slice(body))));
+    /// }
+    /// let refused = s.send_untracked_packed(packed, SendDeadline::Default, now).unwrap_err();
+    /// assert_eq!((refused.frames, refused.bytes), (1, 5));
+    /// assert_eq!(refused.failure, SendFailure::QueueFull);
+    /// assert_eq!(s.chunk(), b"\0\0\0\x01a\0\0\0\x01b");
+    /// ```
+    pub fn send_untracked_packed(
+        &mut self,
+        mut packed: PackedFrames,
+        deadline: SendDeadline,
+        now: Instant,
+    ) -> Result<(), PackedRefused> {
+        let now = self.tick(now);
+        let total = packed.frames();
+        if total == 0 {
+            return Ok(());
+        }
+        if !matches!(self.state, State::Open) {
+            self.stats.refused_closed += total as u64;
+            return Err(PackedRefused {
+                frames: total,
+                bytes: packed.len(),
+                failure: SendFailure::Closed,
+            });
+        }
+        // The room rule before each frame, as for separate sends.
+        let (max_frames, max_bytes) = (
+            self.config.max_queue_frames(),
+            self.config.max_queue_bytes(),
+        );
+        let (mut frames, mut bytes, mut start) = (self.queue.len(), self.queue.bytes(), 0);
+        let mut admitted = 0;
+        for &end in &packed.ends {
+            if frames >= max_frames || bytes >= max_bytes {
+                break;
+            }
+            frames += 1;
+            bytes += end as usize - start;
+            start = end as usize;
+            admitted += 1;
+        }
+        let refused_bytes = packed.truncate(admitted);
+        if admitted > 0 {
+            self.stats.sends_accepted += admitted as u64;
+            let deadline = self.queue_deadline(deadline, now);
+            let mut out = outcomes!(self);
+            self.queue
+                .push_packed(packed, deadline, |tag, outcome| out.record(tag, outcome));
+        }
+        if admitted < total {
+            self.stats.refused_queue_full += (total - admitted) as u64;
+            self.writable_owed = true;
+            return Err(PackedRefused {
+                frames: total - admitted,
+                bytes: refused_bytes,
+                failure: SendFailure::QueueFull,
+            });
+        }
         Ok(())
     }
 
@@ -898,6 +985,18 @@ impl<C: Decoder> Session<C> {
                 limiter.charge_bytes(consumed as u64, now);
             }
             let event = match result {
+                Ok(Some(item)) if self.limiter.is_none() => {
+                    // No rate limit to consult: straight into the queue, the
+                    // item moved once (a copy through `admit` stalled on
+                    // store forwarding, once per frame).
+                    self.first_frame_seen = true;
+                    self.stats.frames_in += 1;
+                    self.events.push_back(Event::Frame(item));
+                    if consumed == 0 {
+                        return true;
+                    }
+                    continue;
+                }
                 Ok(Some(item)) => {
                     self.first_frame_seen = true;
                     Event::Frame(item)

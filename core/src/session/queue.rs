@@ -2,7 +2,7 @@
 //! index of send deadlines whose earliest entry is read in O(1). Small
 //! untracked frames are packed into shared runs as they arrive.
 
-use super::{SendFailure, SendId, SendOutcome};
+use super::{PackedFrames, SendFailure, SendId, SendOutcome};
 use crate::frame::EncodedFrame;
 use bytes::Buf;
 use std::cmp::Reverse;
@@ -274,6 +274,63 @@ impl SendQueue {
             bytes: len,
         };
         let run = Run::new(&frame, deadline);
+        self.push_body(tag, Body::Packed(run), deadline, done);
+    }
+
+    /// Appends a batch of small untracked frames, with the outcome of
+    /// pushing each with [`push_untracked`](Self::push_untracked) in turn:
+    /// those that fit go onto the back run, the rest make one new run (the
+    /// batch is at most [`PACK_RUN_MAX`] bytes).
+    pub(super) fn push_packed(
+        &mut self,
+        mut packed: PackedFrames,
+        deadline: Deadline,
+        done: impl FnMut(Tag, SendOutcome),
+    ) {
+        let mut taken = 0;
+        if let Some(Entry {
+            tag: Tag::Untracked { frames, bytes },
+            body: Body::Packed(run),
+            ..
+        }) = self.entries.back_mut()
+        {
+            if run.pos == 0 && run.deadline == deadline {
+                let room = PACK_RUN_MAX.saturating_sub(run.buf.len());
+                taken = packed.ends.partition_point(|&end| end as usize <= room);
+                if let Some(&upto) = taken.checked_sub(1).and_then(|i| packed.ends.get(i)) {
+                    let upto = upto as usize;
+                    // Both within PACK_RUN_MAX: no overflow.
+                    let base = run.buf.len() as u32;
+                    run.buf.extend_from_slice(&packed.buf[..upto]);
+                    run.ends
+                        .extend(packed.ends[..taken].iter().map(|&end| base + end));
+                    *frames += taken as u32;
+                    *bytes += upto;
+                    self.frames += taken;
+                    self.bytes += upto;
+                }
+            }
+        }
+        if taken == packed.ends.len() {
+            return;
+        }
+        if taken > 0 {
+            let upto = packed.ends[taken - 1];
+            packed.buf.drain(..upto as usize);
+            packed.ends.drain(..taken);
+            packed.ends.iter_mut().for_each(|end| *end -= upto);
+        }
+        let tag = Tag::Untracked {
+            frames: packed.ends.len() as u32,
+            bytes: packed.buf.len(),
+        };
+        let run = Run {
+            buf: packed.buf,
+            pos: 0,
+            ends: packed.ends,
+            done: 0,
+            deadline,
+        };
         self.push_body(tag, Body::Packed(run), deadline, done);
     }
 
@@ -689,6 +746,38 @@ mod tests {
         };
         assert_eq!(done[2], (rest, SendOutcome::Failed(SendFailure::Closed)));
         assert_eq!((q.len(), q.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn a_packed_batch_fills_the_back_run_then_starts_one_as_single_sends_would() {
+        let mut q = SendQueue::default();
+        let each = PACK_FRAME_MAX;
+        // Room for two more frames in the back run.
+        for _ in 0..PACK_RUN_MAX / each - 2 {
+            untracked(&mut q, sized(each), Deadline::None);
+        }
+        let mut packed = PackedFrames::new();
+        for _ in 0..5 {
+            assert!(packed.push(&sized(each)));
+        }
+        q.push_packed(packed, Deadline::None, |_, _| {});
+        let got = slices(&q);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].len(), PACK_RUN_MAX);
+        assert_eq!(got[1].len(), 3 * each);
+        assert_eq!(q.len(), PACK_RUN_MAX / each + 3);
+        // Frames of the split-off run still complete one by one.
+        let mut done = Vec::new();
+        q.advance(PACK_RUN_MAX + each, |tag, o| done.push((tag, o)));
+        let counts: Vec<_> = done
+            .iter()
+            .map(|(tag, _)| match tag {
+                Tag::Untracked { frames, .. } => *frames,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(counts, [16, 1]);
+        assert_eq!(q.len(), 2);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use castnet_core::frame::{Decoder, FrameError};
-use castnet_core::session::{PACK_FRAME_MAX, PACK_RUN_MAX};
+use castnet_core::session::{PackedFrames, PACK_FRAME_MAX, PACK_RUN_MAX};
 use castnet_core::{
     CloseReason, EncodedFrame, Event, PacketN, SendDeadline, SendFailure, Session, SessionConfig,
 };
@@ -49,6 +49,13 @@ pub enum Op {
         len: usize,
         deadline: Deadline,
         how: SendHow,
+    },
+    /// Untracked sends of an 8-byte name and `lens[i]` more bytes, queued
+    /// as a runtime does with a handler's replies: small ones batched into
+    /// `PackedFrames` for `send_untracked_packed`, a large one on its own.
+    SendPacked {
+        lens: Vec<usize>,
+        deadline: Deadline,
     },
     /// One vectored write of at most `max` bytes from `slices` chunks.
     Write {
@@ -502,6 +509,43 @@ impl Harness {
                 if let Ok(Some(id)) = expected {
                     self.accepted.push(id);
                 }
+            }
+            Op::SendPacked { lens, deadline } => {
+                let real_deadline = match deadline {
+                    Deadline::Default => SendDeadline::Default,
+                    Deadline::After(ms) => SendDeadline::After(Duration::from_millis(ms)),
+                    Deadline::Never => SendDeadline::Never,
+                };
+                // The real session's outcome of each send, in order.
+                let mut real: Vec<Result<(), SendFailure>> = Vec::new();
+                let mut packed = PackedFrames::new();
+                let flush = |s: &mut Session<PacketN>, packed: PackedFrames, real: &mut Vec<_>| {
+                    let n = packed.frames();
+                    let refused = s.send_untracked_packed(packed, real_deadline, now).err();
+                    let bad = refused.map_or(0, |r| r.frames);
+                    real.extend((0..n - bad).map(|_| Ok(())));
+                    real.extend((0..bad).map(|_| Err(refused.unwrap().failure)));
+                };
+                let mut expected = Vec::new();
+                for len in lens {
+                    let mut payload = m.next_name.to_be_bytes().to_vec();
+                    payload.resize(8 + len, 0xab);
+                    let frame = EncodedFrame::contiguous(
+                        PacketN::default().encode_to_bytes(&payload).unwrap(),
+                    );
+                    if !packed.push(&frame) {
+                        flush(s, std::mem::take(&mut packed), &mut real);
+                        if !packed.push(&frame) {
+                            real.push(
+                                s.send_untracked(frame, real_deadline, now)
+                                    .map_err(|e| e.failure().unwrap()),
+                            );
+                        }
+                    }
+                    expected.push(m.send(payload, &deadline, true).map(|_| ()));
+                }
+                flush(s, packed, &mut real);
+                assert_eq!(real, expected);
             }
             Op::Write { max, slices } => {
                 let n = write_gathered(s, max, slices, &mut self.wire, now);

@@ -1,0 +1,100 @@
+//! [`PackedFrames`]: small encoded frames copied back to back, queued as one
+//! run by [`Session::send_untracked_packed`](super::Session::send_untracked_packed).
+
+use super::queue::{PACK_FRAME_MAX, PACK_RUN_MAX};
+use super::SendFailure;
+use crate::frame::EncodedFrame;
+
+/// Small encoded frames, copied back to back, with where each one ends: a
+/// batch of untracked sends that a runtime collects during one turn (the
+/// replies a handler makes) and queues in one call.
+///
+/// It holds at most [`PACK_RUN_MAX`] bytes, each frame at most
+/// [`PACK_FRAME_MAX`] and not empty; [`push`](Self::push) refuses the rest,
+/// which go through [`Session::send_untracked`](super::Session::send_untracked)
+/// instead.
+///
+/// ```
+/// use bytes::Bytes;
+/// use castnet_core::frame::EncodedFrame;
+/// use castnet_core::session::PackedFrames;
+///
+/// let mut packed = PackedFrames::new();
+/// assert!(packed.push(&EncodedFrame::contiguous(Bytes::from_static(b"\x02hi"))));
+/// assert!(packed.push(&EncodedFrame::contiguous(Bytes::from_static(b"\x01!"))));
+/// assert_eq!((packed.frames(), packed.len()), (2, 5));
+/// let big = EncodedFrame::contiguous(Bytes::from(vec![0; 64 * 1024]));
+/// assert!(!packed.push(&big), "large frames are not copied");
+/// ```
+#[derive(Debug, Default)]
+pub struct PackedFrames {
+    pub(super) buf: Vec<u8>,
+    /// Where each frame ends in `buf`, in order.
+    pub(super) ends: Vec<u32>,
+}
+
+impl PackedFrames {
+    /// An empty batch; it allocates on the first push.
+    pub fn new() -> Self {
+        PackedFrames::default()
+    }
+
+    /// Copies `frame` in after the others, or returns false (and copies
+    /// nothing) when the frame is empty, longer than [`PACK_FRAME_MAX`], or
+    /// would take the batch past [`PACK_RUN_MAX`] bytes.
+    pub fn push(&mut self, frame: &EncodedFrame) -> bool {
+        let len = frame.len();
+        if len == 0 || len > PACK_FRAME_MAX || self.buf.len() + len > PACK_RUN_MAX {
+            return false;
+        }
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(2 * 1024);
+            self.ends.reserve(32);
+        }
+        frame.copy_into(&mut self.buf);
+        // At most PACK_RUN_MAX bytes: far below u32::MAX.
+        self.ends.push(self.buf.len() as u32);
+        true
+    }
+
+    /// Frames in the batch.
+    pub fn frames(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Bytes in the batch.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True when no frame was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Keeps the first `frames` frames; returns the bytes of those dropped.
+    pub(super) fn truncate(&mut self, frames: usize) -> usize {
+        let keep = match frames.checked_sub(1) {
+            Some(last) => self.ends.get(last).map_or(self.buf.len(), |&e| e as usize),
+            None => 0,
+        };
+        let dropped = self.buf.len() - keep;
+        self.buf.truncate(keep);
+        self.ends.truncate(frames);
+        dropped
+    }
+}
+
+/// The frames of a [`PackedFrames`] that
+/// [`Session::send_untracked_packed`](super::Session::send_untracked_packed)
+/// did not queue: the last `frames` of the batch, `bytes` long in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PackedRefused {
+    /// How many frames were refused (those after the last one queued).
+    pub frames: usize,
+    /// Their total length.
+    pub bytes: usize,
+    /// Why: `QueueFull` or `Closed`.
+    pub failure: SendFailure,
+}
