@@ -124,13 +124,8 @@ pub(crate) async fn drive<C, S>(
                     }
                 }
             }
-            let sends_made = batch.exit();
-            // What the handler sent was admitted against the quota plus its
-            // own earlier sends; charge it all now, before it is applied.
-            shared
-                .quota
-                .charge_many(sends_made.uncharged_bytes, sends_made.uncharged_frames);
-            local = sends_made.cmds;
+            // What the handler sent, charged to the quota before it is applied.
+            local = batch.exit(&shared.quota);
             let mut applied = local.len();
             for cmd in local.drain(..) {
                 apply(&mut core, &shared, &mut sends, cmd, now);
@@ -253,7 +248,7 @@ pub(crate) async fn drive<C, S>(
             Command::Send(send) => shared.end_unqueued_closed(send.frame.len(), send.done),
             Command::Quiet(frame) => shared.end_unqueued_closed(frame.len(), Done::NOBODY),
             Command::Packed(packed) => {
-                refused_packed(&shared, packed.len(), packed.frames(), SendFailure::Closed)
+                refused_many(&shared, packed.len(), packed.frames(), SendFailure::Closed)
             }
             _ => {}
         }
@@ -325,7 +320,7 @@ fn apply<C: Decoder>(
         // Only made when sends are not tracked.
         Command::Packed(packed) => {
             if let Err(refused) = core.send_untracked_packed(packed, SendDeadline::Default, now) {
-                refused_packed(shared, refused.bytes, refused.frames, refused.failure);
+                refused_many(shared, refused.bytes, refused.frames, refused.failure);
             }
         }
         Command::Send(send) => {
@@ -367,17 +362,17 @@ fn send_tracked<C: Decoder>(
 /// own frames such as heartbeats filled the queue): it ends here, once. The
 /// core counted a full queue.
 fn refused<C: Decoder>(shared: &Shared<C>, len: usize, done: Done, why: Option<SendFailure>) {
-    match why {
-        Some(SendFailure::QueueFull) => {
-            shared.end_send(len, done, SendOutcome::Failed(SendFailure::QueueFull))
-        }
-        _ => shared.end_unqueued_closed(len, done),
-    }
+    let why = match why {
+        Some(SendFailure::QueueFull) => SendFailure::QueueFull,
+        _ => SendFailure::Closed,
+    };
+    refused_many(shared, len, 1, why);
+    done.complete(SendOutcome::Failed(why));
 }
 
-/// Packed sends the core refused (or never saw): their room comes back;
-/// `Closed` ones are counted here, a full queue was counted by the core.
-fn refused_packed<C: Decoder>(shared: &Shared<C>, bytes: usize, frames: usize, why: SendFailure) {
+/// Sends the core refused (or never saw), `frames` of them: their room comes
+/// back; `Closed` ones are counted here, a full queue was counted by the core.
+fn refused_many<C: Decoder>(shared: &Shared<C>, bytes: usize, frames: usize, why: SendFailure) {
     if why == SendFailure::Closed {
         shared
             .stats

@@ -450,8 +450,7 @@ where
         self.inner.hub.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The kick callbacks. Lock order: the hub first, then this, so that
-    /// membership and its callback change together.
+    /// The channels' broadcast lanes. Lock order: the hub first, then this.
     fn channel_lanes(&self) -> MutexGuard<'_, HashMap<K, Arc<Lane>>> {
         self.inner
             .channel_lanes
@@ -470,11 +469,11 @@ where
         if let Some(session) = hub.session(id).and_then(|info| info.meta().as_ref()) {
             session.unfollow(lane.clone(), lane.head());
         }
-        if hub.channel(key).is_none() {
-            lanes.remove(key);
-        }
+        drop_lane_if_gone(&mut lanes, hub, key);
     }
 
+    /// The kick callbacks. Lock order: the hub first, then this, so that
+    /// membership and its callback change together.
     fn kick_hooks(&self) -> MutexGuard<'_, HashMap<(K, SessionId), KickHook<C, K>>> {
         self.inner
             .kick_hooks
@@ -491,9 +490,7 @@ where
             // the lanes of channels it was the last member of go now.
             let mut lanes = self.channel_lanes();
             for key in &keys {
-                if hub.channel(key).is_none() {
-                    lanes.remove(key);
-                }
+                drop_lane_if_gone(&mut lanes, &hub, key);
             }
         }
         // Dropped after both locks are released: a callback's captures may
@@ -796,5 +793,15 @@ impl std::future::IntoFuture for BroadcastWork {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.wait())
+    }
+}
+
+/// A channel's lane goes with the channel (its last member left).
+fn drop_lane_if_gone<K, M>(lanes: &mut HashMap<K, Arc<Lane>>, hub: &Hub<K, M>, key: &K)
+where
+    K: std::hash::Hash + Eq + Clone,
+{
+    if hub.channel(key).is_none() {
+        lanes.remove(key);
     }
 }

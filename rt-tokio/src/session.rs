@@ -114,14 +114,6 @@ impl Local {
     }
 }
 
-/// What the owner takes back from a [`LocalBatch`].
-pub(crate) struct LocalSends {
-    pub(crate) cmds: Vec<Command>,
-    /// Admitted but not charged to the quota: charge before applying.
-    pub(crate) uncharged_bytes: usize,
-    pub(crate) uncharged_frames: usize,
-}
-
 /// The owner task's side of [`LOCAL`]: entered around event delivery, and
 /// cleared on drop even if a handler panics.
 pub(crate) struct LocalBatch {
@@ -131,6 +123,7 @@ pub(crate) struct LocalBatch {
 impl LocalBatch {
     /// Starts collecting sends addressed to `id` from this thread, reusing
     /// `buf`'s allocation.
+    ///
     /// `pack`: small untracked sends may be copied together as they are
     /// made (see [`Command::Packed`]).
     pub(crate) fn enter(id: SessionId, buf: Vec<Command>, pack: bool) -> Self {
@@ -146,24 +139,16 @@ impl LocalBatch {
         LocalBatch { active: true }
     }
 
-    /// Stops collecting and returns what was sent meanwhile.
-    pub(crate) fn exit(mut self) -> LocalSends {
+    /// Stops collecting, charges `quota` with the sends admitted against it
+    /// meanwhile, and returns them (in order) to be applied.
+    pub(crate) fn exit(mut self, quota: &SendQuota) -> Vec<Command> {
         self.active = false;
-        match LOCAL.with(|l| l.borrow_mut().take()) {
-            Some(mut local) => LocalSends {
-                cmds: {
-                    local.flush();
-                    local.cmds
-                },
-                uncharged_bytes: local.uncharged_bytes,
-                uncharged_frames: local.uncharged_frames,
-            },
-            None => LocalSends {
-                cmds: Vec::new(),
-                uncharged_bytes: 0,
-                uncharged_frames: 0,
-            },
-        }
+        let Some(mut local) = LOCAL.with(|l| l.borrow_mut().take()) else {
+            return Vec::new();
+        };
+        quota.charge_many(local.uncharged_bytes, local.uncharged_frames);
+        local.flush();
+        local.cmds
     }
 }
 

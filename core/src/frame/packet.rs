@@ -274,9 +274,7 @@ fn clamp_max(header: HeaderLen, max: u64) -> u64 {
 impl Decoder for PacketN {
     type Item = Bytes;
 
-    // Inlined into the session's decode loop: the frame is then built where
-    // it is queued, not returned through memory and copied again (a copy of
-    // scalar stores with vector loads stalls on store forwarding).
+    // Inlined into the session's decode loop: no call per frame.
     #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
         if let DecodeState::Discard(left) = self.state {

@@ -985,18 +985,6 @@ impl<C: Decoder> Session<C> {
                 limiter.charge_bytes(consumed as u64, now);
             }
             let event = match result {
-                Ok(Some(item)) if self.limiter.is_none() => {
-                    // No rate limit to consult: straight into the queue, the
-                    // item moved once (a copy through `admit` stalled on
-                    // store forwarding, once per frame).
-                    self.first_frame_seen = true;
-                    self.stats.frames_in += 1;
-                    self.events.push_back(Event::Frame(item));
-                    if consumed == 0 {
-                        return true;
-                    }
-                    continue;
-                }
                 Ok(Some(item)) => {
                     self.first_frame_seen = true;
                     Event::Frame(item)
@@ -1021,16 +1009,15 @@ impl<C: Decoder> Session<C> {
     /// Delivers an inbound frame or discard report if the rate limit admits
     /// it; otherwise parks it (`Pause`) or closes (`Close`). Returns whether
     /// decoding may go on.
+    ///
+    /// Inlined into the decode loop (once per frame); a refusal is handled
+    /// out of line.
+    #[inline(always)]
     fn admit(&mut self, event: Event<C::Item>, now: Instant) -> bool {
         if let Some(limiter) = &mut self.limiter {
             if let Err(RateExceeded { retry_at }) = limiter.admit_frame(now) {
-                match limiter.policy() {
-                    RatePolicy::Pause => {
-                        self.parked = Some(event);
-                        self.pause(retry_at);
-                    }
-                    RatePolicy::Close => self.finish(CloseReason::RateLimited),
-                }
+                let policy = limiter.policy();
+                self.refuse(event, policy, retry_at);
                 return false;
             }
         }
@@ -1041,6 +1028,19 @@ impl<C: Decoder> Session<C> {
         }
         self.events.push_back(event);
         true
+    }
+
+    /// The rate limit refused `event`: park it until `retry_at` (`Pause`),
+    /// or close (`Close`).
+    #[cold]
+    fn refuse(&mut self, event: Event<C::Item>, policy: RatePolicy, retry_at: Option<Instant>) {
+        match policy {
+            RatePolicy::Pause => {
+                self.parked = Some(event);
+                self.pause(retry_at);
+            }
+            RatePolicy::Close => self.finish(CloseReason::RateLimited),
+        }
     }
 
     fn pause(&mut self, resume_at: Option<Instant>) {

@@ -5,6 +5,9 @@ use super::queue::{PACK_FRAME_MAX, PACK_RUN_MAX};
 use super::SendFailure;
 use crate::frame::EncodedFrame;
 
+/// A batch's first allocation: room for a few dozen small frames.
+const INITIAL_BYTES: usize = 2048;
+
 /// Small encoded frames, copied back to back, with where each one ends: a
 /// batch of untracked sends that a runtime collects during one turn (the
 /// replies a handler makes) and queues in one call.
@@ -48,8 +51,8 @@ impl PackedFrames {
             return false;
         }
         if self.buf.capacity() == 0 {
-            self.buf.reserve(2 * 1024);
-            self.ends.reserve(32);
+            self.buf.reserve(INITIAL_BYTES);
+            self.ends.reserve(INITIAL_BYTES / 64);
         }
         frame.copy_into(&mut self.buf);
         // At most PACK_RUN_MAX bytes: far below u32::MAX.
@@ -72,16 +75,45 @@ impl PackedFrames {
         self.ends.is_empty()
     }
 
+    /// Where the first `frames` frames end (`frames <= self.frames()`).
+    pub(super) fn end_of(&self, frames: usize) -> usize {
+        frames
+            .checked_sub(1)
+            .map_or(0, |last| self.ends[last] as usize)
+    }
+
     /// Keeps the first `frames` frames; returns the bytes of those dropped.
     pub(super) fn truncate(&mut self, frames: usize) -> usize {
-        let keep = match frames.checked_sub(1) {
-            Some(last) => self.ends.get(last).map_or(self.buf.len(), |&e| e as usize),
-            None => 0,
-        };
+        let keep = self.end_of(frames.min(self.frames()));
         let dropped = self.buf.len() - keep;
         self.buf.truncate(keep);
         self.ends.truncate(frames);
         dropped
+    }
+
+    /// Removes the first `frames` frames.
+    pub(super) fn drop_front(&mut self, frames: usize) {
+        let upto = self.end_of(frames);
+        if upto == 0 {
+            return;
+        }
+        self.buf.drain(..upto);
+        self.ends.drain(..frames);
+        // `upto <= PACK_RUN_MAX`.
+        self.ends.iter_mut().for_each(|end| *end -= upto as u32);
+    }
+
+    /// Appends, from the first, as many of `other`'s frames as keep this
+    /// batch within [`PACK_RUN_MAX`] bytes; returns how many.
+    pub(super) fn take_fitting(&mut self, other: &PackedFrames) -> usize {
+        let room = PACK_RUN_MAX.saturating_sub(self.buf.len());
+        let n = other.ends.partition_point(|&end| end as usize <= room);
+        // Both within PACK_RUN_MAX: no overflow.
+        let base = self.buf.len() as u32;
+        self.buf.extend_from_slice(&other.buf[..other.end_of(n)]);
+        self.ends
+            .extend(other.ends[..n].iter().map(|&end| base + end));
+        n
     }
 }
 

@@ -49,9 +49,6 @@ pub const PACK_FRAME_MAX: usize = 1024;
 /// A packed run takes no more frames once it holds this many bytes.
 pub const PACK_RUN_MAX: usize = 16 * 1024;
 
-/// A new run's first allocation: room for a few dozen small frames.
-const PACK_RUN_INITIAL: usize = 2048;
-
 impl Tag {
     /// Frames the tagged entry holds.
     fn frames(self) -> usize {
@@ -70,59 +67,33 @@ struct Entry {
     body: Body,
 }
 
-/// Small untracked frames copied back to back.
+/// Small untracked frames copied back to back, as one queue entry.
 #[derive(Debug)]
 struct Run {
-    buf: Vec<u8>,
+    frames: PackedFrames,
     /// Bytes written.
     pos: usize,
-    /// Where each frame ends in `buf`, in order.
-    ends: Vec<u32>,
-    /// Frames completed so far (their ends are at or before `pos`).
+    /// Frames completed so far (they end at or before `pos`).
     done: usize,
     /// Every frame's deadline.
     deadline: Deadline,
 }
 
 impl Run {
-    fn new(frame: &EncodedFrame, deadline: Deadline) -> Run {
-        let mut run = Run {
-            buf: Vec::with_capacity(PACK_RUN_INITIAL),
-            pos: 0,
-            ends: Vec::with_capacity(PACK_RUN_INITIAL / 64),
-            done: 0,
-            deadline,
-        };
-        run.append(frame);
-        run
-    }
-
-    /// Whether a frame of `len` bytes due at `deadline` may join: nothing is
-    /// written yet, same deadline, room left.
-    fn takes(&self, len: usize, deadline: Deadline) -> bool {
-        self.pos == 0 && self.deadline == deadline && self.buf.len() + len <= PACK_RUN_MAX
-    }
-
-    fn append(&mut self, frame: &EncodedFrame) {
-        frame.copy_into(&mut self.buf);
-        // `buf.len() <= PACK_RUN_MAX`, far below `u32::MAX`.
-        self.ends.push(self.buf.len() as u32);
-    }
-
     /// Marks `n` more bytes written (the run is not finished by them) and
     /// returns the frames and bytes this completed.
     fn advance(&mut self, n: usize) -> (u32, usize) {
-        let start = self.ends[..self.done].last().map_or(0, |&e| e as usize);
+        let (before, start) = (self.done, self.frames.end_of(self.done));
         self.pos += n;
-        let before = self.done;
         while self
+            .frames
             .ends
             .get(self.done)
             .is_some_and(|&e| e as usize <= self.pos)
         {
             self.done += 1;
         }
-        let end = self.ends[..self.done].last().map_or(0, |&e| e as usize);
+        let end = self.frames.end_of(self.done);
         ((self.done - before) as u32, end - start)
     }
 }
@@ -141,7 +112,7 @@ impl Body {
     fn len(&self) -> usize {
         match self {
             Body::Frame(frame) => frame.len(),
-            Body::Packed(run) => run.buf.len() - run.pos,
+            Body::Packed(run) => run.frames.len() - run.pos,
         }
     }
 
@@ -152,7 +123,7 @@ impl Body {
     fn chunk(&self) -> &[u8] {
         match self {
             Body::Frame(frame) => frame.chunk(),
-            Body::Packed(run) => &run.buf[run.pos..],
+            Body::Packed(run) => &run.frames.buf[run.pos..],
         }
     }
 
@@ -160,8 +131,8 @@ impl Body {
         match self {
             Body::Frame(frame) => frame.chunks_vectored(dst),
             Body::Packed(run) => match dst.first_mut() {
-                Some(slot) if run.pos < run.buf.len() => {
-                    *slot = IoSlice::new(&run.buf[run.pos..]);
+                Some(slot) if run.pos < run.frames.len() => {
+                    *slot = IoSlice::new(&run.frames.buf[run.pos..]);
                     1
                 }
                 _ => 0,
@@ -254,27 +225,14 @@ impl SendQueue {
             };
             return self.push(tag, frame, deadline, done);
         }
-        if let Some(Entry {
-            tag: Tag::Untracked { frames, bytes },
-            body: Body::Packed(run),
-            ..
-        }) = self.entries.back_mut()
-        {
-            if run.takes(len, deadline) {
-                run.append(&frame);
-                *frames += 1;
-                *bytes += len;
-                self.frames += 1;
-                self.bytes += len;
-                return;
-            }
+        let mut taken = false;
+        self.grow_back_run(deadline, |run| taken = run.push(&frame));
+        if !taken {
+            let mut run = PackedFrames::new();
+            let pushed = run.push(&frame);
+            debug_assert!(pushed, "a small frame fits an empty batch");
+            self.push_run(run, deadline, done);
         }
-        let tag = Tag::Untracked {
-            frames: 1,
-            bytes: len,
-        };
-        let run = Run::new(&frame, deadline);
-        self.push_body(tag, Body::Packed(run), deadline, done);
     }
 
     /// Appends a batch of small untracked frames, with the outcome of
@@ -288,46 +246,51 @@ impl SendQueue {
         done: impl FnMut(Tag, SendOutcome),
     ) {
         let mut taken = 0;
-        if let Some(Entry {
+        self.grow_back_run(deadline, |run| taken = run.take_fitting(&packed));
+        packed.drop_front(taken);
+        if !packed.is_empty() {
+            self.push_run(packed, deadline, done);
+        }
+    }
+
+    /// Lets `fill` add frames to the back entry if it is a run nobody has
+    /// started writing, due at `deadline`; counts what it added.
+    fn grow_back_run(&mut self, deadline: Deadline, fill: impl FnOnce(&mut PackedFrames)) {
+        let Some(Entry {
             tag: Tag::Untracked { frames, bytes },
             body: Body::Packed(run),
             ..
         }) = self.entries.back_mut()
-        {
-            if run.pos == 0 && run.deadline == deadline {
-                let room = PACK_RUN_MAX.saturating_sub(run.buf.len());
-                taken = packed.ends.partition_point(|&end| end as usize <= room);
-                if let Some(&upto) = taken.checked_sub(1).and_then(|i| packed.ends.get(i)) {
-                    let upto = upto as usize;
-                    // Both within PACK_RUN_MAX: no overflow.
-                    let base = run.buf.len() as u32;
-                    run.buf.extend_from_slice(&packed.buf[..upto]);
-                    run.ends
-                        .extend(packed.ends[..taken].iter().map(|&end| base + end));
-                    *frames += taken as u32;
-                    *bytes += upto;
-                    self.frames += taken;
-                    self.bytes += upto;
-                }
-            }
-        }
-        if taken == packed.ends.len() {
+        else {
+            return;
+        };
+        if run.pos != 0 || run.deadline != deadline {
             return;
         }
-        if taken > 0 {
-            let upto = packed.ends[taken - 1];
-            packed.buf.drain(..upto as usize);
-            packed.ends.drain(..taken);
-            packed.ends.iter_mut().for_each(|end| *end -= upto);
-        }
+        let before = (run.frames.frames(), run.frames.len());
+        fill(&mut run.frames);
+        let added = (run.frames.frames() - before.0, run.frames.len() - before.1);
+        // A run holds at most PACK_RUN_MAX bytes: its frame count fits.
+        *frames += added.0 as u32;
+        *bytes += added.1;
+        self.frames += added.0;
+        self.bytes += added.1;
+    }
+
+    /// Queues `frames` as a new run.
+    fn push_run(
+        &mut self,
+        frames: PackedFrames,
+        deadline: Deadline,
+        done: impl FnMut(Tag, SendOutcome),
+    ) {
         let tag = Tag::Untracked {
-            frames: packed.ends.len() as u32,
-            bytes: packed.buf.len(),
+            frames: frames.frames() as u32,
+            bytes: frames.len(),
         };
         let run = Run {
-            buf: packed.buf,
+            frames,
             pos: 0,
-            ends: packed.ends,
             done: 0,
             deadline,
         };

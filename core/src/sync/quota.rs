@@ -115,19 +115,7 @@ impl SendQuota {
     /// calls other senders see the queue without those bytes, so the bound can
     /// be overshot by at most one frame per concurrent sender.
     pub fn charge(&self, len: usize) {
-        let add = clamp_len(len);
-        let mut cur = self.used.load(Ordering::Relaxed);
-        loop {
-            let (bytes, frames) = unpack(cur);
-            let new = (frames << BYTE_BITS) | (bytes + add).min(BYTE_MASK);
-            match self
-                .used
-                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => return,
-                Err(actual) => cur = actual,
-            }
-        }
+        self.add(len, 0);
     }
 
     /// True when the queue, with `bytes` bytes in `frames` frames added to
@@ -159,14 +147,18 @@ impl SendQuota {
     /// with [`admits_with`](Self::admits_with): one atomic update for the
     /// batch. Release them as any other frames.
     pub fn charge_many(&self, bytes: usize, frames: usize) {
-        if frames == 0 {
-            return;
+        if frames > 0 {
+            self.add(bytes, frames as u64);
         }
+    }
+
+    /// Adds without an admission check, each field saturating.
+    fn add(&self, bytes: usize, frames: u64) {
         let add = clamp_len(bytes);
         let mut cur = self.used.load(Ordering::Relaxed);
         loop {
             let (b, f) = unpack(cur);
-            let new_frames = (f + frames as u64).min(MAX_QUEUE_FRAMES);
+            let new_frames = f.saturating_add(frames).min(MAX_QUEUE_FRAMES);
             let new = (new_frames << BYTE_BITS) | (b + add).min(BYTE_MASK);
             match self
                 .used
