@@ -46,14 +46,16 @@ fn cfg() -> impl Strategy<Value = Cfg> {
         prop::option::weighted(0.8, 1u64..5000),
         0u64..4000,
         prop::option::weighted(0.4, 1000u64..8000),
+        prop_oneof![Just(0u64), 1u64..3000],
     )
         .prop_map(
-            |(max_frames, max_bytes, send_timeout, linger, peer_timeout)| Cfg {
+            |(max_frames, max_bytes, send_timeout, linger, peer_timeout, keep_buffers)| Cfg {
                 max_frames,
                 max_bytes,
                 send_timeout,
                 linger,
                 peer_timeout,
+                keep_buffers,
             },
         )
 }

@@ -304,6 +304,7 @@ fn model_mode(input: &mut Input) {
         send_timeout: input.bool().then(|| millis(input, 5000) + 1),
         linger: millis(input, 4000),
         peer_timeout: input.bool().then(|| millis(input, 7000) + 1000),
+        keep_buffers: millis(input, 3000),
     };
     let frames = (0..input.u8() % 10)
         .map(|_| {

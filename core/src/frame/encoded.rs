@@ -86,6 +86,7 @@ impl EncodedFrame {
     }
 
     /// The unwritten part of the header.
+    #[inline]
     pub fn head(&self) -> &[u8] {
         &self.head[self.head_pos as usize..self.head_len as usize]
     }
@@ -101,8 +102,10 @@ impl EncodedFrame {
     }
 
     /// Total unwritten length: head, body and tail.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.head().len() + self.body.len() + self.tail.len()
+        // `head_pos <= head_len` always (`advance` never passes the end).
+        usize::from(self.head_len - self.head_pos) + self.body.len() + self.tail.len()
     }
 
     /// True when nothing is left to write.
@@ -122,6 +125,7 @@ impl EncodedFrame {
     /// frame.copy_into(&mut out);
     /// assert_eq!(out, b"..\x02hi\n");
     /// ```
+    #[inline]
     pub fn copy_into(&self, dst: &mut Vec<u8>) {
         dst.reserve(MAX_INLINE_HEAD + self.body.len() + self.tail.len());
         if self.head_pos == 0 {

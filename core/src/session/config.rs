@@ -14,6 +14,7 @@ use std::time::Duration;
 /// | `linger` | 5 s |
 /// | `peer_timeout`, `first_frame_timeout`, `idle_timeout` | none |
 /// | `read_chunk` | 8 KiB |
+/// | `keep_buffers` | 1 s |
 /// | `rate_limit` | none |
 ///
 /// ```
@@ -40,6 +41,7 @@ pub struct SessionConfig {
     first_frame_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
     read_chunk: usize,
+    keep_buffers: Duration,
     rate_limit: Option<RateLimit>,
 }
 
@@ -54,6 +56,7 @@ impl Default for SessionConfig {
             first_frame_timeout: None,
             idle_timeout: None,
             read_chunk: 8 * 1024,
+            keep_buffers: Duration::from_secs(1),
             rate_limit: None,
         }
     }
@@ -108,6 +111,13 @@ impl SessionConfig {
     /// [`read_space`](super::Session::read_space) make for one read.
     pub fn read_chunk(&self) -> usize {
         self.read_chunk
+    }
+
+    /// How long a session with no traffic keeps its emptied buffers (the
+    /// read buffer and one packed-run buffer) for reuse before it frees
+    /// them. Zero frees each as soon as it is empty.
+    pub fn keep_buffers(&self) -> Duration {
+        self.keep_buffers
     }
 
     /// The inbound rate limit.
@@ -174,6 +184,19 @@ impl SessionConfigBuilder {
     /// Room made for one read (at least 1).
     pub fn read_chunk(mut self, bytes: usize) -> Self {
         self.config.read_chunk = bytes;
+        self
+    }
+
+    /// How long emptied buffers are kept for reuse once traffic stops
+    /// (zero: freed as soon as they are empty).
+    ///
+    /// A session that moves data steadily then reads into the same
+    /// allocation and packs its small frames into the same run buffer turn
+    /// after turn, instead of allocating and freeing them every time; an
+    /// idle one gives them back after this long. A read buffer that grew
+    /// past four `read_chunk`s (a large frame) is always freed at once.
+    pub fn keep_buffers(mut self, keep: Duration) -> Self {
+        self.config.keep_buffers = keep;
         self
     }
 

@@ -1,11 +1,15 @@
-//! The read buffer: allocated on demand, released when decoding empties it.
+//! The read buffer: allocated on demand, released when decoding empties it
+//! (at once, or once the session has been idle for `keep_buffers`).
 
 use bytes::BytesMut;
 
 /// Inbound bytes not yet decoded.
 ///
 /// An idle session holds no allocation: room is made only when the runtime
-/// asks for it, and the buffer is dropped as soon as decoding leaves it empty.
+/// asks for it, and the buffer is dropped once decoding leaves it empty (the
+/// session decides when: see `SessionConfig::keep_buffers`). A kept buffer
+/// is reused in place by the next read once the frames split off it are
+/// dropped.
 /// Decoded frames are `split_to(..).freeze()` slices of it, so they keep
 /// their part of the allocation alive on their own.
 #[derive(Debug, Default)]
@@ -59,9 +63,14 @@ impl ReadBuffer {
 
     /// Frees the allocation if nothing is left to decode.
     pub(super) fn release_if_empty(&mut self) {
-        if self.buf.is_empty() && self.unfilled == 0 {
+        if self.is_idle() {
             self.buf = BytesMut::new();
         }
+    }
+
+    /// Whether it holds an allocation with nothing left to decode.
+    pub(super) fn is_idle(&self) -> bool {
+        self.buf.is_empty() && self.unfilled == 0 && self.buf.capacity() > 0
     }
 
     /// Drops everything (the session has ended).

@@ -129,8 +129,10 @@ macro_rules! outcomes {
 /// assert_eq!(wake(&mut client, &mut to_client, &mut to_server, t0), [Bytes::from_static(b"pong")]);
 /// assert_eq!(client.stats().sent, 1);
 ///
-/// // Nothing due: the runtime would sleep until the peer or a command wakes it.
-/// assert_eq!(client.poll_timeout(), None);
+/// // Nothing due but freeing the buffers this exchange left, if the session
+/// // stays idle (`SessionConfig::keep_buffers`): the runtime would sleep until
+/// // then, or until the peer or a command wakes it.
+/// assert_eq!(client.poll_timeout(), Some(t0 + Duration::from_secs(1)));
 /// client.close(t0 + Duration::from_secs(1));
 /// assert!(matches!(client.poll_event(), Some(Event::Closed(_))));
 /// assert!(client.is_closed());
@@ -149,9 +151,12 @@ macro_rules! outcomes {
 ///   is the price of not touching uninitialised memory) and keeps the first
 ///   `n` bytes at `on_read(n)`.
 ///
-/// Room is made only when asked for, and the buffer is released as soon as
-/// decoding empties it: an idle session holds no read buffer. Ask for it when
-/// the socket is readable, not before waiting.
+/// Room is made only when asked for, and the buffer is released once
+/// decoding empties it and the session has been idle for
+/// [`keep_buffers`](SessionConfig::keep_buffers) (at once when that is zero):
+/// a busy session reads into the same allocation turn after turn, an idle
+/// one holds no read buffer. Ask for room when the socket is readable, not
+/// before waiting.
 pub struct Session<C: Decoder> {
     codec: C,
     config: SessionConfig,
@@ -241,13 +246,14 @@ impl<C: Decoder> Session<C> {
         let limiter = config
             .rate_limit()
             .and_then(|limit| RateLimiter::new(limit, now).ok());
+        let keep_spare = !config.keep_buffers().is_zero();
         Session {
             codec,
             config,
             now,
             started: now,
             state: State::Open,
-            queue: SendQueue::default(),
+            queue: SendQueue::new(keep_spare),
             next_id: 0,
             writable_owed: false,
             heartbeat: None,
@@ -331,7 +337,8 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Bytes the read buffer holds allocated: 0 for an idle session, since
-    /// the buffer is released whenever decoding empties it.
+    /// the buffer is released once decoding empties it and
+    /// [`keep_buffers`](SessionConfig::keep_buffers) passes without traffic.
     #[must_use]
     pub fn read_buffer_capacity(&self) -> usize {
         self.input.capacity()
@@ -434,6 +441,13 @@ impl<C: Decoder> Session<C> {
     }
 
     // ----- output -----
+
+    /// Whether [`poll_event`](Self::poll_event) has an event to give.
+    #[must_use]
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
 
     /// The next event, in the order things happened; `Closed` is last.
     #[must_use]
@@ -598,7 +612,8 @@ impl<C: Decoder> Session<C> {
     /// the session is not open); the rest are refused and reported back, so
     /// a runtime can return their room. Frames queued here are finished
     /// through [`take_untracked_finished`](Self::take_untracked_finished) as
-    /// any untracked send.
+    /// any untracked send. An empty batch queues nothing; its memory is kept
+    /// for the next [`packed_batch`](Self::packed_batch).
     ///
     /// ```
     /// use bytes::Bytes;
@@ -627,6 +642,7 @@ impl<C: Decoder> Session<C> {
         let now = self.tick(now);
         let total = packed.frames();
         if total == 0 {
+            self.queue.recycle(packed);
             return Ok(());
         }
         if !matches!(self.state, State::Open) {
@@ -671,6 +687,33 @@ impl<C: Decoder> Session<C> {
             });
         }
         Ok(())
+    }
+
+    /// An empty [`PackedFrames`] to fill and pass to
+    /// [`send_untracked_packed`](Self::send_untracked_packed), reusing the
+    /// memory of a run already written when the session kept one (see
+    /// [`SessionConfig::keep_buffers`]): a session that packs a batch every
+    /// turn allocates no new one.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::EncodedFrame;
+    /// use castnet_core::session::{SendDeadline, Session, SessionConfig};
+    /// use std::time::Instant;
+    ///
+    /// let now = Instant::now();
+    /// let mut s = Session::new(castnet_core::PacketN::default(), SessionConfig::default(), now);
+    /// let mut batch = s.packed_batch();
+    /// assert!(batch.push(&EncodedFrame::contiguous(Bytes::from_static(b"\0\0\0\x02hi"))));
+    /// s.send_untracked_packed(batch, SendDeadline::Default, now).unwrap();
+    /// let n = s.chunk().len();
+    /// s.on_written(n, now);
+    /// // The written run's memory comes back as the next batch.
+    /// let batch = s.packed_batch();
+    /// assert!(batch.is_empty() && batch.capacity() > 0);
+    /// ```
+    pub fn packed_batch(&mut self) -> PackedFrames {
+        self.queue.take_spare()
     }
 
     /// The untracked sends (see [`send_untracked`](Self::send_untracked))
@@ -773,6 +816,7 @@ impl<C: Decoder> Session<C> {
     }
 
     /// The deadline of one timer slot, or `None` when it is not armed.
+    #[inline]
     fn deadline(&self, timer: Timer) -> Option<Instant> {
         let open = matches!(self.state, State::Open);
         // Liveness is judged only while the session listens to the peer.
@@ -797,7 +841,12 @@ impl<C: Decoder> Session<C> {
                 let hb = self.heartbeat.as_ref()?;
                 self.last_write.checked_add(hb.interval)
             }
-            Timer::FirstFrame | Timer::Peer | Timer::Idle | Timer::Heartbeat => None,
+            Timer::Buffers if self.holds_idle_buffers() => {
+                self.last_traffic.checked_add(self.config.keep_buffers())
+            }
+            Timer::FirstFrame | Timer::Peer | Timer::Idle | Timer::Heartbeat | Timer::Buffers => {
+                None
+            }
         }
     }
 
@@ -824,6 +873,10 @@ impl<C: Decoder> Session<C> {
             Timer::FirstFrame => self.finish(CloseReason::FirstFrameTimeout),
             Timer::Peer => self.finish(CloseReason::PeerTimeout),
             Timer::Idle => self.finish(CloseReason::IdleTimeout),
+            Timer::Buffers => {
+                self.input.release_if_empty();
+                self.queue.release_spare();
+            }
             Timer::Heartbeat => {
                 if let Some(hb) = &self.heartbeat {
                     let frame = hb.frame.clone();
@@ -835,6 +888,11 @@ impl<C: Decoder> Session<C> {
                 }
             }
         }
+    }
+
+    /// Whether emptied buffers are kept for reuse (freed by `Timer::Buffers`).
+    fn holds_idle_buffers(&self) -> bool {
+        self.input.is_idle() || self.queue.holds_spare()
     }
 
     fn check_room(&mut self) -> Result<(), Refusal> {
@@ -962,7 +1020,12 @@ impl<C: Decoder> Session<C> {
                 }
             }
         }
-        self.input.release_if_empty();
+        // A kept buffer is read into again in place; a large one is not kept.
+        if self.config.keep_buffers().is_zero()
+            || self.input.capacity() > 4 * self.config.read_chunk()
+        {
+            self.input.release_if_empty();
+        }
     }
 
     /// Runs the decoder over the buffer (`decode_eof` when `at_eof`). Returns

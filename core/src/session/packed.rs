@@ -45,6 +45,7 @@ impl PackedFrames {
     /// Copies `frame` in after the others, or returns false (and copies
     /// nothing) when the frame is empty, longer than [`PACK_FRAME_MAX`], or
     /// would take the batch past [`PACK_RUN_MAX`] bytes.
+    #[inline]
     pub fn push(&mut self, frame: &EncodedFrame) -> bool {
         let len = frame.len();
         if len == 0 || len > PACK_FRAME_MAX || self.buf.len() + len > PACK_RUN_MAX {
@@ -70,9 +71,32 @@ impl PackedFrames {
         self.buf.len()
     }
 
+    /// Bytes it holds without allocating again.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// True when no frame was pushed.
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
+    }
+
+    /// Whether it holds memory (a batch reused from a written run does,
+    /// even when empty).
+    pub(super) fn is_allocated(&self) -> bool {
+        self.buf.capacity() > 0
+    }
+
+    /// Whether its memory is small enough to keep for reuse: what one run
+    /// needs, not what an unusual batch grew to.
+    pub(super) fn fits_spare(&self) -> bool {
+        self.buf.capacity() <= 2 * PACK_RUN_MAX && self.ends.capacity() <= PACK_RUN_MAX / 4
+    }
+
+    /// Drops every frame, keeping the memory.
+    pub(super) fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
     }
 
     /// Where the first `frames` frames end (`frames <= self.frames()`).

@@ -180,9 +180,22 @@ pub(super) struct SendQueue {
     started_upto: Option<u64>,
     in_order: VecDeque<(Instant, u64)>,
     any_order: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// The memory of a run already written (empty, maybe allocated), for
+    /// the next run or batch: a session sending steadily allocates none.
+    spare: PackedFrames,
+    /// Whether written runs' memory is kept in `spare` at all.
+    keep_spare: bool,
 }
 
 impl SendQueue {
+    /// An empty queue; `keep_spare`: reuse written runs' memory.
+    pub(super) fn new(keep_spare: bool) -> Self {
+        SendQueue {
+            keep_spare,
+            ..SendQueue::default()
+        }
+    }
+
     /// Frames in the queue, the partly written one included.
     pub(super) fn len(&self) -> usize {
         self.frames
@@ -228,7 +241,7 @@ impl SendQueue {
         let mut taken = false;
         self.grow_back_run(deadline, |run| taken = run.push(&frame));
         if !taken {
-            let mut run = PackedFrames::new();
+            let mut run = std::mem::take(&mut self.spare);
             let pushed = run.push(&frame);
             debug_assert!(pushed, "a small frame fits an empty batch");
             self.push_run(run, deadline, done);
@@ -248,9 +261,40 @@ impl SendQueue {
         let mut taken = 0;
         self.grow_back_run(deadline, |run| taken = run.take_fitting(&packed));
         packed.drop_front(taken);
-        if !packed.is_empty() {
+        if packed.is_empty() {
+            self.recycle(packed);
+        } else {
             self.push_run(packed, deadline, done);
         }
+    }
+
+    /// An empty batch, with the memory of a run already written if one is
+    /// kept.
+    pub(super) fn take_spare(&mut self) -> PackedFrames {
+        std::mem::take(&mut self.spare)
+    }
+
+    /// Keeps `frames`' memory (its frames are dropped) for the next run,
+    /// unless memory is already kept or it grew past a run's usual size.
+    pub(super) fn recycle(&mut self, mut frames: PackedFrames) {
+        if self.keep_spare
+            && !self.spare.is_allocated()
+            && frames.is_allocated()
+            && frames.fits_spare()
+        {
+            frames.clear();
+            self.spare = frames;
+        }
+    }
+
+    /// Whether memory is kept for the next run.
+    pub(super) fn holds_spare(&self) -> bool {
+        self.spare.is_allocated()
+    }
+
+    /// Frees the memory kept for the next run.
+    pub(super) fn release_spare(&mut self) {
+        self.spare = PackedFrames::new();
     }
 
     /// Lets `fill` add frames to the back entry if it is a run nobody has
@@ -428,6 +472,7 @@ impl SendQueue {
         self.front_started = false;
         self.in_order.clear();
         self.any_order.clear();
+        self.release_spare();
     }
 
     fn earliest(&self) -> Option<(Instant, u64)> {
@@ -442,6 +487,9 @@ impl SendQueue {
     fn pop_front(&mut self) {
         if let Some(entry) = self.entries.pop_front() {
             self.frames -= entry.tag.frames();
+            if let Body::Packed(run) = entry.body {
+                self.recycle(run.frames);
+            }
         }
         self.front_started = false;
     }

@@ -183,8 +183,8 @@ fn read_space_withdrawn_by_a_zero_read_leaves_no_zeroes_behind() {
 }
 
 #[test]
-fn an_idle_session_holds_no_read_buffer() {
-    let (mut s, now) = new(SessionConfig::default());
+fn with_keep_buffers_zero_the_read_buffer_goes_as_soon_as_decoding_empties_it() {
+    let (mut s, now) = new(config().keep_buffers(Duration::ZERO).build().unwrap());
     assert_eq!(s.read_buffer_capacity(), 0);
     feed(&mut s, &wire(&["whole"]), now);
     assert_eq!(
@@ -200,6 +200,77 @@ fn an_idle_session_holds_no_read_buffer() {
     feed(&mut s, &wire(&["partial"])[6..], now);
     assert_eq!(s.read_buffer_capacity(), 0);
     assert_eq!(frames(&events(&mut s)), [b("whole"), b("partial")]);
+    assert_eq!(s.poll_timeout(), None, "nothing kept, nothing to free");
+}
+
+#[test]
+fn a_busy_session_reads_into_one_buffer_and_frees_it_once_idle_for_keep_buffers() {
+    let (mut s, now) = new(SessionConfig::default());
+    assert_eq!(s.config().keep_buffers(), secs(1));
+    feed(&mut s, &wire(&["one"]), now);
+    assert!(s.read_buffer_capacity() > 0, "kept for the next read");
+    assert_eq!(frames(&events(&mut s)), [b("one")]);
+    // The frames split off it are gone: each read reuses it in place.
+    let first = s.read_buf().as_ptr();
+    feed(&mut s, &wire(&["two"]), now + ms(300));
+    assert_eq!(frames(&events(&mut s)), [b("two")]);
+    assert_eq!(s.read_buf().as_ptr(), first, "same allocation");
+    // Idle from the last read on: freed `keep_buffers` later.
+    let release = now + ms(1300);
+    assert_eq!(s.poll_timeout(), Some(release));
+    s.handle_timeout(release - ms(1));
+    assert!(s.read_buffer_capacity() > 0);
+    s.handle_timeout(release);
+    assert_eq!(s.read_buffer_capacity(), 0);
+    assert_eq!(s.poll_timeout(), None);
+    assert!(s.poll_event().is_none(), "freeing buffers is not an event");
+}
+
+#[test]
+fn a_partial_frame_is_never_freed_and_a_grown_buffer_is_not_kept() {
+    let (mut s, now) = new(SessionConfig::default());
+    feed(&mut s, &wire(&["partial"])[..6], now);
+    assert_eq!(s.poll_timeout(), None, "bytes waiting for their frame");
+    s.handle_timeout(now + secs(60));
+    assert!(s.read_buffer_capacity() > 0);
+    feed(&mut s, &wire(&["partial"])[6..], now + secs(60));
+    assert_eq!(frames(&events(&mut s)), [b("partial")]);
+    assert!(s.read_buffer_capacity() > 0);
+    // A frame larger than four read chunks grows the buffer: not kept.
+    let big = "x".repeat(5 * s.config().read_chunk());
+    feed(&mut s, &wire(&[big.as_str()]), now + secs(61));
+    assert_eq!(frames(&events(&mut s)).len(), 1);
+    assert_eq!(s.read_buffer_capacity(), 0);
+}
+
+#[test]
+fn a_written_run_is_the_next_packed_batch_until_idle_for_keep_buffers() {
+    let (mut s, now) = new(SessionConfig::default());
+    let mut batch = s.packed_batch();
+    assert_eq!(batch.capacity(), 0, "nothing written yet");
+    for body in ["a", "b"] {
+        assert!(batch.push(&PacketN::default().encode_frame(b(body)).unwrap()));
+    }
+    s.send_untracked_packed(batch, SendDeadline::Default, now)
+        .unwrap();
+    assert_eq!(write(&mut s, usize::MAX, now), wire(&["a", "b"]));
+    assert_eq!(s.poll_timeout(), Some(now + secs(1)));
+    let batch = s.packed_batch();
+    assert!(batch.is_empty() && batch.capacity() > 0, "reused");
+    // Given back unused, it is kept again, and freed after `keep_buffers`.
+    s.send_untracked_packed(batch, SendDeadline::Default, now)
+        .unwrap();
+    s.handle_timeout(now + secs(1));
+    assert_eq!(s.packed_batch().capacity(), 0);
+    // A single small send packs into the kept memory as well.
+    s.send_untracked(
+        PacketN::default().encode_frame(b("c")).unwrap(),
+        SendDeadline::Default,
+        now + secs(2),
+    )
+    .unwrap();
+    write(&mut s, usize::MAX, now + secs(2));
+    assert!(s.packed_batch().capacity() > 0);
 }
 
 // ----- send queue -----
@@ -710,7 +781,8 @@ fn poll_timeout_returns_now_while_events_wait() {
     feed(&mut s, &wire(&["x"]), now + secs(1));
     assert_eq!(s.poll_timeout(), Some(now + secs(1)));
     let _ = events(&mut s);
-    assert_eq!(s.poll_timeout(), None);
+    // Only the read buffer kept for reuse is left to free.
+    assert_eq!(s.poll_timeout(), Some(now + secs(2)));
 }
 
 #[test]
@@ -875,7 +947,9 @@ fn over_the_frame_rate_reading_pauses_until_poll_timeout_says_tokens_are_back() 
     s.handle_timeout(now + secs(1));
     assert_eq!(frames(&events(&mut s)), [b("4")]);
     assert!(s.wants_read());
-    assert_eq!(s.poll_timeout(), None);
+    // Only the read buffer kept for reuse is left to free (the pause
+    // restarted the traffic clock).
+    assert_eq!(s.poll_timeout(), Some(now + secs(2)));
 }
 
 #[test]

@@ -18,13 +18,17 @@ pub(super) enum Timer {
     Idle,
     /// Nothing written for the heartbeat interval.
     Heartbeat,
+    /// Emptied buffers kept for reuse are freed: no traffic for
+    /// `keep_buffers`.
+    Buffers,
 }
 
 impl Timer {
     /// Every slot, in the order `handle_timeout` serves them: input first (a
     /// resumed read may deliver frames), then sends, then the closing rules,
-    /// then the heartbeat, which only makes sense on a session still open.
-    pub(super) const ALL: [Timer; 7] = [
+    /// then the heartbeat, which only makes sense on a session still open;
+    /// freeing idle buffers last.
+    pub(super) const ALL: [Timer; 8] = [
         Timer::RateResume,
         Timer::SendDeadline,
         Timer::Linger,
@@ -32,5 +36,6 @@ impl Timer {
         Timer::Peer,
         Timer::Idle,
         Timer::Heartbeat,
+        Timer::Buffers,
     ];
 }

@@ -88,6 +88,10 @@ pub struct Cfg {
     pub send_timeout: Option<u64>,
     pub linger: u64,
     pub peer_timeout: Option<u64>,
+    /// `SessionConfig::keep_buffers` in ms (0: freed at once). Buffers are
+    /// not modelled (freeing them is no event); a closed session must hold
+    /// none, and nothing may be due right after `handle_timeout`.
+    pub keep_buffers: u64,
 }
 
 /// Events in a comparable form.
@@ -518,7 +522,8 @@ impl Harness {
                 };
                 // The real session's outcome of each send, in order.
                 let mut real: Vec<Result<(), SendFailure>> = Vec::new();
-                let mut packed = PackedFrames::new();
+                // Batches reuse the memory of written runs, as a runtime's do.
+                let mut packed = s.packed_batch();
                 let flush = |s: &mut Session<PacketN>, packed: PackedFrames, real: &mut Vec<_>| {
                     let n = packed.frames();
                     let refused = s.send_untracked_packed(packed, real_deadline, now).err();
@@ -535,6 +540,7 @@ impl Harness {
                     );
                     if !packed.push(&frame) {
                         flush(s, std::mem::take(&mut packed), &mut real);
+                        packed = s.packed_batch();
                         if !packed.push(&frame) {
                             real.push(
                                 s.send_untracked(frame, real_deadline, now)
@@ -643,6 +649,7 @@ pub fn run(cfg: Cfg, peer: (Vec<Vec<u8>>, bool), ops: Vec<Op>) {
         .send_timeout(cfg.send_timeout.map(Duration::from_millis))
         .linger(Duration::from_millis(cfg.linger))
         .peer_timeout(cfg.peer_timeout.map(Duration::from_millis))
+        .keep_buffers(Duration::from_millis(cfg.keep_buffers))
         .build()
         .unwrap();
     let mut h = Harness {
@@ -678,6 +685,12 @@ pub fn run(cfg: Cfg, peer: (Vec<Vec<u8>>, bool), ops: Vec<Op>) {
 
     // Abort whatever is left: every id must then have ended, exactly once.
     h.apply(Op::Abort);
+    assert_eq!(
+        h.s.read_buffer_capacity(),
+        0,
+        "a closed session holds no read buffer"
+    );
+    assert_eq!(h.s.packed_batch().capacity(), 0, "nor a kept run");
     for id in &h.accepted {
         assert_eq!(
             h.ended.get(id),
