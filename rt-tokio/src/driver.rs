@@ -87,6 +87,7 @@ pub(crate) async fn drive<C, S>(
             held: 0,
         },
     };
+    let mut timer = Timer::new();
     let mut sink_full = false;
     let mut eof_seen = false;
     let mut handles_alive = true;
@@ -103,7 +104,8 @@ pub(crate) async fn drive<C, S>(
         let mut closed = None;
         let (mut freed_bytes, mut freed_frames) = (0, 0);
         loop {
-            let batch = LocalBatch::enter(shared.id, std::mem::take(&mut local), !sends.track);
+            let packed = (!sends.track).then(|| core.packed_batch());
+            let batch = LocalBatch::enter(shared.id, std::mem::take(&mut local), packed);
             while let Some(event) = core.poll_event() {
                 match event {
                     Event::Frame(frame) => sink_full |= !sink.frame(frame),
@@ -125,7 +127,12 @@ pub(crate) async fn drive<C, S>(
                 }
             }
             // What the handler sent, charged to the quota before it is applied.
-            local = batch.exit(&shared.quota);
+            let unused;
+            (local, unused) = batch.exit(&shared.quota);
+            if let Some(empty) = unused {
+                // Nothing queued: the core keeps the memory for next time.
+                let _ = core.send_untracked_packed(empty, SendDeadline::Default, now);
+            }
             let mut applied = local.len();
             for cmd in local.drain(..) {
                 apply(&mut core, &shared, &mut sends, cmd, now);
@@ -147,7 +154,10 @@ pub(crate) async fn drive<C, S>(
                 core.on_eof(now);
                 continue;
             }
-            if applied == 0 {
+            // Another pass only if the commands made events (a close, an
+            // empty frame sent at once) or the end of stream waits for its
+            // turn; more inbox commands are taken after the write.
+            if applied == 0 || !(core.has_events() || eof_seen) {
                 break;
             }
         }
@@ -183,14 +193,15 @@ pub(crate) async fn drive<C, S>(
         publish(&stats, &core, &mut published);
         // What the write completed (send outcomes, room for waiting senders,
         // a drained close) is handled now, not after the next wake-up.
-        if core.poll_timeout().is_some_and(|at| at <= now) {
+        let next = core.poll_timeout();
+        if next.is_some_and(|at| at <= now) {
             continue;
         }
 
         // Wait for the next thing to do.
         let read = !sink_full && core.wants_read();
         let write = core.wants_write();
-        let deadline = core.poll_timeout().map(Instant::from_std);
+        timer.arm(next.map(Instant::from_std));
         // Wait for the broadcast lane only while its frames could be taken.
         let lane_open = !sends.lanes.is_empty() && has_room(&core, &shared);
         tokio::select! {
@@ -234,7 +245,7 @@ pub(crate) async fn drive<C, S>(
                 // fan-out load, far fewer and fuller writes.
                 tokio::task::yield_now().await;
             }
-            _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {}
+            _ = timer.sleep.as_mut(), if timer.armed.is_some() => timer.armed = None,
         }
     };
 
@@ -266,6 +277,39 @@ pub(crate) async fn drive<C, S>(
     tracing::debug!(%reason, "session closed");
     sink.closed(&reason);
     drop(stream);
+}
+
+/// The task's one sleep, armed for the core's next deadline.
+///
+/// A deadline that moves later (a liveness or buffer timer pushed back by
+/// traffic, every turn on a busy session) leaves the sleep where it is: it
+/// fires early, the turn finds nothing due (the task checks `now >= deadline`
+/// itself) and re-arms it. Only an earlier deadline resets it, so a busy
+/// session touches the runtime's timer wheel about once per timeout, not
+/// once per turn.
+struct Timer {
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// When the sleep fires; `None` once it fired (or before it is armed).
+    armed: Option<Instant>,
+}
+
+impl Timer {
+    fn new() -> Self {
+        Timer {
+            sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
+            armed: None,
+        }
+    }
+
+    /// Makes sure the sleep fires no later than `deadline`.
+    fn arm(&mut self, deadline: Option<Instant>) {
+        if let Some(at) = deadline {
+            if self.armed.is_none_or(|armed| at < armed) {
+                self.sleep.as_mut().reset(at);
+                self.armed = Some(at);
+            }
+        }
+    }
 }
 
 /// Marks the session finished when the connection task ends, normally or

@@ -124,14 +124,15 @@ impl LocalBatch {
     /// Starts collecting sends addressed to `id` from this thread, reusing
     /// `buf`'s allocation.
     ///
-    /// `pack`: small untracked sends may be copied together as they are
-    /// made (see [`Command::Packed`]).
-    pub(crate) fn enter(id: SessionId, buf: Vec<Command>, pack: bool) -> Self {
+    /// `packed`: an empty batch (from `Session::packed_batch`) into which
+    /// small untracked sends are copied as they are made (see
+    /// [`Command::Packed`]); `None` when every send is tracked.
+    pub(crate) fn enter(id: SessionId, buf: Vec<Command>, packed: Option<PackedFrames>) -> Self {
         let local = Local {
             id,
             cmds: buf,
-            pack,
-            packed: PackedFrames::new(),
+            pack: packed.is_some(),
+            packed: packed.unwrap_or_default(),
             uncharged_bytes: 0,
             uncharged_frames: 0,
         };
@@ -140,15 +141,18 @@ impl LocalBatch {
     }
 
     /// Stops collecting, charges `quota` with the sends admitted against it
-    /// meanwhile, and returns them (in order) to be applied.
-    pub(crate) fn exit(mut self, quota: &SendQuota) -> Vec<Command> {
+    /// meanwhile, and returns them (in order) to be applied, then the
+    /// batch handed to `enter` if nothing was packed into it (to give its
+    /// memory back).
+    pub(crate) fn exit(mut self, quota: &SendQuota) -> (Vec<Command>, Option<PackedFrames>) {
         self.active = false;
         let Some(mut local) = LOCAL.with(|l| l.borrow_mut().take()) else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
         quota.charge_many(local.uncharged_bytes, local.uncharged_frames);
         local.flush();
-        local.cmds
+        let unused = (local.packed.capacity() > 0).then_some(local.packed);
+        (local.cmds, unused)
     }
 }
 
@@ -384,6 +388,11 @@ impl<C: Decoder> Session<C> {
         C: Encoder<M> + Clone,
     {
         let (frame, charged) = self.admit(msg)?;
+        // Admitted inside its own session's callback: copied straight into
+        // the callback's packed batch when small enough.
+        if charged == Charged::No && self.pack_local(&frame) {
+            return Ok(());
+        }
         self.push_command(Command::Quiet(frame), charged);
         Ok(())
     }
@@ -576,6 +585,24 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Hands an admitted send (`Send` or `Quiet`) to the owner task.
+    /// Copies a quiet send admitted by this session's own callback (not
+    /// charged yet) into the callback's packed batch, if it packs; the
+    /// frame itself is then dropped. False when it must go as a command.
+    #[inline]
+    fn pack_local(&self, frame: &EncodedFrame) -> bool {
+        LOCAL.with(|l| match l.borrow_mut().as_mut() {
+            Some(local) if local.id == self.shared.id && local.pack => {
+                let packed = local.packed.push(frame);
+                if packed {
+                    local.uncharged_bytes += frame.len();
+                    local.uncharged_frames += 1;
+                }
+                packed
+            }
+            _ => false,
+        })
+    }
+
     fn push_command(&self, cmd: Command, charged: Charged) {
         let len = match &cmd {
             Command::Send(send) => send.frame.len(),

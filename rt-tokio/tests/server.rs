@@ -310,25 +310,31 @@ async fn stop_during_a_connection_storm_leaves_no_session_behind() {
 }
 
 #[tokio::test]
-async fn connections_waiting_for_their_peer_hold_no_read_buffer() {
+async fn connections_waiting_for_their_peer_free_their_read_buffer_after_keep_buffers() {
     bounded(async {
-        let running = Running::<String>::start(Config::default(), echo()).await;
+        let keep = Duration::from_millis(300);
+        let session = SessionConfig::builder().keep_buffers(keep).build().unwrap();
+        let running = Running::<String>::start(Config::default().session(session), echo()).await;
         let mut clients = Vec::new();
         for _ in 0..20 {
             let client = dial(running.addr(), Config::default()).await.unwrap();
             round_trip(&client, "wake up").await;
             clients.push(client);
         }
+        let answered = std::time::Instant::now();
         assert_eq!(running.server.session_count(), 20);
         // Every server session has read, decoded and answered, and now waits
-        // for its peer: no read buffer is held (stats are published at the
-        // end of each turn, so wait for the last ones).
+        // for its peer: its read buffer is kept for `keep` in case more comes,
+        // then freed (stats are published at the end of each turn).
         let server = running.server.clone();
         wait_until("idle sessions release their read buffers", || {
             server.stats().read_buffer_bytes == 0
         })
         .await;
-        // A burst makes room again, which goes once it is decoded.
+        // The last echo left the server before `answered`; the buffers went
+        // no sooner than `keep` after it (the margin covers its delivery).
+        assert!(answered.elapsed() >= keep - Duration::from_millis(100));
+        // A burst makes room again, which goes once the session is idle again.
         round_trip(&clients[0], "again").await;
         wait_until("the buffer is released again", || {
             server.stats().read_buffer_bytes == 0
