@@ -41,8 +41,11 @@ pub struct Stats {
     /// oldest.
     pub broadcast_missed: u64,
     /// Bytes held right now by the read buffers of every open connection.
-    /// A connection waiting for its peer holds none: its buffer is made
-    /// when the socket is readable and released once decoding empties it.
+    /// A connection that has waited for its peer for
+    /// [`SessionConfig::keep_buffers`](castnet_core::SessionConfig::keep_buffers)
+    /// (1 s by default) holds none: its buffer is made when the socket is
+    /// readable, read into again while traffic flows, and released once
+    /// decoding has emptied it and the connection has stayed idle that long.
     pub read_buffer_bytes: u64,
 }
 

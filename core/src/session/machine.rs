@@ -658,17 +658,18 @@ impl<C: Decoder> Session<C> {
             self.config.max_queue_frames(),
             self.config.max_queue_bytes(),
         );
-        let (mut frames, mut bytes, mut start) = (self.queue.len(), self.queue.bytes(), 0);
-        let mut admitted = 0;
-        for &end in &packed.ends {
-            if frames >= max_frames || bytes >= max_bytes {
-                break;
-            }
-            frames += 1;
-            bytes += end as usize - start;
-            start = end as usize;
-            admitted += 1;
-        }
+        // Frame `i` goes if, before it, frames < max_frames and bytes <
+        // max_bytes. Both only grow, so each rule admits a prefix: the
+        // shorter one is what goes.
+        let (frames, bytes) = (self.queue.len(), self.queue.bytes());
+        let by_frames = max_frames.saturating_sub(frames);
+        let by_bytes = if bytes < max_bytes {
+            // Frame 0 starts at `bytes`, frame `i + 1` where frame `i` ends.
+            1 + packed.ends[..total - 1].partition_point(|&end| bytes + (end as usize) < max_bytes)
+        } else {
+            0
+        };
+        let admitted = by_frames.min(by_bytes);
         let refused_bytes = packed.truncate(admitted);
         if admitted > 0 {
             self.stats.sends_accepted += admitted as u64;
