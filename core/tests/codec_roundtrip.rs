@@ -90,25 +90,36 @@ fn without_declared<T>(events: Vec<Event<T>>) -> Vec<Event<T>> {
         .collect()
 }
 
-/// Encodes `item` both ways, checks they agree and that a refusal wrote
-/// nothing, and returns the wire bytes.
+/// Encodes `item` every way (`encode`, `encode_frame`, `encode_to_vec`),
+/// checks they agree, that `encoded_len` (when known) is the frame's length,
+/// and that a refusal wrote nothing; returns the wire bytes.
 fn encode_both<E, I: Clone>(codec: &mut E, item: I) -> Result<Bytes, FrameError>
 where
     E: Encoder<I>,
 {
+    let len = codec.encoded_len(&item);
     let mut dst = BytesMut::from(&b"prefix"[..]);
     let contiguous = codec.encode(item.clone(), &mut dst);
+    let mut vec = b"prefix".to_vec();
+    let appended = codec.encode_to_vec(item.clone(), &mut vec);
     let vectored = codec.encode_frame(item).map(EncodedFrame::into_contiguous);
-    match (&contiguous, &vectored) {
-        (Ok(()), Ok(frame)) => {
+    match (&contiguous, &vectored, &appended) {
+        (Ok(()), Ok(frame), Ok(())) => {
             assert_eq!(&dst[6..], &frame[..]);
+            assert_eq!(&vec[6..], &frame[..]);
+            if let Some(len) = len {
+                assert_eq!(len, frame.len(), "encoded_len");
+            }
             Ok(frame.clone())
         }
-        (Err(_), Err(e)) => {
+        (Err(_), Err(e), Err(_)) => {
             assert_eq!(&dst[..], b"prefix", "a refused encode wrote bytes");
+            assert_eq!(&vec[..], b"prefix", "a refused encode_to_vec wrote bytes");
             Err(e.clone())
         }
-        _ => panic!("encode and encode_frame disagree: {contiguous:?} / {vectored:?}"),
+        _ => panic!(
+            "encode, encode_frame and encode_to_vec disagree: {contiguous:?} / {vectored:?} / {appended:?}"
+        ),
     }
 }
 

@@ -152,8 +152,14 @@ proptest! {
         let payload = Bytes::from(vec![0x5a; len]);
         let mut wire = BytesMut::from(&b"queued"[..]);
         let result = codec.encode(payload.clone(), &mut wire);
+        // Straight into a packing buffer: the same bytes, or nothing.
+        let mut vec = b"queued".to_vec();
+        let appended = codec.encode_to_vec(&payload[..], &mut vec);
+        prop_assert_eq!(&vec[..], &wire[..]);
+        prop_assert_eq!(appended.is_ok(), result.is_ok());
         if len as u64 <= codec.max_frame_len() {
             prop_assert!(result.is_ok());
+            prop_assert_eq!(Encoder::<Bytes>::encoded_len(&codec, &payload), Some(wire.len() - 6));
             let n = header.bytes();
             let declared = match order {
                 ByteOrder::Big => wire[6..6 + n].iter().fold(0u64, |a, &b| a << 8 | u64::from(b)),

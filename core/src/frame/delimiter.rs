@@ -1,7 +1,7 @@
 //! [`DelimiterCodec`]: frames that end with a delimiter (any non-empty byte
 //! string), and the search it shares with the line codec.
 
-use super::byte_items::byte_payload_encoders;
+use super::byte_items::{byte_payload_encoders, AppendBuf};
 use super::{
     ConfigError, Decoder, EncodedFrame, FrameError, OversizePolicy, DEFAULT_MAX_FRAME_LEN,
 };
@@ -107,7 +107,14 @@ impl DelimiterCodec {
         Ok(EncodedFrame::new(&[], payload, self.split.delim.clone()))
     }
 
-    fn write_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+    /// What `write_slice` appends for a valid payload of `payload` bytes (for
+    /// `byte_payload_encoders!`).
+    #[inline]
+    fn wire_len(&self, payload: usize) -> usize {
+        payload + self.split.delim.len()
+    }
+
+    fn write_slice(&self, payload: &[u8], dst: &mut impl AppendBuf) -> Result<(), FrameError> {
         self.check(payload)?;
         dst.reserve(payload.len() + self.split.delim.len());
         dst.extend_from_slice(payload);

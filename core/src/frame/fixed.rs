@@ -1,6 +1,6 @@
 //! [`FixedLengthCodec`]: every frame is exactly N bytes.
 
-use super::byte_items::byte_payload_encoders;
+use super::byte_items::{byte_payload_encoders, AppendBuf};
 use super::{ConfigError, Decoder, EncodedFrame, FrameError, MAX_RESERVE_STEP};
 use bytes::{Bytes, BytesMut};
 
@@ -65,7 +65,14 @@ impl FixedLengthCodec {
         Ok(EncodedFrame::contiguous(payload))
     }
 
-    fn write_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+    /// What `write_slice` appends for a valid payload (for
+    /// `byte_payload_encoders!`): the payload itself.
+    #[inline]
+    fn wire_len(&self, payload: usize) -> usize {
+        payload
+    }
+
+    fn write_slice(&self, payload: &[u8], dst: &mut impl AppendBuf) -> Result<(), FrameError> {
         self.check(payload.len())?;
         dst.extend_from_slice(payload);
         Ok(())

@@ -2,7 +2,7 @@
 //! header, with a length adjustment and bytes to strip (Netty's
 //! `LengthFieldBasedFrameDecoder`, tokio-util's `LengthDelimitedCodec`).
 
-use super::byte_items::byte_payload_encoders;
+use super::byte_items::{byte_payload_encoders, AppendBuf};
 use super::uint::{read_uint, uint_max, write_uint};
 use super::{
     ByteOrder, ConfigError, Decoder, EncodedFrame, FrameError, OversizePolicy,
@@ -211,7 +211,14 @@ impl LengthFieldCodec {
         ))
     }
 
-    fn write_slice(&self, item: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+    /// What `write_slice` appends for a valid payload of `item` bytes (for
+    /// `byte_payload_encoders!`).
+    #[inline]
+    fn wire_len(&self, item: usize) -> usize {
+        self.field_len + item
+    }
+
+    fn write_slice(&self, item: &[u8], dst: &mut impl AppendBuf) -> Result<(), FrameError> {
         let value = self.field_value(item.len())?;
         let field = write_uint(value, self.field_len, self.order);
         dst.reserve(self.field_len + item.len());

@@ -1,6 +1,6 @@
 //! [`LinesCodec`] and [`Utf8LinesCodec`]: lines ending in LF or CRLF.
 
-use super::byte_items::byte_payload_encoders;
+use super::byte_items::{byte_payload_encoders, AppendBuf};
 use super::delimiter::{clamp_to_usize, Splitter};
 use super::{Decoder, EncodedFrame, Encoder, FrameError, OversizePolicy, DEFAULT_MAX_FRAME_LEN};
 use bytes::{Bytes, BytesMut};
@@ -127,7 +127,14 @@ impl LinesCodec {
         Ok(EncodedFrame::new(&[], line, self.tail()))
     }
 
-    fn write_slice(&self, line: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+    /// What `write_slice` appends for a valid payload of `line` bytes (for
+    /// `byte_payload_encoders!`).
+    #[inline]
+    fn wire_len(&self, line: usize) -> usize {
+        line + self.ending.as_bytes().len()
+    }
+
+    fn write_slice(&self, line: &[u8], dst: &mut impl AppendBuf) -> Result<(), FrameError> {
         self.check(line)?;
         let ending = self.ending.as_bytes();
         dst.reserve(line.len() + ending.len());

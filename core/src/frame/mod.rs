@@ -158,4 +158,25 @@ pub trait Encoder<Item> {
         dst.extend_from_slice(frame.tail());
         Ok(())
     }
+
+    /// The exact length [`encode`](Self::encode) appends for `item` if it is
+    /// valid, when that is known without encoding (a header plus the
+    /// payload's length, say); `None`, the default, when it is not.
+    ///
+    /// A runtime uses it to copy a small frame straight into a buffer it
+    /// packs frames into ([`encode_to_vec`](Self::encode_to_vec)), and to
+    /// keep large payloads uncopied. The built-in codecs know it for byte
+    /// payloads.
+    fn encoded_len(&self, item: &Item) -> Option<usize> {
+        let _ = item;
+        None
+    }
+
+    /// Appends the encoded `item` to `dst`, as [`encode`](Self::encode) does
+    /// to a `BytesMut`; on error `dst` is left untouched. The default goes
+    /// through [`encode_frame`](Self::encode_frame).
+    fn encode_to_vec(&mut self, item: Item, dst: &mut Vec<u8>) -> Result<(), FrameError> {
+        self.encode_frame(item)?.copy_into(dst);
+        Ok(())
+    }
 }

@@ -1,6 +1,6 @@
 //! [`PacketN`]: an N-byte length header (N = 1, 2, 4 or 8), then the payload.
 
-use super::byte_items::byte_payload_encoders;
+use super::byte_items::{byte_payload_encoders, AppendBuf};
 use super::{ConfigError, Decoder, EncodedFrame, FrameError, MAX_RESERVE_STEP};
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -212,10 +212,17 @@ impl PacketN {
         Ok(EncodedFrame::from_head_word(head, n, payload, Bytes::new()))
     }
 
+    /// What `write_slice` appends for a valid payload of `payload` bytes (for
+    /// `byte_payload_encoders!`).
+    #[inline]
+    fn wire_len(&self, payload: usize) -> usize {
+        self.header.bytes() + payload
+    }
+
     /// Header and payload appended to `dst`, or nothing written (for
     /// `byte_payload_encoders!`).
     #[inline]
-    fn write_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+    fn write_slice(&self, payload: &[u8], dst: &mut impl AppendBuf) -> Result<(), FrameError> {
         let (head, n) = self.head_for(payload.len())?;
         // All 8 bytes of `head` go in as one fixed-size copy and the `8 - n`
         // after the header are cut off again: no branch on the header size and

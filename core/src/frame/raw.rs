@@ -1,6 +1,6 @@
 //! [`RawCodec`]: no framing at all.
 
-use super::byte_items::byte_payload_encoders;
+use super::byte_items::{byte_payload_encoders, AppendBuf};
 use super::{Decoder, EncodedFrame, FrameError};
 use bytes::{Bytes, BytesMut};
 
@@ -37,7 +37,14 @@ impl RawCodec {
         Ok(EncodedFrame::contiguous(payload))
     }
 
-    fn write_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+    /// What `write_slice` appends (for `byte_payload_encoders!`): the
+    /// payload itself.
+    #[inline]
+    fn wire_len(&self, payload: usize) -> usize {
+        payload
+    }
+
+    fn write_slice(&self, payload: &[u8], dst: &mut impl AppendBuf) -> Result<(), FrameError> {
         dst.extend_from_slice(payload);
         Ok(())
     }

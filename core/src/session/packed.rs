@@ -61,6 +61,50 @@ impl PackedFrames {
         true
     }
 
+    /// Whether a frame of `len` bytes would be taken: not empty, at most
+    /// [`PACK_FRAME_MAX`], and within [`PACK_RUN_MAX`] with the others.
+    #[inline]
+    pub fn fits(&self, len: usize) -> bool {
+        len != 0 && len <= PACK_FRAME_MAX && self.buf.len() + len <= PACK_RUN_MAX
+    }
+
+    /// Adds one frame that `write` appends to the batch's bytes (an
+    /// encoder's [`encode_to_vec`](crate::frame::Encoder::encode_to_vec)):
+    /// no [`EncodedFrame`] is built and the payload is copied once. Check
+    /// [`fits`](Self::fits) with the frame's length first. Returns how many
+    /// bytes the frame took; on error the batch is left as it was.
+    ///
+    /// ```
+    /// use castnet_core::frame::{Encoder, PacketN};
+    /// use castnet_core::session::PackedFrames;
+    ///
+    /// let mut codec = PacketN::default();
+    /// let mut packed = PackedFrames::new();
+    /// let len = Encoder::<&[u8]>::encoded_len(&codec, &&b"hi"[..]).unwrap();
+    /// assert!(packed.fits(len));
+    /// assert_eq!(packed.push_with(|buf| codec.encode_to_vec(&b"hi"[..], buf)).unwrap(), 6);
+    /// assert_eq!((packed.frames(), packed.len()), (1, 6));
+    /// ```
+    #[inline]
+    pub fn push_with<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let start = self.buf.len();
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(INITIAL_BYTES);
+            self.ends.reserve(INITIAL_BYTES / 64);
+        }
+        if let Err(e) = write(&mut self.buf) {
+            self.buf.truncate(start);
+            return Err(e);
+        }
+        // A frame longer than `fits` allowed (a wrong length) still ends
+        // where it ends: the counts stay exact, the run is a little longer.
+        self.ends.push(self.buf.len() as u32);
+        Ok(self.buf.len() - start)
+    }
+
     /// Frames in the batch.
     pub fn frames(&self) -> usize {
         self.ends.len()
