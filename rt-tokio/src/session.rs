@@ -387,14 +387,65 @@ impl<C: Decoder> Session<C> {
     where
         C: Encoder<M> + Clone,
     {
+        // From its own session's callback, a small frame is encoded
+        // straight into the callback's packed batch.
+        let Some(msg) = self.try_pack_own(msg)? else {
+            return Ok(());
+        };
         let (frame, charged) = self.admit(msg)?;
-        // Admitted inside its own session's callback: copied straight into
-        // the callback's packed batch when small enough.
+        // Admitted inside its own session's callback: copied into the
+        // callback's packed batch when small enough.
         if charged == Charged::No && self.pack_local(&frame) {
             return Ok(());
         }
         self.push_command(Command::Quiet(frame), charged);
         Ok(())
+    }
+
+    /// A quiet send from this session's own callback whose encoded length
+    /// the codec knows and that fits the callback's packed batch: admitted
+    /// against the quota plus the batch (as [`admit`](Self::admit) does) and
+    /// encoded straight into the batch, with no [`EncodedFrame`] built.
+    /// `Ok(None)` when it was queued so; `Ok(Some(msg))` when it takes the
+    /// usual path.
+    #[inline]
+    fn try_pack_own<M>(&self, msg: M) -> Result<Option<M>, TrySendError<M>>
+    where
+        C: Encoder<M> + Clone,
+    {
+        if self.is_closed() {
+            return Err(TrySendError::Closed(msg));
+        }
+        let Some(len) = self.shared.codec.encoded_len(&msg) else {
+            return Ok(Some(msg));
+        };
+        LOCAL.with(|l| {
+            // Busy: an encoder that sends while it encodes (its send takes
+            // the usual path).
+            let Ok(mut slot) = l.try_borrow_mut() else {
+                return Ok(Some(msg));
+            };
+            let Some(local) = slot
+                .as_mut()
+                .filter(|local| local.id == self.shared.id && local.pack && local.packed.fits(len))
+            else {
+                return Ok(Some(msg));
+            };
+            let (bytes, frames) = (local.uncharged_bytes, local.uncharged_frames);
+            if !self.shared.quota.admits_with(bytes as u64, frames as u64) {
+                self.count_queue_full();
+                return Err(TrySendError::QueueFull(msg));
+            }
+            let mut codec = self.shared.codec.clone();
+            match local.packed.push_with(|buf| codec.encode_to_vec(msg, buf)) {
+                Ok(written) => {
+                    local.uncharged_bytes += written;
+                    local.uncharged_frames += 1;
+                    Ok(None)
+                }
+                Err(e) => Err(TrySendError::Frame(e)),
+            }
+        })
     }
 
     /// Queues `msg`, waiting while the send queue is full (backpressure).
@@ -514,8 +565,9 @@ impl<C: Decoder> Session<C> {
         }
         // From this session's own callback: admitted against the quota plus
         // what the callback already sent, charged when it returns.
-        let own = LOCAL.with(|l| match &*l.borrow() {
-            Some(local) if local.id == self.shared.id => {
+        // (Busy: an encoder sending while it encodes; not the batch's.)
+        let own = LOCAL.with(|l| match l.try_borrow().ok().as_deref() {
+            Some(Some(local)) if local.id == self.shared.id => {
                 Some((local.uncharged_bytes, local.uncharged_frames))
             }
             _ => None,
@@ -590,8 +642,8 @@ impl<C: Decoder> Session<C> {
     /// frame itself is then dropped. False when it must go as a command.
     #[inline]
     fn pack_local(&self, frame: &EncodedFrame) -> bool {
-        LOCAL.with(|l| match l.borrow_mut().as_mut() {
-            Some(local) if local.id == self.shared.id && local.pack => {
+        LOCAL.with(|l| match l.try_borrow_mut().ok().as_deref_mut() {
+            Some(Some(local)) if local.id == self.shared.id && local.pack => {
                 let packed = local.packed.push(frame);
                 if packed {
                     local.uncharged_bytes += frame.len();
@@ -610,8 +662,8 @@ impl<C: Decoder> Session<C> {
             _ => 0,
         };
         // From this session's own handler, on its owner's thread: no channel.
-        let cmd = LOCAL.with(|l| match l.borrow_mut().as_mut() {
-            Some(local) if local.id == self.shared.id => {
+        let cmd = LOCAL.with(|l| match l.try_borrow_mut().ok().as_deref_mut() {
+            Some(Some(local)) if local.id == self.shared.id => {
                 if charged == Charged::No {
                     local.uncharged_bytes += len;
                     local.uncharged_frames += 1;
