@@ -55,9 +55,10 @@ impl ReadBuffer {
         kept
     }
 
-    /// The undecoded bytes (never including unconfirmed room).
-    pub(super) fn bytes(&mut self) -> &mut BytesMut {
-        self.commit(0);
+    /// The undecoded bytes, when no room is unconfirmed (after `commit`).
+    #[inline]
+    pub(super) fn committed(&mut self) -> &mut BytesMut {
+        debug_assert_eq!(self.unfilled, 0, "commit first");
         &mut self.buf
     }
 

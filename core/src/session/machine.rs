@@ -1033,8 +1033,10 @@ impl<C: Decoder> Session<C> {
     /// true when the decoder wants more input, false when it stopped because
     /// the session paused or closed.
     fn decode_buffered(&mut self, at_eof: bool, now: Instant) -> bool {
+        // Unconfirmed room is withdrawn once; decoding only consumes.
+        self.input.commit(0);
         loop {
-            let buf = self.input.bytes();
+            let buf = self.input.committed();
             if buf.is_empty() && !at_eof {
                 return true;
             }
@@ -1044,7 +1046,7 @@ impl<C: Decoder> Session<C> {
             } else {
                 self.codec.decode(buf)
             };
-            let consumed = before - self.input.bytes().len();
+            let consumed = before - buf.len();
             if let Some(limiter) = &mut self.limiter {
                 limiter.charge_bytes(consumed as u64, now);
             }
