@@ -92,8 +92,12 @@ pub(crate) async fn drive<C, S>(
     let mut eof_seen = false;
     let mut handles_alive = true;
 
+    // The clock as last read while waking (by a read or a command), so a
+    // turn reads it once.
+    let mut woke_at: Option<std::time::Instant> = None;
+
     let reason = loop {
-        let now = Instant::now().into_std();
+        let now = woke_at.take().unwrap_or_else(|| Instant::now().into_std());
 
         // Timers: the core decides what expired.
         if core.poll_timeout().is_some_and(|at| now >= at) {
@@ -208,6 +212,7 @@ pub(crate) async fn drive<C, S>(
             biased;
             cmd = inbox.recv(), if handles_alive => {
                 let now = Instant::now().into_std();
+                woke_at = Some(now);
                 match cmd {
                     Some(cmd) => apply(&mut core, &shared, &mut sends, cmd, now),
                     // Every handle is gone (a server keeps one per session,
@@ -219,7 +224,7 @@ pub(crate) async fn drive<C, S>(
                     }
                 }
             }
-            io = std::future::poll_fn(|cx| poll_io(cx, &mut stream, &mut core, read, write)), if read || write => {
+            io = std::future::poll_fn(|cx| poll_io(cx, &mut stream, &mut core, read, write, &mut woke_at)), if read || write => {
                 match io {
                     Ok(eof) => eof_seen |= eof,
                     Err(e) => {
@@ -516,14 +521,18 @@ impl Drop for BufferGauge<'_> {
 /// Reads go through `poll_read`, not `try_read`: Tokio takes a read that did
 /// not fill the buffer as proof that the socket is drained, so a turn costs no
 /// extra `recv` that would only say "would block".
+///
+/// The clock is read once, at the first read, into `woke_at`: the next turn
+/// goes on with it when this returns ready.
 fn poll_io<C: Decoder>(
     cx: &mut Context<'_>,
     stream: &mut Stream,
     core: &mut CoreSession<C>,
     read: bool,
     write: bool,
+    woke_at: &mut Option<std::time::Instant>,
 ) -> Poll<io::Result<bool>> {
-    let now = Instant::now().into_std();
+    let mut now = || *woke_at.get_or_insert_with(|| Instant::now().into_std());
     let mut progress = false;
     if write {
         match stream.poll_write_ready(cx) {
@@ -547,14 +556,14 @@ fn poll_io<C: Decoder>(
                 Poll::Ready(Ok(n)) => {
                     total += n;
                     progress = true;
-                    core.on_read(n, now);
+                    core.on_read(n, now());
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
                     // The readiness was stale: nothing came after all. Say so,
                     // which releases the room just made.
-                    core.on_read(0, now);
+                    core.on_read(0, now());
                     break;
                 }
             }
@@ -563,6 +572,9 @@ fn poll_io<C: Decoder>(
     if progress {
         Poll::Ready(Ok(false))
     } else {
+        // Nothing read: the task may now sleep for long, so the clock read
+        // here must not stand for the next turn's.
+        *woke_at = None;
         Poll::Pending
     }
 }
