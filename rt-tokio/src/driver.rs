@@ -264,7 +264,7 @@ pub(crate) async fn drive<C, S>(
             Command::Send(send) => shared.end_unqueued_closed(send.frame.len(), send.done),
             Command::Quiet(frame) => shared.end_unqueued_closed(frame.len(), Done::NOBODY),
             Command::Packed(packed) => {
-                refused_many(&shared, packed.len(), packed.frames(), SendFailure::Closed)
+                shared.end_refused(packed.len(), packed.frames(), SendFailure::Closed)
             }
             _ => {}
         }
@@ -369,7 +369,7 @@ fn apply<C: Decoder>(
         // Only made when sends are not tracked.
         Command::Packed(packed) => {
             if let Err(refused) = core.send_untracked_packed(packed, SendDeadline::Default, now) {
-                refused_many(shared, refused.bytes, refused.frames, refused.failure);
+                shared.end_refused(refused.bytes, refused.frames, refused.failure);
             }
         }
         Command::Send(send) => {
@@ -415,20 +415,8 @@ fn refused<C: Decoder>(shared: &Shared<C>, len: usize, done: Done, why: Option<S
         Some(SendFailure::QueueFull) => SendFailure::QueueFull,
         _ => SendFailure::Closed,
     };
-    refused_many(shared, len, 1, why);
+    shared.end_refused(len, 1, why);
     done.complete(SendOutcome::Failed(why));
-}
-
-/// Sends the core refused (or never saw), `frames` of them: their room comes
-/// back; `Closed` ones are counted here, a full queue was counted by the core.
-fn refused_many<C: Decoder>(shared: &Shared<C>, bytes: usize, frames: usize, why: SendFailure) {
-    if why == SendFailure::Closed {
-        shared
-            .stats
-            .handle_failed_closed
-            .fetch_add(frames as u64, std::sync::atomic::Ordering::Relaxed);
-    }
-    shared.release(bytes, frames);
 }
 
 /// True when both the shared quota and the core would take another frame.

@@ -105,6 +105,19 @@ impl Local {
         }
     }
 
+    /// Whether `quota` has room for one more send beside this batch's
+    /// uncharged ones.
+    fn admits(&self, quota: &SendQuota) -> bool {
+        quota.admits_with(self.uncharged_bytes as u64, self.uncharged_frames as u64)
+    }
+
+    /// Counts one send of `bytes` admitted by [`admits`](Self::admits), to be
+    /// charged when the callback returns.
+    fn defer_charge(&mut self, bytes: usize) {
+        self.uncharged_bytes += bytes;
+        self.uncharged_frames += 1;
+    }
+
     /// Ends the current packed batch, keeping it in order with the rest.
     fn flush(&mut self) {
         if !self.packed.is_empty() {
@@ -263,13 +276,6 @@ impl<C: Decoder> Shared<C> {
         self.room.notify_waiters();
     }
 
-    /// Ends one admitted send: its place in the quota comes back (waking
-    /// waiting senders), then its waiter learns the outcome.
-    pub(crate) fn end_send(&self, len: usize, done: Done, outcome: SendOutcome) {
-        self.release(len, 1);
-        done.complete(outcome);
-    }
-
     /// Returns the quota of a batch of finished sends in one step, and wakes
     /// waiting senders if there are any.
     pub(crate) fn release(&self, bytes: usize, frames: usize) {
@@ -278,13 +284,25 @@ impl<C: Decoder> Shared<C> {
         }
     }
 
+    /// Ends admitted sends the core refused or never saw, `frames` of them
+    /// and `bytes` long: their room comes back (waking waiting senders).
+    /// `Closed` ones are counted here, as the core could not; a full queue
+    /// was counted by the core.
+    pub(crate) fn end_refused(&self, bytes: usize, frames: usize, why: SendFailure) {
+        if why == SendFailure::Closed {
+            self.stats
+                .handle_failed_closed
+                .fetch_add(frames as u64, Ordering::Relaxed);
+        }
+        self.release(bytes, frames);
+    }
+
     /// Ends, `Closed`, an admitted send that the session closed before the
-    /// core queued it (or reported it); counted here, as the core could not.
+    /// core queued it (or reported it): its room comes back, then its waiter
+    /// learns.
     pub(crate) fn end_unqueued_closed(&self, len: usize, done: Done) {
-        self.stats
-            .handle_failed_closed
-            .fetch_add(1, Ordering::Relaxed);
-        self.end_send(len, done, SendOutcome::Failed(SendFailure::Closed));
+        self.end_refused(len, 1, SendFailure::Closed);
+        done.complete(SendOutcome::Failed(SendFailure::Closed));
     }
 
     pub(crate) fn mark_finished(&self) {
@@ -393,11 +411,6 @@ impl<C: Decoder> Session<C> {
             return Ok(());
         };
         let (frame, charged) = self.admit(msg)?;
-        // Admitted inside its own session's callback: copied into the
-        // callback's packed batch when small enough.
-        if charged == Charged::No && self.pack_local(&frame) {
-            return Ok(());
-        }
         self.push_command(Command::Quiet(frame), charged);
         Ok(())
     }
@@ -431,16 +444,14 @@ impl<C: Decoder> Session<C> {
             else {
                 return Ok(Some(msg));
             };
-            let (bytes, frames) = (local.uncharged_bytes, local.uncharged_frames);
-            if !self.shared.quota.admits_with(bytes as u64, frames as u64) {
+            if !local.admits(&self.shared.quota) {
                 self.count_queue_full();
                 return Err(TrySendError::QueueFull(msg));
             }
             let mut codec = self.shared.codec.clone();
             match local.packed.push_with(|buf| codec.encode_to_vec(msg, buf)) {
                 Ok(written) => {
-                    local.uncharged_bytes += written;
-                    local.uncharged_frames += 1;
+                    local.defer_charge(written);
                     Ok(None)
                 }
                 Err(e) => Err(TrySendError::Frame(e)),
@@ -568,13 +579,13 @@ impl<C: Decoder> Session<C> {
         // (Busy: an encoder sending while it encodes; not the batch's.)
         let own = LOCAL.with(|l| match l.try_borrow().ok().as_deref() {
             Some(Some(local)) if local.id == self.shared.id => {
-                Some((local.uncharged_bytes, local.uncharged_frames))
+                Some(local.admits(&self.shared.quota))
             }
             _ => None,
         });
         let charged = match own {
-            Some((bytes, frames)) => {
-                if !self.shared.quota.admits_with(bytes as u64, frames as u64) {
+            Some(admitted) => {
+                if !admitted {
                     self.count_queue_full();
                     return Err(TrySendError::QueueFull(msg));
                 }
@@ -636,25 +647,9 @@ impl<C: Decoder> Session<C> {
         let _ = self.inbox.send(Command::Unfollow(lane, until));
     }
 
-    /// Hands an admitted send (`Send` or `Quiet`) to the owner task.
-    /// Copies a quiet send admitted by this session's own callback (not
-    /// charged yet) into the callback's packed batch, if it packs; the
-    /// frame itself is then dropped. False when it must go as a command.
-    #[inline]
-    fn pack_local(&self, frame: &EncodedFrame) -> bool {
-        LOCAL.with(|l| match l.try_borrow_mut().ok().as_deref_mut() {
-            Some(Some(local)) if local.id == self.shared.id && local.pack => {
-                let packed = local.packed.push(frame);
-                if packed {
-                    local.uncharged_bytes += frame.len();
-                    local.uncharged_frames += 1;
-                }
-                packed
-            }
-            _ => false,
-        })
-    }
-
+    /// Hands an admitted send (`Send` or `Quiet`) to the owner task: into
+    /// the callback's batch when this session's own callback sent it (a
+    /// small quiet one packed there), else through the inbox.
     fn push_command(&self, cmd: Command, charged: Charged) {
         let len = match &cmd {
             Command::Send(send) => send.frame.len(),
@@ -665,8 +660,7 @@ impl<C: Decoder> Session<C> {
         let cmd = LOCAL.with(|l| match l.try_borrow_mut().ok().as_deref_mut() {
             Some(Some(local)) if local.id == self.shared.id => {
                 if charged == Charged::No {
-                    local.uncharged_bytes += len;
-                    local.uncharged_frames += 1;
+                    local.defer_charge(len);
                 }
                 local.push(cmd);
                 None

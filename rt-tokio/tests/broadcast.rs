@@ -61,8 +61,7 @@ async fn report_counts_sent_closed_and_queue_full_per_recipient() {
         let reader_ids = [next_open(&mut seen).await, next_open(&mut seen).await];
         let _stalled = stalled_client(running.addr()).await;
         let stalled = next_open(&mut seen).await;
-        let gone = dial(running.addr(), Config::default()).await.unwrap();
-        let gone_id = next_open(&mut seen).await;
+        let (gone, gone_id) = running.connect(&mut seen).await;
         gone.close();
         close_of(&mut seen, gone_id).await;
 
@@ -120,8 +119,7 @@ async fn timed_out_recipients_are_resent_to_with_broadcast_to() {
         let (recorder, mut seen) = Recorder::new(false);
         let running = Running::<String>::start(small_send_buffer(session), recorder).await;
         let server = running.server.clone();
-        let reader = dial(running.addr(), Config::default()).await.unwrap();
-        let reader_id = next_open(&mut seen).await;
+        let (reader, reader_id) = running.connect(&mut seen).await;
         let mut stalled = stalled_client(running.addr()).await;
         let stalled_id = next_open(&mut seen).await;
 
@@ -290,8 +288,7 @@ async fn a_channel_member_gets_detached_broadcasts_from_join_until_exit_in_order
         let (recorder, mut seen) = Recorder::new(false);
         let running = Running::<String>::start(Config::default(), recorder).await;
         let server = running.server.clone();
-        let client = dial(running.addr(), Config::default()).await.unwrap();
-        let id = next_open(&mut seen).await;
+        let (client, id) = running.connect(&mut seen).await;
         let session = server.session(id).unwrap();
         let room = server.channel("room".to_string());
         assert_eq!(room.broadcast_detached("before join").unwrap(), 0);
@@ -333,10 +330,8 @@ async fn a_kicked_member_stops_getting_the_channel_s_detached_broadcasts() {
         let (recorder, mut seen) = Recorder::new(false);
         let running = Running::<String>::start(Config::default(), recorder).await;
         let server = running.server.clone();
-        let stays = dial(running.addr(), Config::default()).await.unwrap();
-        let stays_id = next_open(&mut seen).await;
-        let kicked = dial(running.addr(), Config::default()).await.unwrap();
-        let kicked_id = next_open(&mut seen).await;
+        let (stays, stays_id) = running.connect(&mut seen).await;
+        let (kicked, kicked_id) = running.connect(&mut seen).await;
         let room = server.channel("room".to_string());
         assert!(room.join(&server.session(stays_id).unwrap(), |_, _| {}));
         assert!(room.join(&server.session(kicked_id).unwrap(), |_, _| {}));
@@ -363,10 +358,8 @@ async fn rejoining_a_channel_gets_exactly_what_was_broadcast_while_a_member() {
         let (recorder, mut seen) = Recorder::new(false);
         let running = Running::<String>::start(Config::default(), recorder).await;
         let server = running.server.clone();
-        let keeper = dial(running.addr(), Config::default()).await.unwrap();
-        let keeper_id = next_open(&mut seen).await;
-        let hopper = dial(running.addr(), Config::default()).await.unwrap();
-        let hopper_id = next_open(&mut seen).await;
+        let (keeper, keeper_id) = running.connect(&mut seen).await;
+        let (hopper, hopper_id) = running.connect(&mut seen).await;
         let room = server.channel("room".to_string());
         let hop = server.session(hopper_id).unwrap();
         // The keeper keeps the channel (and its ring) alive throughout.

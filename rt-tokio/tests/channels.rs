@@ -93,8 +93,7 @@ async fn a_closed_session_leaves_every_channel_and_cannot_join_again() {
         let (recorder, mut seen) = Recorder::new(true);
         let running = Running::<String>::start(Config::default(), recorder).await;
         let server = running.server.clone();
-        let client = dial(running.addr(), Config::default()).await.unwrap();
-        let id = next_open(&mut seen).await;
+        let (client, id) = running.connect(&mut seen).await;
         let s = server.session(id).unwrap();
         let _other = dial(running.addr(), Config::default()).await.unwrap();
         let t = server.session(next_open(&mut seen).await).unwrap();

@@ -95,14 +95,12 @@ async fn on_close_reports_local_aborted_peer_eof_reset_and_frame_errors() {
         let server = running.server.clone();
 
         // Closed by the server: Local.
-        let _a = dial(running.addr(), Config::default()).await.unwrap();
-        let a = next_open(&mut seen).await;
+        let (_a, a) = running.connect(&mut seen).await;
         server.session(a).unwrap().close();
         assert!(matches!(close_of(&mut seen, a).await, CloseReason::Local));
 
         // Aborted by the server.
-        let _b = dial(running.addr(), Config::default()).await.unwrap();
-        let b = next_open(&mut seen).await;
+        let (_b, b) = running.connect(&mut seen).await;
         server.session(b).unwrap().abort();
         assert!(matches!(close_of(&mut seen, b).await, CloseReason::Aborted));
 

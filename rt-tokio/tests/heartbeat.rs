@@ -27,8 +27,7 @@ async fn heartbeat_keeps_an_idle_link_alive_and_peer_timeout_closes_it_once_stop
     bounded(async {
         let (recorder, mut seen) = Recorder::new(false);
         let running = Running::<String>::start(peer_timeout(3), recorder).await;
-        let client = dial(running.addr(), Config::default()).await.unwrap();
-        let id = next_open(&mut seen).await;
+        let (client, id) = running.connect(&mut seen).await;
         client
             .set_heartbeat(Some((Duration::from_secs(1), "hb")))
             .unwrap();
@@ -71,8 +70,7 @@ async fn peer_timeout_closes_a_silent_link_and_spares_a_beating_one() {
     bounded(async {
         let (recorder, mut seen) = Recorder::new(false);
         let running = Running::<String>::start(peer_timeout(2), recorder).await;
-        let beating = dial(running.addr(), Config::default()).await.unwrap();
-        let beating_id = next_open(&mut seen).await;
+        let (beating, beating_id) = running.connect(&mut seen).await;
         beating
             .set_heartbeat(Some((Duration::from_millis(500), "hb")))
             .unwrap();

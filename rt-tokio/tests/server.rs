@@ -97,12 +97,9 @@ async fn registry_finds_sends_to_and_closes_sessions_by_id() {
         let (recorder, mut seen) = Recorder::new(true);
         let running = Running::<String>::start(Config::default(), recorder).await;
         let server = running.server.clone();
-        let a = dial(running.addr(), Config::default()).await.unwrap();
-        let a_id = next_open(&mut seen).await;
-        let b = dial(running.addr(), Config::default()).await.unwrap();
-        let b_id = next_open(&mut seen).await;
-        let c = dial(running.addr(), Config::default()).await.unwrap();
-        let c_id = next_open(&mut seen).await;
+        let (a, a_id) = running.connect(&mut seen).await;
+        let (b, b_id) = running.connect(&mut seen).await;
+        let (c, c_id) = running.connect(&mut seen).await;
 
         assert_eq!(server.session_count(), 3);
         let mut ids: Vec<_> = server.sessions().iter().map(|s| s.id()).collect();
@@ -206,8 +203,7 @@ async fn stop_with_frames_in_flight_resolves_every_accepted_send() {
 
         // A castnet client that reads eagerly, and a raw one that reads
         // nothing until the server has stopped.
-        let eager = dial(running.addr(), Config::default()).await.unwrap();
-        let eager_id = next_open(&mut seen).await;
+        let (eager, eager_id) = running.connect(&mut seen).await;
         let stalled = TcpSocket::new_v4().unwrap();
         stalled.set_recv_buffer_size(16 * 1024).unwrap();
         let mut stalled = stalled.connect(running.addr()).await.unwrap();

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use castnet_core::frame::PacketN;
 use castnet_core::session::CloseReason;
 use castnet_tokio::{dial, Config, Handler, Session};
-use common::{bounded, echo, next_open, next_seen, packet, Recorder, Running, Seen};
+use common::{bounded, echo, next_seen, packet, Recorder, Running, Seen};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
@@ -112,8 +112,7 @@ async fn dropping_every_client_handle_closes_the_connection_after_its_sends() {
     bounded(async {
         let (recorder, mut seen) = Recorder::new(false);
         let running = Running::<String>::start(Config::default(), recorder).await;
-        let client = dial(running.addr(), Config::default()).await.unwrap();
-        let id = next_open(&mut seen).await;
+        let (client, id) = running.connect(&mut seen).await;
         let other = client.clone();
         client.try_send("one").unwrap();
         other.try_send("two").unwrap();
@@ -139,8 +138,7 @@ async fn handles_send_from_many_tasks_and_every_frame_arrives_once() {
     bounded(async {
         let (recorder, mut seen) = Recorder::new(false);
         let running = Running::<String>::start(Config::default(), recorder).await;
-        let client = dial(running.addr(), Config::default()).await.unwrap();
-        let id = next_open(&mut seen).await;
+        let (client, id) = running.connect(&mut seen).await;
         let mut tasks = Vec::new();
         for t in 0..8u8 {
             let client = client.clone();

@@ -47,18 +47,14 @@ impl PackedFrames {
     /// would take the batch past [`PACK_RUN_MAX`] bytes.
     #[inline]
     pub fn push(&mut self, frame: &EncodedFrame) -> bool {
-        let len = frame.len();
-        if len == 0 || len > PACK_FRAME_MAX || self.buf.len() + len > PACK_RUN_MAX {
+        if !self.fits(frame.len()) {
             return false;
         }
-        if self.buf.capacity() == 0 {
-            self.buf.reserve(INITIAL_BYTES);
-            self.ends.reserve(INITIAL_BYTES / 64);
-        }
-        frame.copy_into(&mut self.buf);
-        // At most PACK_RUN_MAX bytes: far below u32::MAX.
-        self.ends.push(self.buf.len() as u32);
-        true
+        let copied = self.push_with(|buf| {
+            frame.copy_into(buf);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        copied.is_ok()
     }
 
     /// Whether a frame of `len` bytes would be taken: not empty, at most
@@ -101,6 +97,7 @@ impl PackedFrames {
         }
         // A frame longer than `fits` allowed (a wrong length) still ends
         // where it ends: the counts stay exact, the run is a little longer.
+        // Runs stay near PACK_RUN_MAX bytes: ends fit a u32.
         self.ends.push(self.buf.len() as u32);
         Ok(self.buf.len() - start)
     }
@@ -123,12 +120,6 @@ impl PackedFrames {
     /// True when no frame was pushed.
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
-    }
-
-    /// Whether it holds memory (a batch reused from a written run does,
-    /// even when empty).
-    pub(super) fn is_allocated(&self) -> bool {
-        self.buf.capacity() > 0
     }
 
     /// Whether its memory is small enough to keep for reuse: what one run

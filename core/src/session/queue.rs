@@ -278,8 +278,8 @@ impl SendQueue {
     /// unless memory is already kept or it grew past a run's usual size.
     pub(super) fn recycle(&mut self, mut frames: PackedFrames) {
         if self.keep_spare
-            && !self.spare.is_allocated()
-            && frames.is_allocated()
+            && self.spare.capacity() == 0
+            && frames.capacity() > 0
             && frames.fits_spare()
         {
             frames.clear();
@@ -289,7 +289,7 @@ impl SendQueue {
 
     /// Whether memory is kept for the next run.
     pub(super) fn holds_spare(&self) -> bool {
-        self.spare.is_allocated()
+        self.spare.capacity() > 0
     }
 
     /// Frees the memory kept for the next run.

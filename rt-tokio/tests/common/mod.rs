@@ -77,6 +77,19 @@ where
         }
     }
 
+    /// Dials the server with the default config and waits for its side to
+    /// open (reported by a [`Recorder`] on `seen`): the client, and the id
+    /// of the server's session.
+    pub async fn connect(
+        &self,
+        seen: &mut mpsc::UnboundedReceiver<Seen>,
+    ) -> (Session<PacketN>, SessionId) {
+        let client = castnet_tokio::dial(self.addr(), Config::default())
+            .await
+            .unwrap();
+        (client, next_open(seen).await)
+    }
+
     /// Stops the server and checks that `serve` returned cleanly.
     pub async fn stop(self) -> Server<PacketN, K> {
         self.server.stop().await;
