@@ -8,7 +8,7 @@ use castnet_core::frame::{FrameError, PacketN};
 use castnet_core::hub::ServerState;
 use castnet_core::session::{CloseReason, SendFailure, SendOutcome};
 use castnet_core::SessionId;
-use castnet_tokio::{dial, Config, Handler, Session};
+use castnet_tokio::{dial, Config, Conn, Handler};
 use common::{
     bounded, close_of, next_open, next_seen, packet, round_trip, Recorder, Running, Seen,
 };
@@ -145,13 +145,15 @@ struct Fragile {
 }
 
 impl Handler<PacketN> for Fragile {
-    fn on_open(&self, s: &Session<PacketN>) {
+    fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
+        let s = cx.session();
         if self.first_open.swap(false, Ordering::Relaxed) {
             panic!("on_open panicked (on purpose)");
         }
         let _ = self.opened.send(s.id());
     }
-    fn on_frame(&self, s: &Session<PacketN>, f: Bytes) {
+    fn on_frame(&self, cx: &mut Conn<'_, PacketN>, f: Bytes) {
+        let s = cx.session();
         if &f[..] == b"boom" {
             panic!("on_frame panicked (on purpose)");
         }
@@ -211,10 +213,11 @@ async fn a_panicking_callback_ends_only_its_own_session_and_stop_still_completes
 struct QuietEcho(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
 impl Handler<PacketN> for QuietEcho {
-    fn on_frame(&self, session: &Session<PacketN>, frame: Bytes) {
+    fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+        let session = cx.session();
         let _ = session.try_send(frame);
     }
-    fn on_sent(&self, _: &Session<PacketN>, _: castnet_core::session::SendId, _: SendOutcome) {
+    fn on_sent(&self, _: &mut Conn<'_, PacketN>, _: castnet_core::session::SendId, _: SendOutcome) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -248,7 +251,8 @@ struct Burst {
 }
 
 impl Handler<PacketN> for Burst {
-    fn on_frame(&self, session: &Session<PacketN>, frame: Bytes) {
+    fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+        let session = cx.session();
         for _ in 0..self.burst {
             match session.try_send(frame.clone()) {
                 Ok(()) => {}
@@ -300,7 +304,8 @@ async fn a_handler_flooding_its_own_session_is_held_to_the_queue_bound_every_tim
 struct Mixed(mpsc::UnboundedSender<castnet_tokio::SendWork>);
 
 impl Handler<PacketN> for Mixed {
-    fn on_frame(&self, session: &Session<PacketN>, frame: Bytes) {
+    fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+        let session = cx.session();
         let tag = |t: u8| [&frame[..], &[t]].concat();
         session.try_send(tag(b'a')).unwrap();
         let _ = self.0.send(session.async_send(tag(b'b')));

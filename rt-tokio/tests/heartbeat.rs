@@ -8,7 +8,7 @@ mod common;
 use bytes::Bytes;
 use castnet_core::frame::PacketN;
 use castnet_core::session::{CloseReason, SessionConfig};
-use castnet_tokio::{dial, Config, Handler, Session};
+use castnet_tokio::{dial, Config, Conn, Handler};
 use common::{bounded, close_of, next_open, Recorder, Running, Seen};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -91,12 +91,13 @@ async fn peer_timeout_closes_a_silent_link_and_spares_a_beating_one() {
 struct BeatOnOpen;
 
 impl Handler<PacketN> for BeatOnOpen {
-    fn on_open(&self, session: &Session<PacketN>) {
+    fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
+        let session = cx.session();
         session
             .set_heartbeat(Some((Duration::from_secs(1), "server hb")))
             .unwrap();
     }
-    fn on_frame(&self, _: &Session<PacketN>, _: Bytes) {}
+    fn on_frame(&self, _: &mut Conn<'_, PacketN>, _: Bytes) {}
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,7 +7,7 @@ use castnet_core::frame::PacketN;
 use castnet_core::hub::ServerState;
 use castnet_core::session::{CloseReason, SendFailure, SessionConfig};
 use castnet_tokio::{
-    dial, Config, Handler, SendWorkError, Server, Session, SocketOptions, TrySendError,
+    dial, Config, Conn, Handler, SendWorkError, Server, Session, SocketOptions, TrySendError,
 };
 use common::{bounded, close_of, echo, next_open, round_trip, wait_until, Recorder, Running};
 use std::time::Duration;
@@ -21,7 +21,8 @@ struct StateAtClose {
 }
 
 impl Handler<PacketN> for StateAtClose {
-    fn on_frame(&self, session: &Session<PacketN>, frame: Bytes) {
+    fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+        let session = cx.session();
         let _ = session.try_send(frame);
     }
     fn on_close(&self, _: &Session<PacketN>, _: &CloseReason) {

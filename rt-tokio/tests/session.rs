@@ -7,7 +7,7 @@ mod common;
 use bytes::Bytes;
 use castnet_core::frame::PacketN;
 use castnet_core::session::CloseReason;
-use castnet_tokio::{dial, Config, Handler, Session};
+use castnet_tokio::{dial, Config, Conn, Handler};
 use common::{bounded, echo, next_seen, packet, Recorder, Running, Seen};
 use tokio::io::AsyncWriteExt;
 
@@ -58,13 +58,14 @@ async fn process_once_handles_one_frame_and_process_runs_until_the_session_close
 struct RecvOnServed(tokio::sync::mpsc::UnboundedSender<Option<Bytes>>);
 
 impl Handler<PacketN> for RecvOnServed {
-    fn on_open(&self, session: &Session<PacketN>) {
+    fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
+        let session = cx.session();
         let (session, tx) = (session.clone(), self.0.clone());
         tokio::spawn(async move {
             let _ = tx.send(session.recv().await);
         });
     }
-    fn on_frame(&self, _: &Session<PacketN>, _: Bytes) {}
+    fn on_frame(&self, _: &mut Conn<'_, PacketN>, _: Bytes) {}
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@
 use bytes::Bytes;
 use castnet_core::frame::PacketN;
 use castnet_core::session::{CloseReason, SessionConfig};
-use castnet_tokio::{dial, Config, Handler, Server, Session};
+use castnet_tokio::{dial, Config, Conn, Handler, Server, Session};
 use std::error::Error;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -29,8 +29,10 @@ type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 struct Echo;
 
 impl Handler<PacketN> for Echo {
-    fn on_frame(&self, session: &Session<PacketN>, frame: Bytes) {
-        let _ = session.try_send(frame);
+    fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+        // A reply on the connection itself: never refused for a full queue
+        // (the server reads more slowly from a client that lags instead).
+        let _ = cx.send(frame);
     }
 
     fn on_close(&self, session: &Session<PacketN>, reason: &CloseReason) {

@@ -5,27 +5,26 @@
 //! cargo run --release -p castnet-examples --bin echo_server -- --addr 127.0.0.1:7000
 //! ```
 //!
-//! A client that does not read its echoes fills its own send queue (1 MiB or
-//! 1024 frames by default); it is then disconnected rather than have echoes
-//! silently dropped. Other clients are unaffected.
+//! Echoes are replies on the connection itself ([`Conn::send`]): never
+//! refused for a full queue. A client that writes thousands of frames (or
+//! megabytes) before it reads gets every echo: while its send queue is over
+//! its bound (1 MiB or 1024 frames by default) the server stops reading from
+//! it, and resumes once it has read its echoes. It is never disconnected for
+//! reading slowly, and other clients are unaffected.
 
 use bytes::Bytes;
 use castnet_core::frame::PacketN;
 use castnet_examples::server::run_castnet_server;
-use castnet_tokio::{handler_fn, Session, TrySendError};
+use castnet_tokio::{handler_fn, Conn};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     run_castnet_server("echo_server", |_| {
-        handler_fn(
-            |session: &Session<PacketN>, frame: Bytes| match session.try_send(frame) {
-                Ok(()) => {}
-                Err(TrySendError::QueueFull(_)) => {
-                    tracing::warn!(id = %session.id(), "client does not read its echoes; disconnecting");
-                    session.abort();
-                }
-                Err(e) => tracing::debug!(error = %e, "echo not sent"),
-            },
-        )
+        handler_fn(|cx: &mut Conn<'_, PacketN>, frame: Bytes| {
+            if let Err(e) = cx.send(frame) {
+                // Only once the session is closing.
+                tracing::debug!(error = %e, "echo not sent");
+            }
+        })
     })
 }

@@ -15,7 +15,7 @@
 use bytes::Bytes;
 use castnet_core::frame::PacketN;
 use castnet_examples::server::run_castnet_server;
-use castnet_tokio::{Handler, Server, Session};
+use castnet_tokio::{Conn, Handler, Server};
 use std::process::ExitCode;
 
 struct Fanout {
@@ -23,7 +23,7 @@ struct Fanout {
 }
 
 impl Handler<PacketN> for Fanout {
-    fn on_frame(&self, _from: &Session<PacketN>, frame: Bytes) {
+    fn on_frame(&self, _from: &mut Conn<'_, PacketN>, frame: Bytes) {
         // Fire and forget: one push onto the broadcast ring, no
         // per-recipient report; frames a slow client misses are counted in
         // the server's stats.

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use castnet_core::frame::PacketN;
 use castnet_core::session::{CloseReason, SendId, SendOutcome};
 use castnet_core::SessionId;
-use castnet_tokio::{handler_fn, Config, Handler, LocalAddr, Server, Session};
+use castnet_tokio::{handler_fn, Config, Conn, Handler, LocalAddr, Server, Session};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -44,7 +44,8 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// A handler that echoes every frame.
 pub fn echo() -> impl Handler<PacketN> {
-    handler_fn(|session: &Session<PacketN>, frame: Bytes| {
+    handler_fn(|cx: &mut Conn<'_, PacketN>, frame: Bytes| {
+        let session = cx.session();
         let _ = session.try_send(frame);
     })
 }
@@ -135,10 +136,12 @@ impl Recorder {
 }
 
 impl Handler<PacketN> for Recorder {
-    fn on_open(&self, s: &Session<PacketN>) {
+    fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
+        let s = cx.session();
         let _ = self.tx.send(Seen::Open(s.id()));
     }
-    fn on_frame(&self, s: &Session<PacketN>, frame: Bytes) {
+    fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+        let s = cx.session();
         if self.echo {
             if let Err(castnet_tokio::TrySendError::QueueFull(_)) = s.try_send(frame.clone()) {
                 if self.abort_when_full {
@@ -150,7 +153,8 @@ impl Handler<PacketN> for Recorder {
     }
     const REPORT_SENT: bool = true;
 
-    fn on_sent(&self, s: &Session<PacketN>, id: SendId, outcome: SendOutcome) {
+    fn on_sent(&self, cx: &mut Conn<'_, PacketN>, id: SendId, outcome: SendOutcome) {
+        let s = cx.session();
         let _ = self.tx.send(Seen::Sent(s.id(), id, outcome));
     }
     fn on_close(&self, s: &Session<PacketN>, reason: &CloseReason) {

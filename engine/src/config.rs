@@ -12,7 +12,7 @@ use castnet_core::session::SessionConfig;
 /// use std::time::Duration;
 /// use castnet_core::frame::{HeaderLen, PacketN};
 /// use castnet_core::session::SessionConfig;
-/// use castnet_tokio::Config;
+/// use castnet_engine::Config;
 ///
 /// let config = Config::new(PacketN::builder().header_len(HeaderLen::Two).build().unwrap())
 ///     .session(SessionConfig::builder().peer_timeout(Some(Duration::from_secs(30))).build().unwrap());

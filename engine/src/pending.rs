@@ -1,6 +1,6 @@
 //! The owner task's table of sends whose outcome is not in yet.
 
-use crate::session::Done;
+use crate::handle::Done;
 use std::collections::VecDeque;
 
 /// Sends in flight, indexed by `SendId`.

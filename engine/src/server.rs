@@ -2,12 +2,13 @@
 
 use crate::config::Config;
 use crate::connect::{start, Role};
-use crate::driver::Sink;
+use crate::handle::{BroadcastShared, Session, TrySendError};
 use crate::handler::Handler;
 use crate::lane::Lane;
-use crate::session::{BroadcastShared, Session, TrySendError};
-use crate::socket::Stream;
+use crate::owner::{Conn, Sink};
+use crate::runtime::{Listener, Runtime, Stream, UnixPath};
 use crate::stats::{Stats, StatsCell};
+use crate::wait::Signal;
 use bytes::Bytes;
 use castnet_core::frame::{Encoder, FrameError};
 use castnet_core::hub::{BroadcastReport, Hub, PeerAddr, Recipients, RegisterError, ServerState};
@@ -17,41 +18,15 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::net::{TcpListener, ToSocketAddrs, UnixListener};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use std::task::Poll;
 
 type KickHook<C, K> = Box<dyn Fn(&Session<C>, &K) + Send + Sync>;
-
-enum Listener {
-    Tcp(TcpListener),
-    Unix(UnixBound),
-}
-
-/// The listener of a running `serve`, and the task-tracker token that makes
-/// `stop` wait for it. Fields drop in order: the listener closes first.
-struct Serving {
-    listener: Listener,
-    _token: tokio_util::task::task_tracker::TaskTrackerToken,
-}
-
-/// A Unix listener that removes its socket file when dropped, however the
-/// server ends: stopped, never served, `serve` failing, or simply dropped.
-struct UnixBound {
-    listener: UnixListener,
-    path: PathBuf,
-}
-
-impl Drop for UnixBound {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
 
 /// Where a server listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +47,8 @@ impl std::fmt::Display for LocalAddr {
     }
 }
 
-struct Inner<C: Decoder, K> {
+struct Inner<R: Runtime, C: Decoder, K> {
+    runtime: R,
     hub: Mutex<Hub<K, Option<Session<C>>>>,
     kick_hooks: Mutex<HashMap<(K, SessionId), KickHook<C, K>>>,
     /// Each channel's broadcast lane, for its detached broadcasts; there
@@ -80,41 +56,33 @@ struct Inner<C: Decoder, K> {
     channel_lanes: Mutex<HashMap<K, Arc<Lane>>>,
     config: Config<C>,
     stats: Arc<StatsCell>,
-    listener: Mutex<Option<Listener>>,
+    listener: Mutex<Option<Listener<R>>>,
     local: LocalAddr,
-    shutdown: CancellationToken,
-    tasks: TaskTracker,
+    /// Set by `stop`; the accept loop and `wait_idle` watch it.
+    stopping: std::sync::atomic::AtomicBool,
+    /// Connection owners and `serve` calls still running; `stop` waits for
+    /// zero.
+    running: AtomicUsize,
+    /// Signalled when `stopping` is set and when `running` reaches zero.
+    changed: Signal,
     /// Where detached broadcasts to everyone go, once each.
     lane: Arc<Lane>,
 }
 
-/// A castnet server on Tokio: accepts connections, admits them through the
-/// connection limits, runs one task per connection, and keeps the registry,
-/// channels and broadcasts.
+/// A castnet server: accepts connections, admits them through the
+/// connection limits, runs one owner per connection on runtime `R`, and
+/// keeps the registry, channels and broadcasts.
 ///
-/// `C` is the codec ([`PacketN`](castnet_core::frame::PacketN) by default),
-/// `K` the channel key type (`String` by default). Clone it freely: clones
-/// share the same server.
-///
-/// ```no_run
-/// use bytes::Bytes;
-/// use castnet_core::frame::PacketN;
-/// use castnet_tokio::{handler_fn, Config, Server, Session};
-///
-/// # async fn run() -> std::io::Result<()> {
-/// let server: Server = Server::bind("127.0.0.1:7000", Config::default()).await?;
-/// server
-///     .serve(handler_fn(|session: &Session<PacketN>, frame: Bytes| {
-///         let _ = session.try_send(frame); // echo
-///     }))
-///     .await
-/// # }
-/// ```
-pub struct Server<C: Decoder = castnet_core::frame::PacketN, K = String> {
-    inner: Arc<Inner<C, K>>,
+/// `R` is the runtime (each binding names its own: `castnet_tokio::Server`
+/// is this type on Tokio), `C` the codec
+/// ([`PacketN`](castnet_core::frame::PacketN) by default), `K` the channel
+/// key type (`String` by default). Clone it freely: clones share the same
+/// server.
+pub struct Server<R: Runtime, C: Decoder = castnet_core::frame::PacketN, K = String> {
+    inner: Arc<Inner<R, C, K>>,
 }
 
-impl<C: Decoder, K> Clone for Server<C, K> {
+impl<R: Runtime, C: Decoder, K> Clone for Server<R, C, K> {
     fn clone(&self) -> Self {
         Server {
             inner: self.inner.clone(),
@@ -122,20 +90,60 @@ impl<C: Decoder, K> Clone for Server<C, K> {
     }
 }
 
-impl<C, K> Server<C, K>
+/// Counts one running connection owner or `serve` call while it lives.
+struct Running<R: Runtime, C: Decoder, K>(Arc<Inner<R, C, K>>);
+
+impl<R: Runtime, C: Decoder, K> Running<R, C, K> {
+    fn new(inner: &Arc<Inner<R, C, K>>) -> Self {
+        inner.running.fetch_add(1, AcqRel);
+        Running(inner.clone())
+    }
+}
+
+impl<R: Runtime, C: Decoder, K> Drop for Running<R, C, K> {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, AcqRel) == 1 {
+            self.0.changed.notify_all();
+        }
+    }
+}
+
+impl<R, C, K> Server<R, C, K>
 where
+    R: Runtime + Default,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    /// Binds a TCP listener (socket options from `config.socket`).
+    /// Binds a TCP listener (socket options from `config.socket`). A host
+    /// name is resolved with the system resolver.
     pub async fn bind(addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
+        Self::bind_with(R::default(), addr, config)
+    }
+
+    /// Binds a Unix-socket listener at `path` (removed again on stop).
+    pub async fn bind_unix(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Self> {
+        Self::bind_unix_with(R::default(), path, config)
+    }
+}
+
+impl<R, C, K> Server<R, C, K>
+where
+    R: Runtime,
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    /// Binds a TCP listener (socket options from `config.socket`) on
+    /// `runtime`; [`bind`](Self::bind) where the runtime is a unit type. A host name is resolved with the system resolver.
+    pub fn bind_with(runtime: R, addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
         let mut last = None;
-        for addr in tokio::net::lookup_host(addr).await? {
+        for addr in addr.to_socket_addrs()? {
             match config.socket.bind_tcp(addr) {
                 Ok(listener) => {
                     let local = LocalAddr::Tcp(listener.local_addr()?);
-                    return Ok(Self::with_listener(Listener::Tcp(listener), local, config));
+                    let listener = Listener::Tcp(runtime.wrap_tcp_listener(listener)?);
+                    return Ok(Self::with_listener(runtime, listener, local, config));
                 }
                 Err(e) => last = Some(e),
             }
@@ -144,25 +152,36 @@ where
             .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
     }
 
-    /// Binds a Unix-socket listener at `path` (removed again on stop).
-    pub async fn bind_unix(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Self> {
+    /// Binds a Unix-socket listener at `path` (removed again on stop) on
+    /// `runtime`.
+    pub fn bind_unix_with(
+        runtime: R,
+        path: impl AsRef<Path>,
+        config: Config<C>,
+    ) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
         let listener = config.socket.bind_unix(&path)?;
         let local = LocalAddr::Unix(path.clone());
-        Ok(Self::with_listener(
-            Listener::Unix(UnixBound { listener, path }),
-            local,
-            config,
-        ))
+        let listener = Listener::Unix {
+            listener: runtime.wrap_unix_listener(listener)?,
+            _path: UnixPath(path),
+        };
+        Ok(Self::with_listener(runtime, listener, local, config))
     }
 
-    fn with_listener(listener: Listener, local: LocalAddr, config: Config<C>) -> Self {
+    fn with_listener(
+        runtime: R,
+        listener: Listener<R>,
+        local: LocalAddr,
+        config: Config<C>,
+    ) -> Self {
         let mut hub = Hub::new(config.limits);
         hub.set_state(ServerState::Starting)
             .expect("a new hub can start");
         let lane = Arc::new(Lane::new(config.broadcast_ring.0, config.broadcast_ring.1));
         Server {
             inner: Arc::new(Inner {
+                runtime,
                 lane,
                 hub: Mutex::new(hub),
                 kick_hooks: Mutex::new(HashMap::new()),
@@ -171,10 +190,16 @@ where
                 stats: Arc::new(StatsCell::default()),
                 listener: Mutex::new(Some(listener)),
                 local,
-                shutdown: CancellationToken::new(),
-                tasks: TaskTracker::new(),
+                stopping: std::sync::atomic::AtomicBool::new(false),
+                running: AtomicUsize::new(0),
+                changed: Signal::new(),
             }),
         }
+    }
+
+    /// The runtime the server runs on.
+    pub fn runtime(&self) -> &R {
+        &self.inner.runtime
     }
 
     /// Where the server listens.
@@ -187,11 +212,15 @@ where
         self.hub().state()
     }
 
+    fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(Acquire)
+    }
+
     /// Accepts and serves connections with `handler` until [`stop`](Self::stop)
     /// is called. Each connection runs on its own task; `handler`'s callbacks
     /// run on that task.
     pub async fn serve<H: Handler<C>>(&self, handler: H) -> io::Result<()> {
-        let serving = {
+        let (listener, _running) = {
             let mut slot = self
                 .inner
                 .listener
@@ -200,34 +229,36 @@ where
             let listener = slot
                 .take()
                 .ok_or_else(|| io::Error::other("serve called twice, or after stop"))?;
-            // Taken under the listener's lock: a `stop` that finds the slot
-            // empty waits for this token, so it returns only once the
+            // Counted under the listener's lock: a `stop` that finds the
+            // slot empty waits for this, so it returns only once the
             // listener is closed.
-            Serving {
-                listener,
-                _token: self.inner.tasks.token(),
-            }
+            (listener, Running::new(&self.inner))
         };
         if self.hub().set_state(ServerState::Running).is_err() {
             return Err(io::Error::other("server is stopping"));
         }
         tracing::info!(addr = %self.inner.local, "serving");
         let handler = Arc::new(handler);
-        loop {
-            let accepted = tokio::select! {
-                _ = self.inner.shutdown.cancelled() => break,
-                accepted = accept(&serving.listener) => accepted,
-            };
+        let mut stopping = None;
+        while let Some(accepted) = std::future::poll_fn(|cx| {
+            let stop = self
+                .inner
+                .changed
+                .poll_until(&mut stopping, cx, || self.is_stopping().then_some(()));
+            if stop.is_ready() {
+                return Poll::Ready(None);
+            }
+            listener.poll_accept(cx).map(Some)
+        })
+        .await
+        {
             match accepted {
                 Ok((stream, peer)) => self.admit(stream, peer, &handler),
                 Err(e) if is_transient(&e) => {
                     tracing::warn!(error = %e, "accept failed; retrying");
                     // Out of descriptors and the like: back off briefly
                     // rather than spin.
-                    tokio::select! {
-                        _ = self.inner.shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
-                    }
+                    self.pause(std::time::Duration::from_millis(10)).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -235,17 +266,36 @@ where
         Ok(())
     }
 
-    fn admit<H: Handler<C>>(&self, stream: Stream, peer: PeerAddr, handler: &Arc<H>) {
+    /// Sleeps for `d`, or until the server is stopping.
+    async fn pause(&self, d: std::time::Duration) {
+        use crate::runtime::AsyncTimer;
+        let mut timer = self.inner.runtime.timer(self.inner.runtime.now() + d);
+        let mut stopping = None;
+        std::future::poll_fn(|cx| {
+            let stop = self
+                .inner
+                .changed
+                .poll_until(&mut stopping, cx, || self.is_stopping().then_some(()));
+            if stop.is_ready() {
+                return Poll::Ready(());
+            }
+            timer.poll_fired(cx)
+        })
+        .await
+    }
+
+    fn admit<H: Handler<C>>(&self, stream: Stream<R>, peer: PeerAddr, handler: &Arc<H>) {
         let stats = &self.inner.stats;
         if let Stream::Tcp(s) = &stream {
-            if let Err(e) = self.inner.config.socket.apply_tcp(s) {
+            use crate::runtime::AsyncStream;
+            if let Err(e) = self.inner.config.socket.apply_tcp(&s.socket()) {
                 stats.connections_refused.fetch_add(1, Relaxed);
                 tracing::debug!(error = %e, %peer, "socket options failed; closing");
                 return;
             }
         }
         // Register first, under the hub lock, so limits are checked and the
-        // id is known before the task exists; the handle is filled in below.
+        // id is known before the owner exists; the handle is filled in below.
         let mut hub = self.hub();
         let id = match hub.register(peer.clone(), None) {
             Ok(id) => id,
@@ -257,34 +307,41 @@ where
             }
         };
         let server = self.clone();
-        let handler2 = handler.clone();
-        let (session, task) = start(
-            stream,
+        let handler = handler.clone();
+        let (session, owner) = start(
             id,
-            peer,
+            peer.clone(),
             &self.inner.config,
             stats.clone(),
             Role::Server(self.inner.lane.subscribe()),
-            move |session, _| HandlerSink {
-                handler: handler2,
-                session,
+            self.inner.runtime.now(),
+            move |_| HandlerSink {
+                handler,
                 server,
+                id,
                 left: false,
             },
         );
         if let Some(info) = hub.session_mut(id) {
-            *info.meta_mut() = Some(session.clone());
+            *info.meta_mut() = Some(session);
         }
-        // Counted as a task before the hub lock is released: a `stop` that
-        // finds this session also waits for its task, spawned just below.
-        let token = self.inner.tasks.token();
+        // Counted before the hub lock is released: a `stop` that finds this
+        // session also waits for its owner, spawned just below.
+        let running = Running::new(&self.inner);
         drop(hub);
         stats.connections_accepted.fetch_add(1, Relaxed);
         stats.connections_open.fetch_add(1, Relaxed);
         // `on_open` runs first on the connection's task: never on the
         // accept loop, which user code must not slow down or bring down.
-        self.inner.tasks.spawn(task);
-        drop(token);
+        let rt = self.inner.runtime.clone();
+        let span = tracing::debug_span!("session", id = id.get(), %peer);
+        let task = async move {
+            crate::drive::drive(rt, stream, owner).await;
+            drop(running);
+        };
+        self.inner
+            .runtime
+            .spawn(tracing::Instrument::instrument(task, span));
     }
 
     /// The session with this id, if it is open.
@@ -332,7 +389,7 @@ where
     }
 
     /// The channel named `key` (it exists while it has members).
-    pub fn channel(&self, key: K) -> Channel<C, K> {
+    pub fn channel(&self, key: K) -> Channel<R, C, K> {
         Channel {
             server: self.clone(),
             key,
@@ -361,7 +418,7 @@ where
     /// fan-out (game state, presence, tickers).
     ///
     /// The frame is pushed once onto the server's broadcast ring, whatever
-    /// the number of sessions, and each session's task takes it into its own
+    /// the number of sessions, and each session's owner takes it into its own
     /// send queue when it next runs: a broadcast costs the caller O(1), and
     /// frames from one caller arrive everywhere in the order they were
     /// broadcast. Sessions accepted after the call do not get it. A session
@@ -419,16 +476,36 @@ where
 
     /// Stops gracefully: no new connections; every open session closes after
     /// its queue drains (up to its linger time), so every accepted send
-    /// resolves; returns when every connection task has ended.
+    /// resolves; returns when every connection's owner has ended.
     pub async fn stop(&self) {
+        if !self.begin_stop() {
+            return;
+        }
+        let mut listener = None;
+        std::future::poll_fn(|cx| {
+            self.inner.changed.poll_until(&mut listener, cx, || {
+                (self.inner.running.load(Acquire) == 0).then_some(())
+            })
+        })
+        .await;
+        let _ = self.hub().set_state(ServerState::Closed);
+        tracing::info!(addr = %self.inner.local, "stopped");
+    }
+
+    /// The part of `stop` that does not wait: refuses new connections and
+    /// closes every session. `false` when the server is closed already.
+    fn begin_stop(&self) -> bool {
         {
             let mut hub = self.hub();
             if hub.state() == ServerState::Closed {
-                return;
+                return false;
             }
             let _ = hub.set_state(ServerState::Stopping);
         }
-        self.inner.shutdown.cancel();
+        self.inner
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.inner.changed.notify_all();
         // A listener never served is dropped here, refusing new connections.
         drop(
             self.inner
@@ -440,10 +517,7 @@ where
         for session in self.sessions() {
             session.close();
         }
-        self.inner.tasks.close();
-        self.inner.tasks.wait().await;
-        let _ = self.hub().set_state(ServerState::Closed);
-        tracing::info!(addr = %self.inner.local, "stopped");
+        true
     }
 
     fn hub(&self) -> MutexGuard<'_, Hub<K, Option<Session<C>>>> {
@@ -521,45 +595,31 @@ fn is_transient(e: &io::Error) -> bool {
         .is_some_and(|code| code == 24 || code == 23) // EMFILE, ENFILE
 }
 
-async fn accept(listener: &Listener) -> io::Result<(Stream, PeerAddr)> {
-    match listener {
-        Listener::Tcp(l) => {
-            let (s, addr) = l.accept().await?;
-            Ok((Stream::Tcp(s), PeerAddr::Ip(addr)))
-        }
-        Listener::Unix(bound) => {
-            let (s, addr) = bound.listener.accept().await?;
-            Ok((
-                Stream::Unix(s),
-                PeerAddr::Unix(addr.as_pathname().map(Path::to_path_buf)),
-            ))
-        }
-    }
-}
-
 /// Frames of a handler-served session go to the handler, inline.
-struct HandlerSink<C: Decoder, K, H>
+struct HandlerSink<R, C, K, H>
 where
+    R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
     handler: Arc<H>,
-    session: Session<C>,
-    server: Server<C, K>,
+    server: Server<R, C, K>,
+    id: SessionId,
     /// The session has left the server (registry, channels, open count).
     left: bool,
 }
 
-impl<C, K, H> HandlerSink<C, K, H>
+impl<R, C, K, H> HandlerSink<R, C, K, H>
 where
+    R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
     fn leave(&mut self) {
         if !std::mem::replace(&mut self.left, true) {
-            self.server.leave_everything(self.session.id());
+            self.server.leave_everything(self.id);
             self.server
                 .inner
                 .stats
@@ -569,62 +629,63 @@ where
     }
 }
 
-impl<C, K, H> Drop for HandlerSink<C, K, H>
+impl<R, C, K, H> Drop for HandlerSink<R, C, K, H>
 where
+    R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    /// The task ended without `closed` (a callback panicked, or the runtime
+    /// The owner ended without `closed` (a callback panicked, or the runtime
     /// dropped the task): the session still leaves the server.
     fn drop(&mut self) {
         self.leave();
     }
 }
 
-impl<C, K, H> Sink<C> for HandlerSink<C, K, H>
+impl<R, C, K, H> Sink<C> for HandlerSink<R, C, K, H>
 where
+    R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     H: Handler<C>,
 {
-    fn open(&mut self) {
-        self.handler.on_open(&self.session);
+    fn open(&mut self, cx: &mut Conn<'_, C>) {
+        self.handler.on_open(cx);
     }
 
-    fn frame(&mut self, frame: C::Item) -> bool {
-        self.handler.on_frame(&self.session, frame);
+    fn frame(&mut self, cx: &mut Conn<'_, C>, frame: C::Item) -> bool {
+        self.handler.on_frame(cx, frame);
         true
-    }
-
-    async fn ready(&mut self) {
-        std::future::pending::<()>().await
     }
 
     fn tracks_sends(&self) -> bool {
         H::REPORT_SENT
     }
 
-    fn sent(&mut self, id: SendId, outcome: SendOutcome) {
-        self.handler.on_sent(&self.session, id, outcome);
+    fn sent(&mut self, cx: &mut Conn<'_, C>, id: SendId, outcome: SendOutcome) {
+        self.handler.on_sent(cx, id, outcome);
     }
 
-    fn closed(&mut self, reason: &CloseReason) {
+    fn closed(&mut self, session: Option<&Session<C>>, reason: &CloseReason) {
         self.leave();
-        self.handler.on_close(&self.session, reason);
+        if let Some(session) = session {
+            self.handler.on_close(session, reason);
+        }
     }
 }
 
 /// A channel of a [`Server`]: a named group of sessions (go-libnet's
 /// `Channel`). Membership lives in the server; this handle is cheap.
-pub struct Channel<C: Decoder, K> {
-    server: Server<C, K>,
+pub struct Channel<R: Runtime, C: Decoder, K> {
+    server: Server<R, C, K>,
     key: K,
 }
 
-impl<C, K> Channel<C, K>
+impl<R, C, K> Channel<R, C, K>
 where
+    R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -775,15 +836,13 @@ impl BroadcastWork {
 
     /// Waits until every recipient's outcome is in, and returns the report.
     pub async fn wait(self) -> BroadcastReport {
-        loop {
-            let complete = self.shared.complete.notified();
-            tokio::pin!(complete);
-            complete.as_mut().enable();
-            if self.shared.is_complete() {
-                return self.report();
-            }
-            complete.await;
-        }
+        let mut listener = None;
+        std::future::poll_fn(|cx| {
+            self.shared.complete.poll_until(&mut listener, cx, || {
+                self.shared.is_complete().then(|| self.report())
+            })
+        })
+        .await
     }
 }
 

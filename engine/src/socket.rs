@@ -1,13 +1,11 @@
-//! Socket setup through `socket2`, and the one stream type a connection task
-//! drives (TCP or Unix).
+//! Socket setup through `socket2`: options applied to listeners and
+//! connections, and listeners bound as std sockets for a runtime to wrap.
 
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
-use std::io::{self, IoSlice};
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::UnixListener;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// Socket options applied to listeners and to every connection.
 #[derive(Debug, Clone)]
@@ -56,17 +54,16 @@ impl SocketOptions {
         Ok(())
     }
 
-    /// Applies the per-connection options to a TCP stream.
-    pub(crate) fn apply_tcp(&self, stream: &TcpStream) -> io::Result<()> {
-        let sock = SockRef::from(stream);
+    /// Applies the per-connection options to a TCP connection.
+    pub(crate) fn apply_tcp(&self, sock: &SockRef<'_>) -> io::Result<()> {
         sock.set_tcp_nodelay(self.nodelay)?;
         if let Some(idle) = self.keepalive {
             sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(idle))?;
         }
-        self.apply_buffers(&sock)
+        self.apply_buffers(sock)
     }
 
-    /// A TCP listener bound to `addr` with these options.
+    /// A non-blocking TCP listener bound to `addr` with these options.
     pub(crate) fn bind_tcp(&self, addr: SocketAddr) -> io::Result<TcpListener> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(self.reuse_address)?;
@@ -77,67 +74,16 @@ impl SocketOptions {
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
         socket.listen(self.backlog.min(i32::MAX as u32) as i32)?;
-        TcpListener::from_std(socket.into())
+        Ok(socket.into())
     }
 
-    /// A Unix-socket listener at `path`, with these options' backlog.
+    /// A non-blocking Unix-socket listener at `path`, with these options'
+    /// backlog.
     pub(crate) fn bind_unix(&self, path: &std::path::Path) -> io::Result<UnixListener> {
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
         socket.set_nonblocking(true)?;
         socket.bind(&socket2::SockAddr::unix(path)?)?;
         socket.listen(self.backlog.min(i32::MAX as u32) as i32)?;
-        UnixListener::from_std(socket.into())
-    }
-}
-
-/// A connected stream a connection task drives with readiness and
-/// non-blocking `try_*` calls.
-#[derive(Debug)]
-pub(crate) enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Stream {
-    /// Reads into `buf`'s spare capacity (appending), as `AsyncRead::poll_read`
-    /// does, so a short read clears the readiness without another syscall.
-    pub(crate) fn poll_read_buf(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut bytes::BytesMut,
-    ) -> Poll<io::Result<usize>> {
-        match self {
-            Stream::Tcp(s) => tokio_util::io::poll_read_buf(Pin::new(s), cx, buf),
-            Stream::Unix(s) => tokio_util::io::poll_read_buf(Pin::new(s), cx, buf),
-        }
-    }
-
-    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Stream::Tcp(s) => s.poll_read_ready(cx),
-            Stream::Unix(s) => s.poll_read_ready(cx),
-        }
-    }
-
-    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Stream::Tcp(s) => s.poll_write_ready(cx),
-            Stream::Unix(s) => s.poll_write_ready(cx),
-        }
-    }
-
-    pub(crate) fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_write_vectored(bufs),
-            Stream::Unix(s) => s.try_write_vectored(bufs),
-        }
-    }
-
-    /// Half-closes the write side (sends FIN) once everything is written.
-    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => SockRef::from(s).shutdown(std::net::Shutdown::Write),
-            Stream::Unix(s) => SockRef::from(s).shutdown(std::net::Shutdown::Write),
-        }
+        Ok(socket.into())
     }
 }

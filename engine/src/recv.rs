@@ -3,12 +3,14 @@
 //! frame already read is never dropped: frames read together with the end of
 //! stream still reach `recv` after the session has closed.
 
-use crate::driver::Sink;
+use crate::owner::{Conn, Sink};
+use crate::wait::Signal;
 use castnet_core::session::CloseReason;
 use castnet_core::Decoder;
+use event_listener::EventListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, Mutex, Notify};
+use std::task::{Context, Poll};
 
 /// How many frames wait, against the limit; shared by both ends.
 struct Gate {
@@ -18,50 +20,55 @@ struct Gate {
     queued: AtomicUsize,
     limit: usize,
     /// Signalled when `queued` drops below `limit`.
-    room: Notify,
+    room: Signal,
+}
+
+impl Gate {
+    fn is_full(&self) -> bool {
+        self.queued.load(Ordering::Acquire) >= self.limit
+    }
 }
 
 /// The receiving end, kept in the session's shared state.
 pub(crate) struct RecvQueue<T> {
-    rx: Mutex<mpsc::UnboundedReceiver<T>>,
+    rx: async_channel::Receiver<T>,
     gate: Arc<Gate>,
 }
 
-/// The delivering end, owned by the connection task.
+/// The delivering end, owned by the connection's owner.
 pub(crate) struct RecvSink<T> {
-    tx: mpsc::UnboundedSender<T>,
+    tx: async_channel::Sender<T>,
     gate: Arc<Gate>,
+    /// Kept between polls while the gate is full.
+    waiting: Option<EventListener>,
 }
 
 /// A queue that asks the connection to stop reading at `limit` frames.
 pub(crate) fn recv_queue<T>(limit: usize) -> (RecvSink<T>, RecvQueue<T>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = async_channel::unbounded();
     let gate = Arc::new(Gate {
         queued: AtomicUsize::new(0),
         limit: limit.max(1),
-        room: Notify::new(),
+        room: Signal::new(),
     });
     (
         RecvSink {
             tx,
             gate: gate.clone(),
+            waiting: None,
         },
-        RecvQueue {
-            rx: Mutex::new(rx),
-            gate,
-        },
+        RecvQueue { rx, gate },
     )
 }
 
 impl<T> RecvQueue<T> {
-    /// The next frame; `None` once the connection task has ended and every
-    /// frame was taken.
+    /// The next frame; `None` once the owner has ended and every frame was
+    /// taken.
     pub(crate) async fn recv(&self) -> Option<T> {
-        let frame = self.rx.lock().await.recv().await?;
-        // Crossing from `limit` to below it: the reader may resume. A permit
-        // is stored if the task is not waiting yet, so no wake-up is lost.
+        let frame = self.rx.recv().await.ok()?;
+        // Crossing from `limit` to below it: the reader may resume.
         if self.gate.queued.fetch_sub(1, Ordering::AcqRel) == self.gate.limit {
-            self.gate.room.notify_one();
+            self.gate.room.notify_all();
         }
         Some(frame)
     }
@@ -72,9 +79,9 @@ where
     C: Decoder,
     C::Item: Send,
 {
-    fn frame(&mut self, frame: C::Item) -> bool {
+    fn frame(&mut self, _cx: &mut Conn<'_, C>, frame: C::Item) -> bool {
         let before = self.gate.queued.fetch_add(1, Ordering::AcqRel);
-        if self.tx.send(frame).is_err() {
+        if self.tx.try_send(frame).is_err() {
             // Nobody can receive any more: the frame is dropped.
             self.gate.queued.fetch_sub(1, Ordering::AcqRel);
             return true;
@@ -82,11 +89,14 @@ where
         before + 1 < self.gate.limit
     }
 
-    async fn ready(&mut self) {
-        while self.gate.queued.load(Ordering::Acquire) >= self.gate.limit {
-            self.gate.room.notified().await;
-        }
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let gate = &self.gate;
+        gate.room
+            .poll_until(&mut self.waiting, cx, || (!gate.is_full()).then_some(()))
     }
 
-    fn closed(&mut self, _reason: &CloseReason) {}
+    fn closed(&mut self, _session: Option<&crate::Session<C>>, _reason: &CloseReason) {
+        // Frames already sent stay readable; `recv` ends after them.
+        self.tx.close();
+    }
 }

@@ -1,0 +1,179 @@
+//! Creating a connection's handle and owner, and the client side: dialling.
+
+use crate::config::Config;
+use crate::handle::{Session, Shared};
+use crate::owner::{Owner, Sink};
+use crate::recv::{recv_queue, RecvSink};
+use crate::runtime::{AsyncStream, Runtime, Stream};
+use crate::stats::StatsCell;
+use crate::wait::Signal;
+use castnet_core::hub::PeerAddr;
+use castnet_core::session::Session as CoreSession;
+use castnet_core::sync::{QueueBound, SendQuota};
+use castnet_core::{Decoder, SessionId};
+use std::future::Future;
+use std::io;
+use std::net::ToSocketAddrs;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// Which side a connection is on.
+pub(crate) enum Role {
+    /// A dialled session: frames go to `recv`.
+    Client,
+    /// A server's session: frames go to its handler, and it follows the
+    /// server's broadcast lane.
+    Server(crate::lane::Subscription),
+}
+
+/// Creates the handle and the owner of one connection. `make_sink` builds
+/// the sink from the recv channel, if any.
+pub(crate) fn start<C, S>(
+    id: SessionId,
+    peer: PeerAddr,
+    config: &Config<C>,
+    stats: Arc<StatsCell>,
+    role: Role,
+    now: std::time::Instant,
+    make_sink: impl FnOnce(Option<RecvSink<C::Item>>) -> S,
+) -> (Session<C>, Owner<C, S>)
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    S: Sink<C>,
+{
+    let (tx, inbox) = async_channel::unbounded();
+    let (frames_tx, frames_rx, lanes, server) = match role {
+        Role::Client => {
+            let (sink, queue) = recv_queue(config.recv_buffer);
+            (Some(sink), Some(queue), Vec::new(), false)
+        }
+        Role::Server(lane) => (None, None, vec![lane], true),
+    };
+    let shared = Arc::new(Shared {
+        id,
+        peer,
+        codec: config.codec.clone(),
+        quota: SendQuota::new(QueueBound {
+            max_bytes: config.session.max_queue_bytes() as u64,
+            max_frames: config.session.max_queue_frames() as u64,
+        }),
+        room: Signal::new(),
+        closed: AtomicBool::new(false),
+        finished: Signal::new(),
+        finished_flag: AtomicBool::new(false),
+        frames: frames_rx,
+        stats: stats.clone(),
+    });
+    let session = Session {
+        shared: shared.clone(),
+        inbox: tx,
+    };
+    let sink = make_sink(frames_tx);
+    let core = CoreSession::new(config.codec.clone(), config.session.clone(), now);
+    // A server session's owner keeps a handle for its handler; a client's
+    // does not, so the client closes once its users dropped every handle.
+    let handle = server.then(|| session.clone());
+    let owner = Owner::new(core, shared, handle, inbox, sink, stats, lanes);
+    (session, owner)
+}
+
+/// Connects to a TCP server on `runtime` and returns the session; frames
+/// from the server arrive through [`Session::recv`]. Each resolved address
+/// is tried in turn.
+pub async fn dial_with<R, C>(
+    runtime: &R,
+    addr: impl ToSocketAddrs,
+    config: Config<C>,
+) -> io::Result<Session<C>>
+where
+    R: Runtime,
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    let mut last = None;
+    for addr in addr.to_socket_addrs()? {
+        match runtime.connect_tcp(addr).await {
+            Ok(stream) => {
+                config.socket.apply_tcp(&stream.socket())?;
+                let peer = PeerAddr::Ip(addr);
+                return Ok(spawn_client(runtime, Stream::Tcp(stream), peer, &config));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to dial")))
+}
+
+/// Connects to a Unix-socket server at `path` on `runtime`.
+pub async fn dial_unix_with<R, C>(
+    runtime: &R,
+    path: impl AsRef<Path>,
+    config: Config<C>,
+) -> io::Result<Session<C>>
+where
+    R: Runtime,
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    let path = path.as_ref();
+    let stream = runtime.connect_unix(path).await?;
+    let peer = PeerAddr::Unix(Some(path.to_path_buf()));
+    Ok(spawn_client(runtime, Stream::Unix(stream), peer, &config))
+}
+
+fn spawn_client<R, C>(
+    runtime: &R,
+    stream: Stream<R>,
+    peer: PeerAddr,
+    config: &Config<C>,
+) -> Session<C>
+where
+    R: Runtime,
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    let stats = Arc::new(StatsCell::default());
+    let id = SessionId::allocate();
+    let span = tracing::debug_span!("session", id = id.get(), %peer);
+    let (session, owner) = start(
+        id,
+        peer,
+        config,
+        stats,
+        Role::Client,
+        runtime.now(),
+        |sink| sink.expect("client sessions receive through recv"),
+    );
+    runtime.spawn(crate::drive::drive(runtime.clone(), stream, owner).instrument(span));
+    session
+}
+
+/// [`dial_with`] that gives up with [`io::ErrorKind::TimedOut`] after
+/// `timeout`.
+pub async fn dial_timeout_with<R, C>(
+    runtime: &R,
+    addr: impl ToSocketAddrs,
+    timeout: std::time::Duration,
+    config: Config<C>,
+) -> io::Result<Session<C>>
+where
+    R: Runtime,
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    use crate::runtime::AsyncTimer;
+    let mut timer = runtime.timer(runtime.now() + timeout);
+    let mut dial = std::pin::pin!(dial_with(runtime, addr, config));
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(result) = dial.as_mut().poll(cx) {
+            return std::task::Poll::Ready(result);
+        }
+        timer
+            .poll_fired(cx)
+            .map(|()| Err(io::Error::new(io::ErrorKind::TimedOut, "dial timed out")))
+    })
+    .await
+}

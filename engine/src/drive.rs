@@ -1,0 +1,201 @@
+//! The async loop that drives an [`Owner`] on any async [`Runtime`]: one
+//! small poll loop, shared by every async binding.
+
+use crate::owner::{Owner, Sink, Woken};
+use crate::runtime::{AsyncTimer, Runtime, Stream};
+use castnet_core::session::CloseReason;
+use castnet_core::Decoder;
+use std::io;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// Bytes read per turn before other work gets a turn.
+const READ_BUDGET: usize = 256 * 1024;
+
+/// Drives `owner` over `stream` until the session closes.
+///
+/// Per wake-up: a turn (timers, events, commands, lanes), one write of
+/// everything queued, then a wait for the socket, the owner's other wake-ups
+/// or its next deadline. Reading happens in the wait, until the socket is
+/// empty or the read budget is spent.
+pub(crate) async fn drive<R, C, S>(rt: R, mut stream: Stream<R>, mut owner: Owner<C, S>)
+where
+    R: Runtime,
+    C: Decoder,
+    S: Sink<C>,
+{
+    let mut timer = Timer::<R>::default();
+    // The clock as last read while waking (by a read or a command), so a
+    // turn reads it once.
+    let mut woke_at: Option<Instant> = None;
+    loop {
+        let now = woke_at.take().unwrap_or_else(|| rt.now());
+        if !owner.turn(now) {
+            break;
+        }
+        if owner.wants_write() {
+            owner.write(now, |slices| stream.try_write_vectored(slices));
+        }
+        let next = owner.after_write();
+        // What the write completed (send outcomes, room for waiting senders,
+        // a drained close) is handled now, not after the next wake-up.
+        if next.is_some_and(|at| at <= now) {
+            continue;
+        }
+
+        timer.arm(&rt, next);
+        let woken = std::future::poll_fn(|cx| {
+            let clock = || *woke_at.get_or_insert_with(|| rt.now());
+            let mut woken = owner.poll_wake(cx, clock);
+            if poll_io(cx, &mut stream, &mut owner, &rt, &mut woke_at).is_ready() {
+                woken = Woken::Yes;
+            }
+            if timer.poll(cx).is_ready() {
+                woken = Woken::Yes;
+            }
+            if woken == Woken::No {
+                // Nothing happened: the task may now sleep for long, so a
+                // clock read here must not stand for the next turn's.
+                woke_at = None;
+                Poll::Pending
+            } else {
+                Poll::Ready(woken)
+            }
+        })
+        .await;
+        if woken == Woken::Lanes {
+            // Flush consolidation: woken by new broadcast frames, let every
+            // task already runnable (publishers among them) have its turn
+            // first, then take everything they published in one pull and one
+            // write. One scheduler pass of delay; under fan-out load, far
+            // fewer and fuller writes.
+            rt.yield_now().await;
+            woke_at = None;
+        }
+    }
+    if matches!(
+        owner.close_reason(),
+        Some(CloseReason::Local | CloseReason::PeerEof)
+    ) {
+        // Everything queued was written: tell the peer we are done.
+        let _ = stream.shutdown_write();
+    }
+    owner.finish();
+    drop(stream);
+}
+
+/// Waits for the socket: reads what it has (until it is drained, the budget
+/// is spent or the owner stops wanting input) and reports whether it can
+/// take writes. Ready when anything happened.
+///
+/// Readiness comes first: a connection waiting for its peer holds no read
+/// buffer (the core makes room only when asked).
+fn poll_io<R: Runtime, C: Decoder, S: Sink<C>>(
+    cx: &mut Context<'_>,
+    stream: &mut Stream<R>,
+    owner: &mut Owner<C, S>,
+    rt: &R,
+    woke_at: &mut Option<Instant>,
+) -> Poll<()> {
+    let mut now = || *woke_at.get_or_insert_with(|| rt.now());
+    let mut progress = false;
+    if owner.wants_write() {
+        match stream.poll_write_ready(cx) {
+            Poll::Ready(Ok(())) => progress = true,
+            Poll::Ready(Err(e)) => return failed(owner, e),
+            Poll::Pending => {}
+        }
+    }
+    let mut total = 0;
+    while total < READ_BUDGET && owner.wants_read() {
+        match stream.poll_read_ready(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return failed(owner, e),
+            Poll::Pending => break,
+        }
+        match stream.poll_read_buf(cx, owner.read_buf()) {
+            Poll::Ready(Ok(0)) => {
+                owner.on_read(0, now());
+                owner.on_eof();
+                return Poll::Ready(());
+            }
+            Poll::Ready(Ok(n)) => {
+                total += n;
+                progress = true;
+                owner.on_read(n, now());
+            }
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Poll::Ready(Err(e)) => {
+                owner.on_read(0, now());
+                return failed(owner, e);
+            }
+            Poll::Pending => {
+                // The readiness was stale: nothing came after all. Say so,
+                // which releases the room just made.
+                owner.on_read(0, now());
+                break;
+            }
+        }
+    }
+    if progress {
+        Poll::Ready(())
+    } else {
+        Poll::Pending
+    }
+}
+
+fn failed<C: Decoder, S: Sink<C>>(owner: &mut Owner<C, S>, e: io::Error) -> Poll<()> {
+    owner.on_io_error(&e);
+    Poll::Ready(())
+}
+
+/// The loop's one timer, armed for the owner's next deadline.
+///
+/// A deadline that moves later (a liveness or buffer timer pushed back by
+/// traffic, every turn on a busy session) leaves the timer where it is: it
+/// fires early, the turn finds nothing due (the owner checks `now >=
+/// deadline` itself) and re-arms it. Only an earlier deadline resets it, so
+/// a busy session touches the runtime's timers about once per timeout, not
+/// once per turn.
+struct Timer<R: Runtime> {
+    timer: Option<R::Timer>,
+    /// When the timer fires; `None` once it fired (or before it is armed).
+    armed: Option<Instant>,
+}
+
+impl<R: Runtime> Default for Timer<R> {
+    fn default() -> Self {
+        Timer {
+            timer: None,
+            armed: None,
+        }
+    }
+}
+
+impl<R: Runtime> Timer<R> {
+    /// Makes sure the timer fires no later than `deadline`.
+    fn arm(&mut self, rt: &R, deadline: Option<Instant>) {
+        let Some(at) = deadline else { return };
+        if self.armed.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        match &mut self.timer {
+            Some(timer) => timer.reset(at),
+            None => self.timer = Some(rt.timer(at)),
+        }
+        self.armed = Some(at);
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match (&mut self.timer, self.armed) {
+            (Some(timer), Some(_)) => {
+                let fired = timer.poll_fired(cx);
+                if fired.is_ready() {
+                    self.armed = None;
+                }
+                fired
+            }
+            _ => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! # castnet-engine
+//!
+//! Everything castnet does that does not depend on a runtime: the
+//! [`Session`] handle, [`Server`] (registry, admission, channels,
+//! broadcasts, graceful stop), [`Channel`], [`Handler`] and its connection
+//! context [`Conn`], [`Config`], [`Stats`], and the connection owner that a
+//! runtime drives.
+//!
+//! Runtimes plug in through one small trait, [`Runtime`] (spawn a task, a
+//! timer, wrap a std socket, connect, the clock), in the spirit of quinn's.
+//! You normally use a binding — `castnet-tokio` or `castnet-smol` — which
+//! implements it and re-exports this crate's API under that runtime's name;
+//! implement [`Runtime`] yourself to run castnet on another executor.
+//!
+//! ## How a connection runs
+//!
+//! Each connection has one owner: a synchronous object holding the
+//! connection's `castnet_core::Session`. A runtime reads into it, runs a
+//! turn at its `now`, writes what it queued, and waits for what it says it
+//! wants (readable, writable, a command from a handle, broadcast frames, a
+//! deadline). Handler callbacks run in that turn and get the connection
+//! itself ([`Conn`]): a reply goes straight into the session's queue and is
+//! never refused for a full queue; while the queue is over its bound the
+//! owner stops reading from that peer instead, so backpressure reaches TCP.
+//! Handles ([`Session`]) reach the owner from any task or thread through an
+//! inbox; their `send` waits for room, `try_send` refuses with the message
+//! back, and `async_send` resolves with the outcome.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod config;
+mod connect;
+mod drive;
+mod facade;
+mod handle;
+mod handler;
+mod lane;
+mod owner;
+mod pending;
+mod recv;
+mod runtime;
+mod server;
+mod socket;
+mod stats;
+mod wait;
+
+pub use castnet_core as core;
+pub use castnet_core::hub::PeerAddr;
+pub use config::Config;
+pub use connect::{dial_timeout_with, dial_unix_with, dial_with};
+pub use handle::{SendError, SendWork, SendWorkError, Session, TrySendError};
+pub use handler::{handler_fn, FnHandler, Handler};
+pub use owner::Conn;
+pub use runtime::{AsyncListener, AsyncStream, AsyncTimer, Runtime};
+pub use server::{BroadcastWork, Channel, LocalAddr, Server};
+pub use socket::SocketOptions;
+pub use stats::Stats;

@@ -1,0 +1,736 @@
+//! The connection owner: the one owner of a core
+//! [`Session`](castnet_core::Session), as a synchronous object a runtime
+//! drives.
+//!
+//! A runtime fills the owner's read buffer ([`Owner::read_buf`],
+//! [`Owner::on_read`]), runs a [`turn`](Owner::turn) at its `now` (due
+//! timers; every event handed to the sink, whose replies go straight into
+//! the core session; commands from handles; broadcast lanes), writes what is
+//! queued ([`Owner::write`]), then waits for what the owner says it wants:
+//! readable while [`wants_read`](Owner::wants_read), writable while
+//! [`wants_write`](Owner::wants_write), the inbox, the lanes and the sink
+//! ([`poll_wake`](Owner::poll_wake)), and the deadline [`Owner::after_write`]
+//! returns. The owner compares `now >= deadline` itself rather than trusting
+//! that a timer fired on time.
+//!
+//! Nothing here knows which runtime drives it; a transport layer (TLS)
+//! would sit between the socket and these calls, inside the same loop.
+
+use crate::handle::{Command, Done, Session, Shared, TrackedSend};
+use crate::lane::Subscription;
+use crate::pending::Pending;
+use crate::stats::StatsCell;
+use castnet_core::frame::{Encoder, FrameError};
+use castnet_core::hub::PeerAddr;
+use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
+use castnet_core::session::{SendFailure, SendId, SendOutcome, SessionStats};
+use castnet_core::{Decoder, EncodedFrame, SessionId};
+use futures_core::Stream as _;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Largest number of slices handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+/// Runs of queued bytes up to this size are copied into one buffer before a
+/// write rather than handed to the kernel as many small iovecs.
+const COALESCE_MAX: usize = 16 * 1024;
+/// Inbox commands applied per turn before IO gets a turn.
+const INBOX_BUDGET: usize = 4096;
+
+/// What the owner does with what the core reports.
+pub(crate) trait Sink<C: Decoder>: Send {
+    /// The session starts: called first, on the owner.
+    fn open(&mut self, _cx: &mut Conn<'_, C>) {}
+    /// A decoded frame. Returning `false` asks the owner to stop reading
+    /// until [`Sink::poll_ready`] is ready (the receiver is full).
+    fn frame(&mut self, cx: &mut Conn<'_, C>, frame: C::Item) -> bool;
+    /// Ready once frames can be delivered again.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
+    /// Whether every send's outcome goes to [`Sink::sent`]. When false,
+    /// sends nobody awaits are queued untracked (no event per frame).
+    fn tracks_sends(&self) -> bool {
+        false
+    }
+    /// A send finished.
+    fn sent(&mut self, _cx: &mut Conn<'_, C>, _id: SendId, _outcome: SendOutcome) {}
+    /// The session closed. Called exactly once, last.
+    fn closed(&mut self, session: Option<&Session<C>>, reason: &CloseReason);
+}
+
+/// The connection, as a handler's callbacks see it: they run on its owner,
+/// between reads and writes, and what they send goes straight into the
+/// session's queue, with no channel hop.
+///
+/// A reply sent here is never refused for a full queue. Instead, while the
+/// session's send queue is over its bound, the owner stops reading from that
+/// peer and resumes once the queue has drained below half of it: a client
+/// that writes thousands of frames before it reads gets every reply, at the
+/// pace it reads them, and memory stays bounded by the queue bound plus the
+/// replies to one read. A peer that stays stuck at the bound is kept waiting
+/// or disconnected after
+/// [`SessionConfig::slow_consumer_timeout`](castnet_core::SessionConfig),
+/// as configured.
+///
+/// For sends from anywhere else (another task, another session's handler),
+/// use the [`Session`] handle from [`session`](Self::session): there `send`
+/// waits for room, `try_send` refuses with the message back, and
+/// `async_send` resolves with the outcome.
+pub struct Conn<'a, C: Decoder> {
+    core: &'a mut CoreSession<C>,
+    shared: &'a Shared<C>,
+    handle: Option<&'a Session<C>>,
+    pending: &'a mut Pending,
+    /// Replies queued since the quota was last charged.
+    uncharged: &'a mut (usize, usize),
+    now: Instant,
+}
+
+impl<C: Decoder> Conn<'_, C> {
+    /// This session's id.
+    pub fn id(&self) -> SessionId {
+        self.shared.id
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> &PeerAddr {
+        &self.shared.peer
+    }
+
+    /// The session's handle: clone it to send from elsewhere, join it to a
+    /// channel, or keep it in your own state.
+    pub fn session(&self) -> &Session<C> {
+        self.handle
+            .expect("handler callbacks always run with their session's handle")
+    }
+
+    /// True once the session no longer accepts sends (closing or closed).
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed() || self.core.is_closing()
+    }
+
+    /// The time of this turn, as the runtime read it.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Queues `msg` after everything queued before, with the default send
+    /// timeout. Never refused for a full queue (see the type's docs); refused
+    /// with the message back once the session is closing, or when the codec
+    /// refuses it (nothing queued).
+    pub fn send<M>(&mut self, msg: M) -> Result<(), crate::SendError<M>>
+    where
+        C: Encoder<M>,
+    {
+        let before = self.core.queued_bytes();
+        match self.core.reply(msg, self.now) {
+            Ok(()) => {
+                self.charge(before);
+                Ok(())
+            }
+            Err(e) => Err(reply_error(e)),
+        }
+    }
+
+    /// As [`send`](Self::send), and returns the send's id: with
+    /// [`Handler::REPORT_SENT`](crate::Handler::REPORT_SENT) set,
+    /// [`Handler::on_sent`](crate::Handler::on_sent) reports how it ended.
+    pub fn send_tracked<M>(&mut self, msg: M) -> Result<SendId, crate::SendError<M>>
+    where
+        C: Encoder<M>,
+    {
+        let before = self.core.queued_bytes();
+        match self
+            .core
+            .reply_tracked(msg, SendDeadline::Default, self.now)
+        {
+            Ok(id) => {
+                let len = self.charge(before);
+                self.pending.insert(id.get(), (len, Done::NOBODY));
+                Ok(id)
+            }
+            Err(e) => Err(reply_error(e)),
+        }
+    }
+
+    /// Counts a reply just queued (the queue grew from `before` bytes) for
+    /// the shared quota, which the owner charges once per turn. Returns its
+    /// length.
+    fn charge(&mut self, before: usize) -> usize {
+        let len = self.core.queued_bytes().saturating_sub(before);
+        self.uncharged.0 += len;
+        self.uncharged.1 += 1;
+        len
+    }
+
+    /// Starts, changes or (with `None`) stops the heartbeat: `payload` is
+    /// sent whenever nothing was written for `interval`.
+    pub fn set_heartbeat<M>(&mut self, heartbeat: Option<(Duration, M)>) -> Result<(), FrameError>
+    where
+        C: Encoder<M>,
+    {
+        self.core.set_heartbeat(heartbeat, self.now)
+    }
+
+    /// Graceful close: no new sends; what is queued is written (up to the
+    /// linger time), then the connection closes.
+    pub fn close(&mut self) {
+        self.shared.mark_closed();
+        self.core.close(self.now);
+    }
+
+    /// Immediate close: every pending send fails `Closed`.
+    pub fn abort(&mut self) {
+        self.shared.mark_closed();
+        self.core.abort();
+    }
+}
+
+fn reply_error<M>(e: castnet_core::SendError<M>) -> crate::SendError<M> {
+    match e {
+        castnet_core::SendError::Frame(e) => crate::SendError::Frame(e),
+        other => match other.into_inner() {
+            Some(m) => crate::SendError::Closed(m),
+            None => unreachable!("only codec refusals consume the message"),
+        },
+    }
+}
+
+/// What woke a waiting owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// Nothing yet.
+    No,
+    /// A command, the sink or the handles.
+    Yes,
+    /// New broadcast frames (and perhaps more): the driver lets other
+    /// runnable tasks publish first, then takes them all in one pull.
+    Lanes,
+}
+
+/// What the owner keeps about its sends besides the core session.
+struct Sends {
+    /// Tracked sends in flight, for their outcomes.
+    pending: Pending,
+    /// Broadcast lanes followed: the server's, then each channel's.
+    lanes: Vec<Subscription>,
+    /// Every send is tracked (the sink wants every outcome).
+    track: bool,
+}
+
+/// The one owner of a connection's core session.
+pub(crate) struct Owner<C: Decoder, S: Sink<C>> {
+    core: CoreSession<C>,
+    shared: Arc<Shared<C>>,
+    /// A handle for the sink's callbacks; `None` for a client, whose
+    /// session closes once its users dropped every handle.
+    handle: Option<Session<C>>,
+    /// Pinned: the receiver keeps its listener in place between polls.
+    inbox: Pin<Box<async_channel::Receiver<Command>>>,
+    sends: Sends,
+    sink: S,
+    stats: Arc<StatsCell>,
+    /// What this session last added to the shared counters.
+    published: SessionStats,
+    /// This session's share of `StatsCell::read_buffer_bytes`.
+    buffer_held: usize,
+    /// Outcomes of one turn: the quota comes back in one step, then waiters
+    /// learn their outcome (so room is free by the time they see it).
+    finished: Vec<(Done, SendOutcome)>,
+    /// Replies made through `Conn` and not charged to the quota yet.
+    uncharged: (usize, usize),
+    scratch: Vec<u8>,
+    opened: bool,
+    sink_full: bool,
+    eof_seen: bool,
+    handles_alive: bool,
+    closed: Option<CloseReason>,
+    done: bool,
+}
+
+impl<C, S> Owner<C, S>
+where
+    C: Decoder,
+    S: Sink<C>,
+{
+    pub(crate) fn new(
+        core: CoreSession<C>,
+        shared: Arc<Shared<C>>,
+        handle: Option<Session<C>>,
+        inbox: async_channel::Receiver<Command>,
+        sink: S,
+        stats: Arc<StatsCell>,
+        lanes: Vec<Subscription>,
+    ) -> Self {
+        let track = sink.tracks_sends();
+        Owner {
+            core,
+            shared,
+            handle,
+            inbox: Box::pin(inbox),
+            sends: Sends {
+                pending: Pending::new(),
+                lanes,
+                track,
+            },
+            sink,
+            stats,
+            published: SessionStats::default(),
+            buffer_held: 0,
+            finished: Vec::new(),
+            uncharged: (0, 0),
+            scratch: Vec::new(),
+            opened: false,
+            sink_full: false,
+            eof_seen: false,
+            handles_alive: true,
+            closed: None,
+            done: false,
+        }
+    }
+
+    /// The context the sink's callbacks get.
+    fn conn(&mut self, now: Instant) -> (&mut S, Conn<'_, C>) {
+        let cx = Conn {
+            core: &mut self.core,
+            shared: &self.shared,
+            handle: self.handle.as_ref(),
+            pending: &mut self.sends.pending,
+            uncharged: &mut self.uncharged,
+            now,
+        };
+        (&mut self.sink, cx)
+    }
+
+    /// Whether the runtime should read: the core wants input (open, not
+    /// paused by its rate limit or by a full send queue) and the sink can
+    /// take frames.
+    pub(crate) fn wants_read(&self) -> bool {
+        !self.sink_full && self.core.wants_read()
+    }
+
+    /// Whether bytes wait for the socket.
+    pub(crate) fn wants_write(&self) -> bool {
+        self.core.wants_write()
+    }
+
+    /// Room to read into, appending (see `castnet_core::Session::read_buf`).
+    pub(crate) fn read_buf(&mut self) -> &mut bytes::BytesMut {
+        self.core.read_buf()
+    }
+
+    /// `n` bytes were appended to [`read_buf`](Self::read_buf) (0: the read
+    /// would block after all, which releases the room made).
+    pub(crate) fn on_read(&mut self, n: usize, now: Instant) {
+        self.core.on_read(n, now);
+    }
+
+    /// The peer ended its side. Reported to the core only once every frame
+    /// before it was handled and every reply to it queued.
+    pub(crate) fn on_eof(&mut self) {
+        self.eof_seen = true;
+    }
+
+    /// Reading or writing failed.
+    pub(crate) fn on_io_error(&mut self, error: &io::Error) {
+        tracing::debug!(%error, "connection failed");
+        self.core.on_io_error(error.kind());
+    }
+
+    /// One turn at `now`: due timers, every event to the sink (and the
+    /// replies it makes), inbox commands, broadcast lanes. Returns `false`
+    /// once the session has closed: the runtime then ends the connection
+    /// with [`finish`](Self::finish).
+    pub(crate) fn turn(&mut self, now: Instant) -> bool {
+        if !self.opened {
+            self.opened = true;
+            let (sink, mut cx) = self.conn(now);
+            sink.open(&mut cx);
+        }
+        if self.core.poll_timeout().is_some_and(|at| now >= at) {
+            self.core.handle_timeout(now);
+        }
+
+        // Events, then the commands they may have caused, until both are dry.
+        let (mut freed_bytes, mut freed_frames) = (0, 0);
+        loop {
+            while let Some(event) = self.core.poll_event() {
+                match event {
+                    Event::Frame(frame) => {
+                        let (sink, mut cx) = self.conn(now);
+                        self.sink_full |= !sink.frame(&mut cx, frame);
+                    }
+                    Event::Closed(reason) => self.closed = Some(reason),
+                    event => {
+                        if let Some((id, outcome)) = event.outcome() {
+                            if let Some((len, done)) = self.sends.pending.remove(id.get()) {
+                                freed_bytes += len;
+                                freed_frames += 1;
+                                if done.is_awaited() {
+                                    self.finished.push((done, outcome));
+                                }
+                                let (sink, mut cx) = self.conn(now);
+                                sink.sent(&mut cx, id, outcome);
+                            }
+                        } else if let Event::FrameDiscarded(error) = &event {
+                            tracing::debug!(%error, "oversized frame discarded");
+                        }
+                    }
+                }
+            }
+            // The replies the sink made, charged before anything releases
+            // them.
+            let (bytes, frames) = std::mem::take(&mut self.uncharged);
+            self.shared.quota.charge_many(bytes, frames);
+            if self.closed.is_some() {
+                break;
+            }
+            let mut applied = 0;
+            while applied < INBOX_BUDGET {
+                match self.inbox.try_recv() {
+                    Ok(cmd) => self.apply(cmd, now),
+                    Err(_) => break,
+                }
+                applied += 1;
+            }
+            // End of stream is reported only now, after every frame that came
+            // before it was handled and every reply to it queued.
+            if self.eof_seen && applied == 0 {
+                self.eof_seen = false;
+                self.core.on_eof(now);
+                continue;
+            }
+            // Another pass only if the commands made events (a close, an
+            // empty frame sent at once) or the end of stream waits for its
+            // turn; more inbox commands are taken after the write.
+            if applied == 0 || !(self.core.has_events() || self.eof_seen) {
+                break;
+            }
+        }
+        self.shared.release(freed_bytes, freed_frames);
+        for (done, outcome) in self.finished.drain(..) {
+            done.complete(outcome);
+        }
+        if self.closed.is_some() {
+            return false;
+        }
+
+        // Detached broadcasts: take what the queue has room for.
+        if !self.sends.lanes.is_empty() {
+            for i in 0..self.sends.lanes.len() {
+                self.pull(i, now);
+            }
+            // Channels left: gone once they gave what came before leaving.
+            self.sends.lanes.retain(|lane| !lane.is_done());
+        }
+        true
+    }
+
+    /// Writes queued frames until the queue is empty or `write` would block.
+    ///
+    /// Many small frames are copied into one buffer and written as one
+    /// slice: the kernel pays for every iovec, and for 64-byte frames that
+    /// costs more than the copy. Larger runs go out as they are, in one
+    /// vectored write, with no payload copied.
+    pub(crate) fn write(
+        &mut self,
+        now: Instant,
+        mut write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
+    ) {
+        while self.core.wants_write() {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let n = self.core.chunks_vectored(&mut slices);
+            if n == 0 {
+                break;
+            }
+            let slices = &slices[..n];
+            let total: usize = slices.iter().map(|s| s.len()).sum();
+            let result = if n > 2 && total <= COALESCE_MAX {
+                self.scratch.clear();
+                for s in slices {
+                    self.scratch.extend_from_slice(s);
+                }
+                write(&[IoSlice::new(&self.scratch)])
+            } else {
+                write(slices)
+            };
+            match result {
+                Ok(0) => {
+                    self.on_io_error(&io::ErrorKind::WriteZero.into());
+                    return;
+                }
+                Ok(written) => self.core.on_written(written, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.on_io_error(&e);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After the write: untracked sends that ended this turn (written, timed
+    /// out, refused) free their room in one step (no event comes for them),
+    /// and the counters are published. Returns when the owner next has
+    /// something to do without being woken (`<= now`: at once).
+    pub(crate) fn after_write(&mut self) -> Option<Instant> {
+        let untracked = self.core.take_untracked_finished();
+        self.shared.release(untracked.bytes, untracked.frames);
+        self.publish();
+        self.core.poll_timeout()
+    }
+
+    /// Registers `cx` with everything besides the socket and the clock that
+    /// can give the owner work: the inbox (a command is applied at once, at
+    /// `now()`), the sink's readiness, and the broadcast lanes while the
+    /// queue has room for their frames.
+    pub(crate) fn poll_wake(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut now: impl FnMut() -> Instant,
+    ) -> Woken {
+        let mut woken = Woken::No;
+        if self.handles_alive {
+            match self.inbox.as_mut().poll_next(cx) {
+                Poll::Ready(Some(cmd)) => {
+                    self.apply(cmd, now());
+                    woken = Woken::Yes;
+                }
+                // Every handle is gone (a server keeps one per session, so
+                // this is a client nobody holds): nobody can send or receive
+                // any more, so close gracefully.
+                Poll::Ready(None) => {
+                    self.handles_alive = false;
+                    self.core.close(now());
+                    woken = Woken::Yes;
+                }
+                Poll::Pending => {}
+            }
+        }
+        if self.sink_full && self.sink.poll_ready(cx).is_ready() {
+            self.sink_full = false;
+            woken = Woken::Yes;
+        }
+        // Wait for the lanes only while their frames could be taken.
+        if !self.sends.lanes.is_empty() && self.has_room() {
+            let mut ready = false;
+            for lane in &mut self.sends.lanes {
+                ready |= lane.poll_unread(cx).is_ready();
+            }
+            if ready && woken == Woken::No {
+                woken = Woken::Lanes;
+            }
+        }
+        woken
+    }
+
+    /// Why the session closed, once [`turn`](Self::turn) returned `false`.
+    pub(crate) fn close_reason(&self) -> Option<&CloseReason> {
+        self.closed.as_ref()
+    }
+
+    /// Ends the connection after [`turn`](Self::turn) returned `false`:
+    /// whatever is still in the inbox or pending ends `Closed`, the sink
+    /// hears the reason, and waiters on the handle learn it finished.
+    pub(crate) fn finish(&mut self) {
+        self.shared.mark_closed();
+        drop(std::mem::take(&mut self.sends.lanes));
+        self.inbox.close();
+        while let Ok(cmd) = self.inbox.try_recv() {
+            match cmd {
+                Command::Send(send) => self.shared.end_unqueued_closed(send.frame.len(), send.done),
+                Command::Quiet(frame) => self.shared.end_unqueued_closed(frame.len(), Done::NOBODY),
+                _ => {}
+            }
+        }
+        for (len, done) in self.sends.pending.drain() {
+            self.shared.end_unqueued_closed(len, done);
+        }
+        let untracked = self.core.take_untracked_finished();
+        self.shared.release(untracked.bytes, untracked.frames);
+        self.publish();
+        let reason = self.closed.take().unwrap_or(CloseReason::Aborted);
+        tracing::debug!(%reason, "session closed");
+        self.sink.closed(self.handle.as_ref(), &reason);
+        self.done = true;
+        self.shared.mark_finished();
+    }
+
+    fn apply(&mut self, cmd: Command, now: Instant) {
+        let Sends {
+            pending,
+            lanes,
+            track,
+        } = &mut self.sends;
+        let core = &mut self.core;
+        let shared = &*self.shared;
+        match cmd {
+            Command::Follow(lane) => lanes.push(lane),
+            // Every subscription to that lane: one left earlier and still
+            // draining already stops sooner, so only the latest changes.
+            Command::Unfollow(lane, until) => lanes
+                .iter_mut()
+                .filter(|sub| sub.is_to(&lane))
+                .for_each(|sub| sub.leave_at(until)),
+            Command::Quiet(frame) if !*track => {
+                let len = frame.len();
+                if let Err(err) = core.send_untracked(frame, SendDeadline::Default, now) {
+                    refused(shared, len, Done::NOBODY, err.failure());
+                }
+            }
+            Command::Quiet(frame) => {
+                send_tracked(core, shared, pending, frame, None, Done::NOBODY, now)
+            }
+            Command::Send(send) => {
+                let TrackedSend {
+                    frame,
+                    timeout,
+                    done,
+                } = *send;
+                send_tracked(core, shared, pending, frame, timeout, done, now)
+            }
+            Command::SetHeartbeat(hb) => core.set_heartbeat_frame(*hb, now),
+            Command::Close => core.close(now),
+            Command::Abort => core.abort(),
+        }
+    }
+
+    /// True when both the shared quota and the core would take another frame.
+    fn has_room(&self) -> bool {
+        self.core.accepts_sends() && !self.shared.quota.is_full()
+    }
+
+    /// Moves unread detached-broadcast frames of lane `i` into the core's
+    /// queue, untracked, while there is room; counts what the session fell
+    /// behind on.
+    fn pull(&mut self, i: usize, now: Instant) {
+        if !self.has_room() {
+            return;
+        }
+        let (core, shared) = (&mut self.core, &*self.shared);
+        let read = self.sends.lanes[i].pull(|frame| {
+            if shared.quota.try_acquire(frame.len()).is_err() {
+                return false;
+            }
+            let shared_frame = EncodedFrame::contiguous(frame.clone());
+            match core.send_untracked(shared_frame, SendDeadline::Default, now) {
+                Ok(()) => true,
+                Err(_) => {
+                    // Not queued after all: give the room back.
+                    shared.release(frame.len(), 1);
+                    false
+                }
+            }
+        });
+        if read.missed > 0 {
+            self.stats.broadcast_missed.fetch_add(read.missed, Relaxed);
+        }
+    }
+
+    /// Adds what the core counted since the last call to the shared
+    /// counters, and moves the read-buffer gauge by how much this session's
+    /// read buffer grew or shrank.
+    fn publish(&mut self) {
+        let now = self.core.stats();
+        if now != self.published {
+            self.stats.add_delta(&self.published, &now);
+            self.published = now;
+        }
+        self.set_buffer_gauge(self.core.read_buffer_capacity());
+    }
+
+    fn set_buffer_gauge(&mut self, bytes: usize) {
+        let gauge = &self.stats.read_buffer_bytes;
+        if bytes > self.buffer_held {
+            gauge.fetch_add((bytes - self.buffer_held) as u64, Relaxed);
+        } else if bytes < self.buffer_held {
+            gauge.fetch_sub((self.buffer_held - bytes) as u64, Relaxed);
+        }
+        self.buffer_held = bytes;
+    }
+}
+
+impl<C: Decoder, S: Sink<C>> Drop for Owner<C, S> {
+    /// However the owner goes (a callback panicked, the runtime dropped the
+    /// task), handles learn that it finished and the gauge is given back.
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.mark_finished();
+        }
+        self.set_buffer_gauge(0);
+    }
+}
+
+/// Queues a send whose outcome is reported.
+fn send_tracked<C: Decoder>(
+    core: &mut CoreSession<C>,
+    shared: &Shared<C>,
+    pending: &mut Pending,
+    frame: EncodedFrame,
+    timeout: Option<Duration>,
+    done: Done,
+    now: Instant,
+) {
+    let len = frame.len();
+    let deadline = match timeout {
+        Some(t) => SendDeadline::After(t),
+        None => SendDeadline::Default,
+    };
+    match core.send_encoded(frame, deadline, now) {
+        Ok(id) => pending.insert(id.get(), (len, done)),
+        Err(err) => refused(shared, len, done, err.failure()),
+    }
+}
+
+/// The shared quota admitted a send but the core refused it (closing, or its
+/// own frames such as heartbeats filled the queue): it ends here, once. The
+/// core counted a full queue.
+fn refused<C: Decoder>(shared: &Shared<C>, len: usize, done: Done, why: Option<SendFailure>) {
+    let why = match why {
+        Some(SendFailure::QueueFull) => SendFailure::QueueFull,
+        _ => SendFailure::Closed,
+    };
+    shared.end_refused(len, 1, why);
+    done.complete(SendOutcome::Failed(why));
+}
+
+/// Stand-in until core's owner replies land: bounded untracked sends.
+trait ReplyStandIn<C: Decoder> {
+    fn reply<M>(&mut self, msg: M, now: Instant) -> Result<(), castnet_core::SendError<M>>
+    where
+        C: Encoder<M>;
+    fn reply_tracked<M>(
+        &mut self,
+        msg: M,
+        deadline: SendDeadline,
+        now: Instant,
+    ) -> Result<SendId, castnet_core::SendError<M>>
+    where
+        C: Encoder<M>;
+}
+
+impl<C: Decoder> ReplyStandIn<C> for CoreSession<C> {
+    fn reply<M>(&mut self, msg: M, now: Instant) -> Result<(), castnet_core::SendError<M>>
+    where
+        C: Encoder<M>,
+    {
+        self.send_with(msg, SendDeadline::Default, now).map(|_| ())
+    }
+    fn reply_tracked<M>(
+        &mut self,
+        msg: M,
+        deadline: SendDeadline,
+        now: Instant,
+    ) -> Result<SendId, castnet_core::SendError<M>>
+    where
+        C: Encoder<M>,
+    {
+        self.send_with(msg, deadline, now)
+    }
+}
