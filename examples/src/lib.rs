@@ -6,7 +6,8 @@
 //! - `netbench`: the load generator (echo, fan-out and idle modes, latency
 //!   histogram, byte-for-byte verification). Its engine is [`netbench`].
 //! - `echo_server`, `fanout_server`: castnet's bench servers, on
-//!   `castnet-tokio` (`--runtime smol|std` arrive with those runtimes).
+//!   `castnet-tokio` or `castnet-smol` (`--runtime tokio|smol`; `std`
+//!   arrives with that runtime).
 //! - `baseline_echo`, `baseline_fanout`: what castnet is measured against,
 //!   written the way a plain Tokio user writes them (tokio-util `Framed` +
 //!   `LengthDelimitedCodec`, a `tokio::sync::broadcast` fan-out).

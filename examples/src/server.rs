@@ -6,6 +6,8 @@
 //! line and signals right away must find the handlers already in place,
 //! otherwise the default action kills the process instead of a clean exit 0.
 
+use castnet_core::frame::PacketN;
+use castnet_engine::{Handler, Runtime};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -177,22 +179,24 @@ mod tests {
     }
 }
 
-/// The whole life of a castnet bench server on `castnet-tokio`, shared by
-/// `echo_server` and `fanout_server`: parse the flags, build the codec and
-/// the runtime, install the signal handlers, bind, announce, serve with the
-/// handler `make_handler` builds (it gets the server, for broadcasts), and
-/// stop gracefully on SIGINT/SIGTERM. Returns the process exit code.
-pub fn run_castnet_server<H, F>(name: &str, make_handler: F) -> std::process::ExitCode
-where
-    H: castnet_tokio::Handler<castnet_core::frame::PacketN>,
-    F: FnOnce(&castnet_tokio::Server) -> H + Send + 'static,
-{
+/// A castnet bench server's handler, built once its server is bound (it
+/// may keep the server, for broadcasts), on whichever runtime serves.
+pub trait BenchApp {
+    /// The handler serving every connection of `server`.
+    fn handler<R: Runtime + Default>(server: &castnet_engine::Server<R>) -> impl Handler<PacketN>;
+}
+
+/// The whole life of a castnet bench server, shared by `echo_server` and
+/// `fanout_server`: parse the flags, build the codec and the runtime the
+/// `--runtime` flag names (`tokio` or `smol`, with `--workers` threads),
+/// install the signal handlers, bind, announce, serve with `A`'s handler,
+/// and stop gracefully on SIGINT/SIGTERM. Returns the process exit code.
+pub fn run_castnet_server<A: BenchApp>(name: &str) -> std::process::ExitCode {
     use crate::flags::{RuntimeKind, ServerArgs};
     use clap::Parser;
     use std::process::ExitCode;
 
     let args = ServerArgs::parse();
-    args.require_runtime::<ServerArgs>(RuntimeKind::Tokio);
     crate::init_tracing();
     let codec = match args.packet_codec() {
         Ok(codec) => codec,
@@ -201,29 +205,67 @@ where
             return ExitCode::from(2);
         }
     };
-    let serve = async move {
-        let shutdown = Shutdown::install()?;
-        let server: castnet_tokio::Server =
-            castnet_tokio::Server::bind(args.addr, castnet_tokio::Config::new(codec)).await?;
-        if let castnet_tokio::LocalAddr::Tcp(addr) = server.local_addr() {
-            announce_listening(*addr)?;
+    let config = castnet_engine::Config::new(codec);
+    let served = match args.runtime {
+        RuntimeKind::Tokio => tokio_runtime(args.workers).and_then(|rt| {
+            rt.block_on(async {
+                let stop = Shutdown::install()?.wait();
+                serve::<castnet_tokio::Tokio, A>(args.addr, config, stop).await
+            })
+        }),
+        RuntimeKind::Smol => {
+            // smol's global executor reads its thread count once, at its
+            // first spawn, from this variable; nothing else runs yet.
+            std::env::set_var("SMOL_THREADS", args.workers.max(1).to_string());
+            Shutdown::install_blocking().and_then(|shutdown| {
+                smol::block_on(async {
+                    let stop = smol::unblock(move || shutdown.wait());
+                    serve::<castnet_smol::Smol, A>(args.addr, config, stop).await
+                })
+            })
         }
-        let handler = make_handler(&server);
-        let serving = {
-            let server = server.clone();
-            tokio::spawn(async move { server.serve(handler).await })
-        };
-        let signal = shutdown.wait().await;
-        tracing::info!(?signal, "stopping");
-        server.stop().await;
-        tracing::info!(stats = ?server.stats(), "final counters");
-        serving.await.map_err(io::Error::other)?
+        RuntimeKind::Std => {
+            args.require_runtime::<ServerArgs>(RuntimeKind::Tokio);
+            unreachable!("require_runtime exits")
+        }
     };
-    match tokio_runtime(args.workers).and_then(|rt| rt.block_on(serve)) {
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "{name} failed");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Binds, announces, serves until `stop`, then stops gracefully.
+async fn serve<R, A>(
+    addr: SocketAddr,
+    config: castnet_engine::Config<PacketN>,
+    stop: impl std::future::Future<Output = StopSignal>,
+) -> io::Result<()>
+where
+    R: Runtime + Default,
+    A: BenchApp,
+{
+    let server: castnet_engine::Server<R> = castnet_engine::Server::bind(addr, config).await?;
+    if let castnet_engine::LocalAddr::Tcp(addr) = server.local_addr() {
+        announce_listening(*addr)?;
+    }
+    let handler = A::handler(&server);
+    let (done_tx, done_rx) = async_channel::bounded(1);
+    {
+        let server = server.clone();
+        server.runtime().clone().spawn(async move {
+            let _ = done_tx.send(server.serve(handler).await).await;
+        });
+    }
+    let signal = stop.await;
+    tracing::info!(?signal, "stopping");
+    server.stop().await;
+    tracing::info!(stats = ?server.stats(), "final counters");
+    done_rx
+        .recv()
+        .await
+        .map_err(|_| io::Error::other("serve ended without a result"))?
 }

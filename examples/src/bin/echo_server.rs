@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p castnet-examples --bin echo_server -- --addr 127.0.0.1:7000
+//! cargo run --release -p castnet-examples --bin echo_server -- --runtime smol
 //! ```
 //!
 //! Echoes are replies on the connection itself ([`Conn::send`]): never
@@ -14,17 +15,23 @@
 
 use bytes::Bytes;
 use castnet_core::frame::PacketN;
-use castnet_examples::server::run_castnet_server;
-use castnet_tokio::{handler_fn, Conn};
+use castnet_engine::{handler_fn, Conn, Handler, Runtime, Server};
+use castnet_examples::server::{run_castnet_server, BenchApp};
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    run_castnet_server("echo_server", |_| {
+struct Echo;
+
+impl BenchApp for Echo {
+    fn handler<R: Runtime + Default>(_: &Server<R>) -> impl Handler<PacketN> {
         handler_fn(|cx: &mut Conn<'_, PacketN>, frame: Bytes| {
             if let Err(e) = cx.send(frame) {
                 // Only once the session is closing.
                 tracing::debug!(error = %e, "echo not sent");
             }
         })
-    })
+    }
+}
+
+fn main() -> ExitCode {
+    run_castnet_server::<Echo>("echo_server")
 }

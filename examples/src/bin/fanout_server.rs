@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p castnet-examples --bin fanout_server -- --addr 127.0.0.1:7001
+//! cargo run --release -p castnet-examples --bin fanout_server -- --runtime smol
 //! ```
 //!
 //! Slow-client policy: every frame is pushed once onto the server's
@@ -14,15 +15,15 @@
 
 use bytes::Bytes;
 use castnet_core::frame::PacketN;
-use castnet_examples::server::run_castnet_server;
-use castnet_tokio::{Conn, Handler, Server};
+use castnet_engine::{Conn, Handler, Runtime, Server};
+use castnet_examples::server::{run_castnet_server, BenchApp};
 use std::process::ExitCode;
 
-struct Fanout {
-    server: Server,
+struct Fanout<R: Runtime> {
+    server: Server<R>,
 }
 
-impl Handler<PacketN> for Fanout {
+impl<R: Runtime> Handler<PacketN> for Fanout<R> {
     fn on_frame(&self, _from: &mut Conn<'_, PacketN>, frame: Bytes) {
         // Fire and forget: one push onto the broadcast ring, no
         // per-recipient report; frames a slow client misses are counted in
@@ -33,8 +34,17 @@ impl Handler<PacketN> for Fanout {
     }
 }
 
+/// The bench app: a [`Fanout`] handler on whichever runtime serves.
+struct App;
+
+impl BenchApp for App {
+    fn handler<R: Runtime + Default>(server: &Server<R>) -> impl Handler<PacketN> {
+        Fanout {
+            server: server.clone(),
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    run_castnet_server("fanout_server", |server| Fanout {
-        server: server.clone(),
-    })
+    run_castnet_server::<App>("fanout_server")
 }
