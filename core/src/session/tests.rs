@@ -273,6 +273,32 @@ fn a_written_run_is_the_next_packed_batch_until_idle_for_keep_buffers() {
     assert!(s.packed_batch().capacity() > 0);
 }
 
+#[test]
+fn untracked_frames_due_at_one_instant_share_a_run_whether_default_or_override() {
+    // The session_ops fuzz repro: a default deadline (send timeout 257 ms)
+    // and an `After(257 ms)` override at the same `now` are one instant, so
+    // the second frame joins the first's run and one slice writes both;
+    // later expiry cuts neither, since the run has started.
+    let (mut s, now) = new(config().send_timeout(Some(ms(257))).build().unwrap());
+    let mut batch = s.packed_batch();
+    assert!(batch.push(&PacketN::default().encode_frame(b("12345678")).unwrap()));
+    s.send_untracked_packed(batch, SendDeadline::Default, now)
+        .unwrap();
+    let second = PacketN::default().encode_frame(b("1234567890")).unwrap();
+    s.send_untracked(second, SendDeadline::After(ms(257)), now)
+        .unwrap();
+    let mut slices = [IoSlice::new(&[]); 1];
+    assert_eq!(s.chunks_vectored(&mut slices), 1);
+    assert_eq!(slices[0].len(), 12 + 14, "one run holds both frames");
+    let n = slices[0].len().min(145);
+    s.on_written(n, now);
+    s.handle_timeout(now + ms(513));
+    let done = s.take_untracked_finished();
+    assert_eq!((done.frames, done.bytes), (2, 26));
+    assert_eq!((s.stats().sent, s.stats().failed_timed_out), (2, 0));
+    assert!(events(&mut s).is_empty());
+}
+
 // ----- send queue -----
 
 #[test]

@@ -8,9 +8,11 @@
 //! The model is a plain queue of frames with written counts and deadlines in
 //! milliseconds (small untracked frames sharing a deadline packed into runs,
 //! by the rules documented on `PACK_FRAME_MAX`), written from the rules of
-//! the issue rather than from the session's code. Shared by the proptest `tests/session_model.rs` and the
-//! cargo-fuzz target `fuzz/fuzz_targets/session_ops.rs` (which includes this
-//! file by path), so both exercise one model. Failures are panics.
+//! the issue rather than from the session's code. Shared by the proptest
+//! `tests/session_model.rs` and the cargo-fuzz target `session_ops`
+//! (`fuzz/src/targets/session_ops.rs`, which includes this file by path and
+//! whose seeds `tests/fuzz_corpus.rs` replays), so all three exercise one
+//! model. Failures are panics.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use castnet_core::frame::{Decoder, FrameError};
