@@ -60,12 +60,16 @@ fn cfg() -> impl Strategy<Value = Cfg> {
         )
 }
 
-/// What the peer sends: whole frames, then perhaps a header declaring 4 GiB.
+/// What the peer sends: whole frames, then perhaps a header declaring 4 GiB
+/// (always after some frames, whose replies must still drain).
 fn peer() -> impl Strategy<Value = (Vec<Vec<u8>>, bool)> {
-    (
-        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..30), 0..10),
-        prop::bool::weighted(0.2),
-    )
+    let frames = |n: std::ops::Range<usize>| {
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..30), n)
+    };
+    prop_oneof![
+        4 => (frames(0..10), Just(false)),
+        1 => (frames(1..10), Just(true)),
+    ]
 }
 
 proptest! {

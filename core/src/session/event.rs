@@ -77,7 +77,9 @@ pub enum CloseReason {
     /// The peer went over the inbound rate limit under the `Close` policy.
     #[error("the peer exceeded the inbound rate limit")]
     RateLimited,
-    /// The inbound stream could not be decoded.
+    /// The inbound stream could not be decoded. Reading stopped at the
+    /// error; the frames before it were delivered, then the queue drained
+    /// (or was cut at the linger time).
     #[error("inbound stream error: {0}")]
     Frame(#[source] FrameError),
     /// Reading from or writing to the connection failed (reset, broken

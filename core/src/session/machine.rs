@@ -68,6 +68,15 @@ macro_rules! outcomes {
 /// 6. Wait for: readable if `wants_read()`, writable if `wants_write()`, a
 ///    command, or `poll_timeout()`. After `Closed`, drop the socket.
 ///
+/// A fatal decode error (a header over the codec's maximum, a partial frame
+/// at end of stream) stops reading at once: `wants_read()` turns false and
+/// nothing more is decoded. The frames decoded before it are still
+/// delivered, and sends are still accepted until every event from before
+/// the error has been taken; the `poll_event` call that finds none of them
+/// left begins a graceful close with `CloseReason::Frame(error)`, as
+/// `close` does (the queue drains within `linger`). So a loop that replies
+/// to each frame before it polls the next gets every reply written.
+///
 /// `poll_timeout` returns `now` while events are waiting, so a loop that
 /// forgets step 5 does not sleep on them. Queued bytes are reported by
 /// `wants_write` instead: they wait for the socket, not for a timer.
@@ -184,6 +193,9 @@ pub struct Session<C: Decoder> {
     last_traffic: Instant,
 
     events: VecDeque<Event<C::Item>>,
+    /// A fatal decode error whose graceful close waits for the events before
+    /// it to be polled.
+    failed_close: Option<FailedClose>,
     /// Untracked sends ended since the last `take_untracked_finished`.
     untracked: UntrackedFinished,
     stats: SessionStats,
@@ -206,6 +218,20 @@ enum InputEnd {
     /// `on_eof` was called; what is buffered is still to be decoded.
     EofPending,
     Ended,
+    /// A fatal decode error: nothing more is read or decoded.
+    Failed,
+}
+
+/// The graceful close a fatal decode error calls for, once the events
+/// decoded before it have been taken (so replies to them are accepted).
+#[derive(Debug)]
+struct FailedClose {
+    error: FrameError,
+    /// Events queued before the error and not yet polled.
+    before: usize,
+    /// When the error was found: the close is due from then on, once
+    /// `before` is 0.
+    at: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +293,7 @@ impl<C: Decoder> Session<C> {
             last_read: now,
             last_traffic: now,
             events: VecDeque::new(),
+            failed_close: None,
             untracked: UntrackedFinished::default(),
             stats: SessionStats::default(),
         }
@@ -312,7 +339,8 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Whether the runtime should read: false once closed, after end of
-    /// stream, and while the rate limit pauses reading.
+    /// stream or a fatal decode error, and while the rate limit pauses
+    /// reading.
     #[must_use]
     pub fn wants_read(&self) -> bool {
         !self.is_closed() && self.input_end == InputEnd::Open && !self.is_paused()
@@ -362,14 +390,17 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Reports `n` bytes read into [`read_buf`](Self::read_buf) or
-    /// [`read_space`](Self::read_space), and decodes what it can. Frames,
-    /// discard reports and a fatal decode error (which closes the session)
-    /// come out of [`poll_event`](Self::poll_event). `n == 0` only withdraws
-    /// the room of `read_space`; end of stream is [`on_eof`](Self::on_eof).
+    /// [`read_space`](Self::read_space), and decodes what it can. Frames and
+    /// discard reports come out of [`poll_event`](Self::poll_event). A fatal
+    /// decode error stops reading and closes the session gracefully once the
+    /// frames decoded before it are polled (see the drive loop in the
+    /// type's docs). `n == 0` only withdraws the room of `read_space`; end
+    /// of stream is [`on_eof`](Self::on_eof). Bytes reported after a fatal
+    /// decode error are dropped.
     pub fn on_read(&mut self, n: usize, now: Instant) {
         let now = self.tick(now);
         let n = self.input.commit(n);
-        if self.is_closed() {
+        if self.is_closed() || self.input_end == InputEnd::Failed {
             self.input.clear();
             return;
         }
@@ -382,9 +413,11 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Reports that the peer ended its side of the stream. What is buffered is
-    /// decoded (a partial frame is a fatal `UnexpectedEof`); then the session
-    /// closes gracefully with [`CloseReason::PeerEof`]: queued frames still
-    /// drain, within the linger time.
+    /// decoded; then the session closes gracefully with
+    /// [`CloseReason::PeerEof`]: queued frames still drain, within the linger
+    /// time. A partial frame is a fatal `UnexpectedEof`, handled as any fatal
+    /// decode error: the frames before it are delivered, then the close
+    /// begins with `Frame(UnexpectedEof)`.
     pub fn on_eof(&mut self, now: Instant) {
         let now = self.tick(now);
         self.input.commit(0);
@@ -425,7 +458,8 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Fires every timer due at `now`: send deadlines (`Failed(TimedOut)`),
-    /// the linger deadline, first-frame, peer and idle timeouts (each closes
+    /// the close of a fatal decode error whose earlier events were all
+    /// polled, the linger deadline, first-frame, peer and idle timeouts (each closes
     /// the session), the heartbeat, and the end of a rate-limit pause.
     ///
     /// Idempotent; accepts `now` exactly at a deadline or long after it; a
@@ -450,9 +484,17 @@ impl<C: Decoder> Session<C> {
     }
 
     /// The next event, in the order things happened; `Closed` is last.
+    ///
+    /// After a fatal decode error, the call that finds no event from before
+    /// the error left begins the graceful close the error calls for (at the
+    /// latest `now` seen), so the events it returns from then on may include
+    /// `Closed`.
     #[must_use]
     #[inline]
     pub fn poll_event(&mut self) -> Option<Event<C::Item>> {
+        if self.failed_close.is_some() {
+            self.count_polled_before_failure();
+        }
         self.events.pop_front()
     }
 
@@ -461,8 +503,8 @@ impl<C: Decoder> Session<C> {
     /// polled (or a deadline is already due); `None` when nothing is armed.
     ///
     /// O(1): the minimum over a fixed set of slots (rate-limit resume, earliest
-    /// send deadline, linger, first frame, peer timeout, idle timeout,
-    /// heartbeat), each computed from the current state, so a changed setting
+    /// send deadline, the close a fatal decode error calls for, linger, first
+    /// frame, peer timeout, idle timeout, heartbeat), each computed from the current state, so a changed setting
     /// shows at once.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -821,7 +863,7 @@ impl<C: Decoder> Session<C> {
     fn deadline(&self, timer: Timer) -> Option<Instant> {
         let open = matches!(self.state, State::Open);
         // Liveness is judged only while the session listens to the peer.
-        let listening = open && !self.is_paused();
+        let listening = open && !self.is_paused() && self.input_end != InputEnd::Failed;
         let after = |from: Instant, d: Option<Duration>| d.and_then(|d| from.checked_add(d));
         match timer {
             Timer::RateResume => match self.reading {
@@ -829,6 +871,10 @@ impl<C: Decoder> Session<C> {
                 Reading::Active => None,
             },
             Timer::SendDeadline => self.queue.earliest_deadline(),
+            Timer::FailedClose => match &self.failed_close {
+                Some(FailedClose { before: 0, at, .. }) => Some(*at),
+                _ => None,
+            },
             Timer::Linger => match self.state {
                 State::Closing { linger_until, .. } => linger_until,
                 _ => None,
@@ -860,6 +906,7 @@ impl<C: Decoder> Session<C> {
                     .expire(now, |tag, outcome| out.record(tag, outcome));
                 self.after_dequeue();
             }
+            Timer::FailedClose => self.begin_failed_close(),
             Timer::Linger => {
                 let reason = match &self.state {
                     State::Closing {
@@ -980,6 +1027,52 @@ impl<C: Decoder> Session<C> {
         }
     }
 
+    /// A fatal decode error: reading stops for good and what is buffered is
+    /// dropped, but the session stays open until the events decoded before
+    /// the error are polled, so replies to those frames are still accepted
+    /// (a runtime that replies as it polls gets every reply written); then
+    /// the graceful close begins (`begin_failed_close`).
+    #[cold]
+    fn fail_input(&mut self, error: FrameError, now: Instant) {
+        self.input_end = InputEnd::Failed;
+        self.input.clear();
+        self.failed_close = Some(FailedClose {
+            error,
+            before: self.events.len(),
+            at: now,
+        });
+    }
+
+    /// `poll_event` is taking one event: counts it if it came before the
+    /// fatal decode error, or begins the close if none is left.
+    #[cold]
+    fn count_polled_before_failure(&mut self) {
+        if let Some(failed) = &mut self.failed_close {
+            match failed.before {
+                0 => self.begin_failed_close(),
+                _ => failed.before -= 1,
+            }
+        }
+    }
+
+    /// The graceful close of a fatal decode error, as `close` does, with
+    /// reason `Frame(error)`. A close already under way (a local close, say)
+    /// keeps its linger deadline but now reports the error, which is the
+    /// more useful reason.
+    fn begin_failed_close(&mut self) {
+        let Some(FailedClose { error, .. }) = self.failed_close.take() else {
+            return;
+        };
+        let reason = CloseReason::Frame(error);
+        match &mut self.state {
+            State::Open => self.begin_close(reason, self.now),
+            State::Closing {
+                reason: current, ..
+            } => *current = reason,
+            State::Closed => {}
+        }
+    }
+
     /// Ends the session: what is queued fails `Closed`, buffers are freed,
     /// and `Closed(reason)` is the last event.
     fn finish(&mut self, reason: CloseReason) {
@@ -991,13 +1084,14 @@ impl<C: Decoder> Session<C> {
         self.input.clear();
         self.reading = Reading::Active;
         self.parked = None;
+        self.failed_close = None;
         self.events.push_back(Event::Closed(reason));
     }
 
     /// Decodes what is buffered (and, after `on_eof`, finishes the stream),
     /// unless reading is paused or the session is closed.
     fn pump(&mut self, now: Instant) {
-        if self.is_paused() || self.is_closed() {
+        if self.is_paused() || self.is_closed() || self.input_end == InputEnd::Failed {
             return;
         }
         let mut finished = self.decode_buffered(false, now);
@@ -1031,7 +1125,7 @@ impl<C: Decoder> Session<C> {
 
     /// Runs the decoder over the buffer (`decode_eof` when `at_eof`). Returns
     /// true when the decoder wants more input, false when it stopped because
-    /// the session paused or closed.
+    /// the session paused, closed or hit a fatal decode error.
     fn decode_buffered(&mut self, at_eof: bool, now: Instant) -> bool {
         // Unconfirmed room is withdrawn once; decoding only consumes.
         self.input.commit(0);
@@ -1058,7 +1152,7 @@ impl<C: Decoder> Session<C> {
                 Ok(None) => return true,
                 Err(error) if error.is_recoverable() => Event::FrameDiscarded(error),
                 Err(error) => {
-                    self.finish(CloseReason::Frame(error));
+                    self.fail_input(error, now);
                     return false;
                 }
             };

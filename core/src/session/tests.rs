@@ -756,6 +756,7 @@ fn end_of_stream_inside_a_frame_is_a_fatal_frame_error() {
     let (mut s, now) = new(SessionConfig::default());
     feed(&mut s, &wire(&["cut"])[..5], now);
     s.on_eof(now);
+    assert!(!s.wants_read());
     assert!(matches!(
         closed_reason(&events(&mut s)),
         Some(CloseReason::Frame(FrameError::UnexpectedEof { .. }))
@@ -763,12 +764,140 @@ fn end_of_stream_inside_a_frame_is_a_fatal_frame_error() {
 }
 
 #[test]
-fn a_fatal_decode_error_closes_with_that_reason() {
+fn a_fatal_decode_error_stops_reading_and_drains_the_queue_before_closing_with_that_reason() {
     let (mut s, now) = new(SessionConfig::default());
     let id = s.send(b("pending"), now).unwrap();
     feed(&mut s, &[0xff, 0xff, 0xff, 0xff], now); // 4 GiB declared, 8 MiB allowed
+    assert!(!s.wants_read());
+    assert_eq!(s.poll_timeout(), Some(now), "the close is due");
+    // Nothing came before the error: the first poll begins the close.
+    assert!(s.poll_event().is_none());
+    assert!(s.is_closing());
+    assert!(s.send(b("late"), now).is_err());
+    // Bytes a runtime reads anyway are dropped, not decoded.
+    feed(&mut s, &wire(&["ignored"]), now);
+    write_all(&mut s, now);
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(id.get(), SendOutcome::Sent)]);
+    assert!(frames(&evs).is_empty());
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::Frame(FrameError::FrameTooLarge { .. }))
+    ));
+}
+
+#[test]
+fn when_the_linger_runs_out_after_a_fatal_decode_error_the_reason_stays_that_error() {
+    let (mut s, now) = new(config().linger(secs(1)).build().unwrap());
+    let id = s.send(b("stuck"), now).unwrap();
+    feed(&mut s, &[0xff, 0xff, 0xff, 0xff], now);
+    // A loop that only checks `has_events` is woken by `poll_timeout`.
+    assert!(!s.has_events());
+    assert_eq!(s.poll_timeout(), Some(now));
+    s.handle_timeout(now);
+    assert!(s.is_closing());
+    assert_eq!(s.poll_timeout(), Some(now + secs(1)));
+    s.handle_timeout(now + secs(1));
     let evs = events(&mut s);
     assert_eq!(outcomes(&evs), [(id.get(), CLOSED)]);
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::Frame(FrameError::FrameTooLarge { .. }))
+    ));
+}
+
+/// Polls every event, replying `re:<frame>` untracked to each frame before
+/// the next poll, and writes everything queued; returns the frames polled
+/// and the events that were not frames.
+fn reply_to_each(s: &mut Session<PacketN>, now: Instant) -> (usize, Vec<Event<Bytes>>, Vec<u8>) {
+    let (mut polled, mut rest, mut out) = (0, Vec::new(), Vec::new());
+    while let Some(event) = s.poll_event() {
+        match event {
+            Event::Frame(f) => {
+                polled += 1;
+                let reply = PacketN::default().encode_frame(f).unwrap();
+                s.send_untracked(reply, SendDeadline::Default, now).unwrap();
+            }
+            other => rest.push(other),
+        }
+        out.extend(write_all(s, now));
+    }
+    (polled, rest, out)
+}
+
+#[test]
+fn frames_before_an_oversize_header_are_delivered_and_their_replies_drain() {
+    let (mut s, now) = new(SessionConfig::default());
+    let payloads: Vec<String> = (0..100).map(|i| format!("frame {i}")).collect();
+    let names: Vec<&str> = payloads.iter().map(String::as_str).collect();
+    let mut bytes = wire(&names);
+    bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]); // 4 GiB declared
+    feed(&mut s, &bytes, now);
+    assert!(!s.wants_read(), "reading stops at the error");
+    let (polled, rest, out) = reply_to_each(&mut s, now);
+    assert_eq!(polled, 100);
+    assert_eq!(out, wire(&names), "every reply is written, in order");
+    assert_eq!(s.stats().sent, 100);
+    assert!(matches!(
+        rest.as_slice(),
+        [Event::Closed(CloseReason::Frame(
+            FrameError::FrameTooLarge { .. }
+        ))]
+    ));
+    assert!(s.is_closed());
+}
+
+#[test]
+fn frames_before_a_truncated_tail_at_eof_are_delivered_and_their_replies_drain() {
+    let (mut s, now) = new(SessionConfig::default());
+    let payloads: Vec<String> = (0..1000).map(|i| format!("frame {i}")).collect();
+    let names: Vec<&str> = payloads.iter().map(String::as_str).collect();
+    let mut bytes = wire(&names);
+    let tail = wire(&["half a frame"]);
+    bytes.extend_from_slice(&tail[..tail.len() / 2]);
+    feed(&mut s, &bytes, now);
+    s.on_eof(now);
+    assert!(!s.wants_read());
+    let (polled, rest, out) = reply_to_each(&mut s, now);
+    assert_eq!(polled, 1000);
+    assert_eq!(out, wire(&names), "every reply is written, in order");
+    assert_eq!(s.stats().failed_closed, 0);
+    assert!(matches!(
+        rest.as_slice(),
+        [Event::Closed(CloseReason::Frame(
+            FrameError::UnexpectedEof { .. }
+        ))]
+    ));
+}
+
+#[test]
+fn abort_after_a_fatal_decode_error_ends_at_once() {
+    let (mut s, now) = new(SessionConfig::default());
+    let id = s.send(b("pending"), now).unwrap();
+    let mut bytes = wire(&["one"]);
+    bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+    feed(&mut s, &bytes, now);
+    s.abort();
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs), [b("one")]);
+    assert_eq!(outcomes(&evs), [(id.get(), CLOSED)]);
+    assert!(matches!(closed_reason(&evs), Some(CloseReason::Aborted)));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn a_fatal_decode_error_during_a_local_close_becomes_its_reason() {
+    let (mut s, now) = new(SessionConfig::default());
+    let id = s.send(b("pending"), now).unwrap();
+    s.close(now);
+    let mut bytes = wire(&["one"]);
+    bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+    feed(&mut s, &bytes, now);
+    assert!(matches!(s.poll_event(), Some(Event::Frame(_))));
+    assert!(s.poll_event().is_none());
+    write_all(&mut s, now);
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(id.get(), SendOutcome::Sent)]);
     assert!(matches!(
         closed_reason(&evs),
         Some(CloseReason::Frame(FrameError::FrameTooLarge { .. }))

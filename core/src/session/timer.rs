@@ -8,6 +8,9 @@ pub(super) enum Timer {
     RateResume,
     /// The earliest deadline of an unstarted send.
     SendDeadline,
+    /// Every event decoded before a fatal decode error has been polled: the
+    /// graceful close it calls for begins.
+    FailedClose,
     /// A graceful close stops waiting for the queue to drain.
     Linger,
     /// The peer has not sent its first frame.
@@ -25,12 +28,15 @@ pub(super) enum Timer {
 
 impl Timer {
     /// Every slot, in the order `handle_timeout` serves them: input first (a
-    /// resumed read may deliver frames), then sends, then the closing rules,
+    /// resumed read may deliver frames), then sends, then the closing rules
+    /// (a failed input's close before the linger, so a zero linger ends it
+    /// in the same call),
     /// then the heartbeat, which only makes sense on a session still open;
     /// freeing idle buffers last.
-    pub(super) const ALL: [Timer; 8] = [
+    pub(super) const ALL: [Timer; 9] = [
         Timer::RateResume,
         Timer::SendDeadline,
+        Timer::FailedClose,
         Timer::Linger,
         Timer::FirstFrame,
         Timer::Peer,

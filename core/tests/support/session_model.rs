@@ -213,6 +213,11 @@ struct Model {
     heartbeat: Option<u64>,
     last_write: u64,
     last_read: u64,
+    /// A fatal decode error: nothing more is read.
+    input_failed: bool,
+    /// The close that error calls for, begun at the poll that finds no
+    /// event from before the error left (every op's events are polled).
+    failed_close: Option<&'static str>,
     peer: Peer,
     /// Payloads of completed frames, in completion order.
     completed: Vec<Vec<u8>>,
@@ -236,6 +241,8 @@ impl Model {
             heartbeat: None,
             last_write: 0,
             last_read: 0,
+            input_failed: false,
+            failed_close: None,
             peer,
             completed: Vec::new(),
             events: Vec::new(),
@@ -373,20 +380,52 @@ impl Model {
             p.delivered += 1;
         }
         if p.bad_at.is_some_and(|at| p.fed >= at + 4) {
-            self.finish("too large");
+            self.fail_input("too large");
+        }
+    }
+
+    /// Whether the session reads: open or closing, before end of stream and
+    /// any fatal decode error.
+    fn wants_read(&self) -> bool {
+        self.state != MState::Closed && !self.peer.eof && !self.input_failed
+    }
+
+    /// A fatal decode error: the frames before it are delivered and sends
+    /// still accepted; the close waits until they are polled.
+    fn fail_input(&mut self, reason: &'static str) {
+        self.input_failed = true;
+        self.failed_close = Some(reason);
+    }
+
+    /// Every event before the fatal decode error was polled: a graceful
+    /// close with its reason, which also replaces a close under way's.
+    fn begin_failed_close(&mut self) {
+        let Some(reason) = self.failed_close.take() else {
+            return;
+        };
+        match &mut self.state {
+            MState::Open => self.begin_close(reason),
+            MState::Closing {
+                reason: current, ..
+            } => *current = reason,
+            MState::Closed => {}
         }
     }
 
     fn on_eof(&mut self) {
         let p = &mut self.peer;
         p.eof = true;
+        if self.input_failed {
+            // Nothing more is decoded.
+            return;
+        }
         let boundary = if p.delivered == 0 {
             0
         } else {
             p.ends[p.delivered - 1]
         };
         if p.fed > boundary {
-            self.finish("unexpected eof");
+            self.fail_input("unexpected eof");
         } else if self.state == MState::Open {
             self.begin_close("eof");
         }
@@ -415,6 +454,7 @@ impl Model {
         self.state = MState::Closed;
         self.owed = false;
         self.heartbeat = None;
+        self.failed_close = None;
         self.events.push(Ev::Closed(reason));
     }
 
@@ -449,6 +489,7 @@ impl Model {
             }
         }
         if self.state == MState::Open
+            && !self.input_failed
             && self
                 .cfg
                 .peer_timeout
@@ -560,7 +601,7 @@ impl Harness {
                 m.written(n);
             }
             Op::Feed { len, into_slice } => {
-                if m.peer.eof || m.state == MState::Closed {
+                if !m.wants_read() {
                     return;
                 }
                 let from = m.peer.fed;
@@ -622,6 +663,7 @@ impl Harness {
         assert_eq!(s.queued_frames(), m.frames());
         assert_eq!(s.wants_write(), !m.queue.is_empty());
         assert_eq!(s.is_closed(), m.state == MState::Closed);
+        assert_eq!(s.wants_read(), m.wants_read());
         let finished = self.s.take_untracked_finished();
         let expected = std::mem::take(&mut self.m.untracked_done);
         assert_eq!((finished.frames, finished.bytes), expected);
@@ -630,6 +672,8 @@ impl Harness {
     /// The session's events are exactly the model's; each ends a send at most once.
     fn check_events(&mut self) {
         let got: Vec<Ev> = std::iter::from_fn(|| self.s.poll_event()).map(ev).collect();
+        // Polling took every event from before a fatal decode error.
+        self.m.begin_failed_close();
         let expected = std::mem::take(&mut self.m.events);
         assert_eq!(&got, &expected);
         for e in &got {
