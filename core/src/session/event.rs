@@ -74,6 +74,11 @@ pub enum CloseReason {
     /// No traffic in either direction for the idle timeout.
     #[error("idle for longer than the idle timeout")]
     IdleTimeout,
+    /// The send queue kept reading paused (the peer did not read what it
+    /// was sent) for the configured slow-consumer timeout; what was queued
+    /// failed `Closed`.
+    #[error("the peer did not read what it was sent within the slow-consumer timeout")]
+    SlowConsumer,
     /// The peer went over the inbound rate limit under the `Close` policy.
     #[error("the peer exceeded the inbound rate limit")]
     RateLimited,

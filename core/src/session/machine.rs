@@ -41,7 +41,9 @@ macro_rules! outcomes {
 ///   [`chunks_vectored`](Self::chunks_vectored) / [`chunk`](Self::chunk),
 ///   [`poll_timeout`](Self::poll_timeout), [`wants_read`](Self::wants_read),
 ///   [`wants_write`](Self::wants_write).
-/// - **commands** — [`send`](Self::send), [`send_with`](Self::send_with),
+/// - **commands** — [`reply`](Self::reply), [`reply_tracked`](Self::reply_tracked),
+///   [`reply_encoded`](Self::reply_encoded) (never refused for a full queue),
+///   [`send`](Self::send), [`send_with`](Self::send_with),
 ///   [`send_encoded`](Self::send_encoded), [`set_heartbeat`](Self::set_heartbeat),
 ///   [`close`](Self::close), [`abort`](Self::abort).
 /// - **getters** — [`stats`](Self::stats), [`is_closed`](Self::is_closed),
@@ -59,7 +61,8 @@ macro_rules! outcomes {
 ///    every wake-up means a late timer never lets an expired send slip out.
 /// 2. Input: read into `read_buf()` / `read_space()`, report `on_read(n, now)`;
 ///    a read of 0 bytes at end of stream is `on_eof(now)`.
-/// 3. Commands from the user: `send`, `set_heartbeat`, `close`, `abort`.
+/// 3. Commands from the user: `send`, `set_heartbeat`, `close`, `abort`
+///    (handlers that run in this loop answer frames with `reply`).
 /// 4. Output: if `wants_write()`, one vectored write of `chunks_vectored`, then
 ///    `on_written(n, now)` with however many bytes the OS took.
 /// 5. Drain `poll_event()` until `None`: frames, send outcomes, `Writable`,
@@ -76,6 +79,15 @@ macro_rules! outcomes {
 /// left begins a graceful close with `CloseReason::Frame(error)`, as
 /// `close` does (the queue drains within `linger`). So a loop that replies
 /// to each frame before it polls the next gets every reply written.
+///
+/// A loop that queues replies through [`reply`](Self::reply) stops reading
+/// while `wants_read()` is false, and this is how backpressure reaches TCP:
+/// a reply is never refused for a full queue, so instead the session stops
+/// wanting input from the moment its queue reaches either bound until it
+/// has drained to half of it ([`is_backpressured`](Self::is_backpressured));
+/// what the peer sends meanwhile waits in the kernel, its TCP window
+/// closes, and a peer that asks faster than it reads is slowed down (or,
+/// with a `slow_consumer_timeout`, closed).
 ///
 /// `poll_timeout` returns `now` while events are waiting, so a loop that
 /// forgets step 5 does not sleep on them. Queued bytes are reported by
@@ -111,7 +123,7 @@ macro_rules! outcomes {
 ///                 Event::Frame(f) => {
 ///                     // An echo: the reply is written on the next turn of the loop.
 ///                     if f.as_ref() != b"pong" {
-///                         let _ = s.send(Bytes::from_static(b"pong"), now);
+///                         s.reply(Bytes::from_static(b"pong"), now).unwrap();
 ///                         replied = true;
 ///                     }
 ///                     frames.push(f);
@@ -171,13 +183,18 @@ pub struct Session<C: Decoder> {
     config: SessionConfig,
     /// The latest instant seen.
     now: Instant,
-    started: Instant,
+    /// Where the first-frame deadline counts from: the start, or the end of
+    /// the last backpressure pause (the session was not listening).
+    first_frame_from: Instant,
     state: State,
 
     queue: SendQueue,
     next_id: u64,
     /// A send was refused `QueueFull` and no `Writable` has followed yet.
     writable_owed: bool,
+    /// Since when the queue has kept reading paused: set when it reaches
+    /// either bound, cleared at the low-water mark (see `is_backpressured`).
+    backpressured: Option<Instant>,
     heartbeat: Option<Heartbeat>,
     last_write: Instant,
 
@@ -277,11 +294,12 @@ impl<C: Decoder> Session<C> {
             codec,
             config,
             now,
-            started: now,
+            first_frame_from: now,
             state: State::Open,
             queue: SendQueue::new(keep_spare),
             next_id: 0,
             writable_owed: false,
+            backpressured: None,
             heartbeat: None,
             last_write: now,
             input: ReadBuffer::default(),
@@ -339,11 +357,32 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Whether the runtime should read: false once closed, after end of
-    /// stream or a fatal decode error, and while the rate limit pauses
-    /// reading.
+    /// stream or a fatal decode error, while the rate limit pauses reading,
+    /// and while the send queue is backpressured
+    /// ([`is_backpressured`](Self::is_backpressured)).
     #[must_use]
     pub fn wants_read(&self) -> bool {
-        !self.is_closed() && self.input_end == InputEnd::Open && !self.is_paused()
+        !self.is_closed()
+            && self.input_end == InputEnd::Open
+            && !self.is_paused()
+            && self.backpressured.is_none()
+    }
+
+    /// True while the send queue keeps reading paused: from the moment it
+    /// holds at least `max_queue_bytes` bytes or `max_queue_frames` frames
+    /// (which only replies, never refused for a full queue, can take it
+    /// past) until it is down to at most half of each bound, rounded down
+    /// (the low-water mark; so a bound of 1 resumes only once the queue is
+    /// empty). Meanwhile [`wants_read`](Self::wants_read) is false, so a peer
+    /// that does not read what it is sent is not read either and TCP flow
+    /// control slows it down; liveness (peer, idle and first-frame timeouts)
+    /// is not judged, and those clocks restart when reading resumes. See
+    /// also [`SessionConfigBuilder::slow_consumer_timeout`].
+    ///
+    /// [`SessionConfigBuilder::slow_consumer_timeout`]: super::SessionConfigBuilder::slow_consumer_timeout
+    #[must_use]
+    pub fn is_backpressured(&self) -> bool {
+        self.backpressured.is_some()
     }
 
     /// Whether bytes are queued for the socket.
@@ -454,7 +493,7 @@ impl<C: Decoder> Session<C> {
         let mut out = outcomes!(self);
         self.queue
             .advance(n, |tag, outcome| out.record(tag, outcome));
-        self.after_dequeue();
+        self.after_dequeue(now);
     }
 
     /// Fires every timer due at `now`: send deadlines (`Failed(TimedOut)`),
@@ -636,11 +675,7 @@ impl<C: Decoder> Session<C> {
         if let Err(refusal) = self.check_room() {
             return Err(refusal.with(frame));
         }
-        self.stats.sends_accepted += 1;
-        let deadline = self.queue_deadline(deadline, now);
-        let mut out = outcomes!(self);
-        self.queue
-            .push_untracked(frame, deadline, |tag, outcome| out.record(tag, outcome));
+        self.enqueue_untracked(frame, deadline, now);
         Ok(())
     }
 
@@ -719,6 +754,7 @@ impl<C: Decoder> Session<C> {
             let mut out = outcomes!(self);
             self.queue
                 .push_packed(packed, deadline, |tag, outcome| out.record(tag, outcome));
+            self.check_backpressure(now);
         }
         if admitted < total {
             self.stats.refused_queue_full += (total - admitted) as u64;
@@ -729,6 +765,94 @@ impl<C: Decoder> Session<C> {
                 failure: SendFailure::QueueFull,
             });
         }
+        Ok(())
+    }
+
+    /// Queues `item` as a reply from the session's owner (a handler that
+    /// runs where the session is driven): encoded with the session's codec
+    /// and queued untracked with the default send deadline, exactly as
+    /// [`send_untracked`](Self::send_untracked) queues a frame (no
+    /// [`SendId`], no event, counted in
+    /// [`take_untracked_finished`](Self::take_untracked_finished), packed
+    /// into runs with the untracked frames before it).
+    ///
+    /// Unlike the `send*` methods, a reply is never refused for a full
+    /// queue: the owner cannot wait for room without stalling the very
+    /// loop that drains the queue. Instead the session stops reading while
+    /// its queue is at or over either bound (see
+    /// [`is_backpressured`](Self::is_backpressured)), so the peer that asks
+    /// for replies faster than it reads them is slowed down by TCP.
+    ///
+    /// Refusals: [`SendError::Closed`] once the session is closing or
+    /// closed (the item is handed back), [`SendError::Frame`] if the codec
+    /// refuses it (nothing is queued).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::{PacketN, Session, SessionConfig};
+    /// use std::time::Instant;
+    ///
+    /// let now = Instant::now();
+    /// let config = SessionConfig::builder().max_queue_frames(2).build().unwrap();
+    /// let mut s = Session::new(PacketN::default(), config, now);
+    /// for _ in 0..3 {
+    ///     s.reply(Bytes::from_static(b"hi"), now).unwrap(); // over the bound
+    /// }
+    /// assert!(s.is_backpressured() && !s.wants_read());
+    /// let n = s.queued_bytes();
+    /// s.on_written(n, now);
+    /// assert!(s.wants_read());
+    /// assert_eq!(s.take_untracked_finished().frames, 3);
+    /// ```
+    pub fn reply<I>(&mut self, item: I, now: Instant) -> Result<(), SendError<I>>
+    where
+        C: Encoder<I>,
+    {
+        let now = self.tick(now);
+        if let Err(refusal) = self.check_open() {
+            return Err(refusal.with(item));
+        }
+        let frame = self.codec.encode_frame(item).map_err(SendError::Frame)?;
+        self.enqueue_untracked(frame, SendDeadline::Default, now);
+        Ok(())
+    }
+
+    /// [`reply`](Self::reply) with a [`SendId`] and a deadline of its own:
+    /// the id ends exactly once, as `Sent` or `Failed(Closed | TimedOut)`,
+    /// as for [`send_with`](Self::send_with). Never refused for a full
+    /// queue; refused with [`SendError::Closed`] once closing or closed, or
+    /// [`SendError::Frame`] if the codec refuses the item.
+    pub fn reply_tracked<I>(
+        &mut self,
+        item: I,
+        deadline: SendDeadline,
+        now: Instant,
+    ) -> Result<SendId, SendError<I>>
+    where
+        C: Encoder<I>,
+    {
+        let now = self.tick(now);
+        if let Err(refusal) = self.check_open() {
+            return Err(refusal.with(item));
+        }
+        let frame = self.codec.encode_frame(item).map_err(SendError::Frame)?;
+        Ok(self.enqueue(frame, deadline, now))
+    }
+
+    /// [`reply`](Self::reply) with a frame that is already encoded: queued
+    /// untracked with the default send deadline, never refused for a full
+    /// queue; refused with [`SendError::Closed`] (the frame handed back)
+    /// once the session is closing or closed.
+    pub fn reply_encoded(
+        &mut self,
+        frame: EncodedFrame,
+        now: Instant,
+    ) -> Result<(), SendError<EncodedFrame>> {
+        let now = self.tick(now);
+        if let Err(refusal) = self.check_open() {
+            return Err(refusal.with(frame));
+        }
+        self.enqueue_untracked(frame, SendDeadline::Default, now);
         Ok(())
     }
 
@@ -863,7 +987,10 @@ impl<C: Decoder> Session<C> {
     fn deadline(&self, timer: Timer) -> Option<Instant> {
         let open = matches!(self.state, State::Open);
         // Liveness is judged only while the session listens to the peer.
-        let listening = open && !self.is_paused() && self.input_end != InputEnd::Failed;
+        let listening = open
+            && !self.is_paused()
+            && self.input_end != InputEnd::Failed
+            && self.backpressured.is_none();
         let after = |from: Instant, d: Option<Duration>| d.and_then(|d| from.checked_add(d));
         match timer {
             Timer::RateResume => match self.reading {
@@ -879,8 +1006,9 @@ impl<C: Decoder> Session<C> {
                 State::Closing { linger_until, .. } => linger_until,
                 _ => None,
             },
+            Timer::SlowConsumer => after(self.backpressured?, self.config.slow_consumer_timeout()),
             Timer::FirstFrame if listening && !self.first_frame_seen => {
-                after(self.started, self.config.first_frame_timeout())
+                after(self.first_frame_from, self.config.first_frame_timeout())
             }
             Timer::Peer if listening => after(self.last_read, self.config.peer_timeout()),
             Timer::Idle if listening => after(self.last_traffic, self.config.idle_timeout()),
@@ -904,7 +1032,7 @@ impl<C: Decoder> Session<C> {
                 let mut out = outcomes!(self);
                 self.queue
                     .expire(now, |tag, outcome| out.record(tag, outcome));
-                self.after_dequeue();
+                self.after_dequeue(now);
             }
             Timer::FailedClose => self.begin_failed_close(),
             Timer::Linger => {
@@ -918,6 +1046,7 @@ impl<C: Decoder> Session<C> {
                 };
                 self.finish(reason);
             }
+            Timer::SlowConsumer => self.finish(CloseReason::SlowConsumer),
             Timer::FirstFrame => self.finish(CloseReason::FirstFrameTimeout),
             Timer::Peer => self.finish(CloseReason::PeerTimeout),
             Timer::Idle => self.finish(CloseReason::IdleTimeout),
@@ -933,6 +1062,7 @@ impl<C: Decoder> Session<C> {
                         .push(Tag::Heartbeat, frame, Deadline::None, |tag, outcome| {
                             out.record(tag, outcome)
                         });
+                    self.check_backpressure(now);
                 }
             }
         }
@@ -981,6 +1111,27 @@ impl<C: Decoder> Session<C> {
         self.queue.push(tag, frame, deadline, |tag, outcome| {
             out.record(tag, outcome)
         });
+        self.check_backpressure(now);
+    }
+
+    /// Queues an accepted untracked frame, packed where the queue's rules
+    /// allow.
+    fn enqueue_untracked(&mut self, frame: EncodedFrame, deadline: SendDeadline, now: Instant) {
+        self.stats.sends_accepted += 1;
+        let deadline = self.queue_deadline(deadline, now);
+        let mut out = outcomes!(self);
+        self.queue
+            .push_untracked(frame, deadline, |tag, outcome| out.record(tag, outcome));
+        self.check_backpressure(now);
+    }
+
+    /// The one refusal of a reply: the session is closing or closed.
+    fn check_open(&mut self) -> Result<(), Refusal> {
+        if matches!(self.state, State::Open) {
+            return Ok(());
+        }
+        self.stats.refused_closed += 1;
+        Err(Refusal::Closed)
     }
 
     /// Where a send's deadline goes in the queue's index.
@@ -999,8 +1150,9 @@ impl<C: Decoder> Session<C> {
         }
     }
 
-    /// After frames left the queue: finish a drained close, or announce room.
-    fn after_dequeue(&mut self) {
+    /// After frames left the queue: finish a drained close, or announce room
+    /// and resume reading at the low-water mark.
+    fn after_dequeue(&mut self, now: Instant) {
         if self.queue.is_empty() {
             if let State::Closing { reason, .. } = &self.state {
                 let reason = reason.clone();
@@ -1012,6 +1164,34 @@ impl<C: Decoder> Session<C> {
             self.writable_owed = false;
             self.events.push_back(Event::Writable);
         }
+        self.check_backpressure(now);
+    }
+
+    /// Pauses reading when the queue reaches either bound and resumes it at
+    /// the low-water mark (see [`is_backpressured`](Self::is_backpressured)).
+    /// Called after every enqueue and every dequeue.
+    #[inline]
+    fn check_backpressure(&mut self, now: Instant) {
+        match self.backpressured {
+            None if !self.has_room() => {
+                self.backpressured = Some(now);
+                self.stats.read_pauses += 1;
+            }
+            Some(_) if self.under_low_water() => {
+                self.backpressured = None;
+                // The session was not listening: liveness starts over.
+                self.last_read = now;
+                self.last_traffic = now;
+                self.first_frame_from = now;
+            }
+            _ => {}
+        }
+    }
+
+    /// At or below half of both bounds, rounded down.
+    fn under_low_water(&self) -> bool {
+        self.queue.len() <= self.config.max_queue_frames() / 2
+            && self.queue.bytes() <= self.config.max_queue_bytes() / 2
     }
 
     fn begin_close(&mut self, reason: CloseReason, now: Instant) {
@@ -1080,6 +1260,7 @@ impl<C: Decoder> Session<C> {
         self.queue.drain(|tag, outcome| out.record(tag, outcome));
         self.state = State::Closed;
         self.writable_owed = false;
+        self.backpressured = None;
         self.heartbeat = None;
         self.input.clear();
         self.reading = Reading::Active;
@@ -1281,6 +1462,7 @@ impl<C: Decoder> fmt::Debug for Session<C> {
             .field("queued_frames", &self.queue.len())
             .field("queued_bytes", &self.queue.bytes())
             .field("reading", &self.reading)
+            .field("backpressured", &self.backpressured)
             .field("pending_events", &self.events.len())
             .field("stats", &self.stats)
             .finish_non_exhaustive()

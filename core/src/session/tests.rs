@@ -1222,3 +1222,178 @@ fn accepts_sends_only_while_open_and_under_both_bounds() {
     s.close(now);
     assert!(!s.accepts_sends(), "closing: no new sends");
 }
+
+// ----- replies and read backpressure -----
+
+#[test]
+fn replies_over_the_bound_are_accepted_and_reading_pauses() {
+    let (mut s, now) = new(config().max_queue_frames(4).build().unwrap());
+    for _ in 0..10 {
+        s.reply(b("re"), now).unwrap();
+    }
+    let id = s.reply_tracked(b("tracked"), SendDeadline::Default, now);
+    let encoded = PacketN::default().encode_frame(b("encoded")).unwrap();
+    s.reply_encoded(encoded, now).unwrap();
+    assert_eq!(s.queued_frames(), 12, "nothing refused");
+    assert!(s.is_backpressured());
+    assert!(!s.wants_read());
+    assert_eq!(s.stats().read_pauses, 1);
+    assert_eq!(s.stats().refused_queue_full, 0);
+    // Bounded sends keep their refusal.
+    assert!(matches!(s.send(b("x"), now), Err(SendError::QueueFull(_))));
+    // What was already read is still decoded.
+    feed(&mut s, &wire(&["in"]), now);
+    write_all(&mut s, now);
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs), [b("in")]);
+    assert_eq!(outcomes(&evs), [(id.unwrap().get(), SendOutcome::Sent)]);
+    let done = s.take_untracked_finished();
+    assert_eq!(done.frames, 11, "untracked, as send_untracked");
+    assert!(s.wants_read());
+}
+
+#[test]
+fn replies_are_refused_only_once_closing_or_closed_or_when_the_codec_refuses() {
+    let codec = PacketN::builder().max_frame_len(4).build().unwrap();
+    let now = t0();
+    let mut s = Session::new(codec, config().max_queue_frames(1).build().unwrap(), now);
+    assert!(matches!(
+        s.reply(b("too long"), now),
+        Err(SendError::Frame(_))
+    ));
+    assert_eq!(s.queued_frames(), 0);
+    s.reply(b("ok"), now).unwrap();
+    s.reply(b("ok"), now).unwrap();
+    s.close(now);
+    assert!(matches!(s.reply(b("late"), now), Err(SendError::Closed(_))));
+    assert!(matches!(
+        s.reply_tracked(b("late"), SendDeadline::Never, now),
+        Err(SendError::Closed(_))
+    ));
+    let frame = crate::EncodedFrame::contiguous(Bytes::from_static(b"\0\0\0\x01c"));
+    assert!(matches!(
+        s.reply_encoded(frame, now),
+        Err(SendError::Closed(_))
+    ));
+    assert_eq!(s.stats().refused_closed, 3);
+}
+
+#[test]
+fn reading_resumes_at_the_low_water_mark_not_before() {
+    // Frame bound 5: low water 2 frames (half, rounded down).
+    let (mut s, now) = new(config().max_queue_frames(5).build().unwrap());
+    for _ in 0..6 {
+        s.reply_tracked(b("abcd"), SendDeadline::Default, now)
+            .unwrap();
+    }
+    assert!(s.is_backpressured());
+    for left in [5, 4, 3] {
+        write(&mut s, 8, now);
+        assert_eq!(s.queued_frames(), left);
+        assert!(!s.wants_read(), "{left} frames queued: still paused");
+    }
+    write(&mut s, 8, now);
+    assert_eq!(s.queued_frames(), 2);
+    assert!(s.wants_read() && !s.is_backpressured());
+
+    // Byte bound 40: low water 20 bytes, whatever the frame count.
+    let (mut s, now) = new(config().max_queue_bytes(40).build().unwrap());
+    for _ in 0..5 {
+        s.reply_tracked(b("abcd"), SendDeadline::Default, now)
+            .unwrap(); // 8 bytes each
+    }
+    assert!(s.is_backpressured(), "40 bytes: at the bound");
+    write(&mut s, 19, now);
+    assert_eq!(s.queued_bytes(), 21);
+    assert!(s.is_backpressured());
+    write(&mut s, 1, now);
+    assert!(!s.is_backpressured());
+    assert_eq!(s.stats().read_pauses, 1);
+}
+
+#[test]
+fn the_slow_consumer_timer_closes_with_slow_consumer_at_exactly_since_plus_t() {
+    let t = secs(2);
+    let (mut s, now) = new(config()
+        .max_queue_frames(1)
+        .slow_consumer_timeout(Some(t))
+        .send_timeout(None)
+        .build()
+        .unwrap());
+    assert_eq!(s.poll_timeout(), None, "nothing armed before the pause");
+    let since = now + secs(1);
+    let id = s.reply_tracked(b("unread"), SendDeadline::Default, since);
+    assert!(s.is_backpressured());
+    assert_eq!(s.poll_timeout(), Some(since + t));
+    s.handle_timeout(since + t - Duration::from_nanos(1));
+    assert!(!s.is_closed());
+    s.handle_timeout(since + t);
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(id.unwrap().get(), CLOSED)]);
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::SlowConsumer)
+    ));
+}
+
+#[test]
+fn the_slow_consumer_timer_is_disarmed_when_reading_resumes() {
+    let (mut s, now) = new(config()
+        .max_queue_frames(1)
+        .slow_consumer_timeout(Some(secs(2)))
+        .build()
+        .unwrap());
+    s.reply(b("x"), now).unwrap();
+    write_all(&mut s, now + secs(1));
+    s.handle_timeout(now + secs(10));
+    assert!(!s.is_closed());
+    // A new pause counts from its own start.
+    s.reply(b("y"), now + secs(10)).unwrap();
+    assert_eq!(s.poll_timeout(), Some(now + secs(12)));
+    assert_eq!(s.stats().read_pauses, 2);
+}
+
+#[test]
+fn liveness_is_not_judged_while_backpressured_and_restarts_on_resume() {
+    for (cfg, reason) in [
+        (config().peer_timeout(Some(secs(1))), "peer"),
+        (config().idle_timeout(Some(secs(1))), "idle"),
+        (config().first_frame_timeout(Some(secs(1))), "first frame"),
+    ] {
+        let (mut s, now) = new(cfg.max_queue_frames(1).send_timeout(None).build().unwrap());
+        s.reply(b("unread"), now).unwrap();
+        assert!(s.is_backpressured());
+        s.handle_timeout(now + secs(10));
+        assert!(!s.is_closed(), "{reason}: judged while backpressured");
+        let resumed = now + secs(10);
+        write_all(&mut s, resumed);
+        assert!(s.wants_read());
+        s.handle_timeout(resumed + secs(1) - Duration::from_nanos(1));
+        assert!(!s.is_closed(), "{reason}: its clock restarted on resume");
+        s.handle_timeout(resumed + secs(1));
+        let expected = match reason {
+            "peer" => matches!(
+                closed_reason(&events(&mut s)),
+                Some(CloseReason::PeerTimeout)
+            ),
+            "idle" => matches!(
+                closed_reason(&events(&mut s)),
+                Some(CloseReason::IdleTimeout)
+            ),
+            _ => matches!(
+                closed_reason(&events(&mut s)),
+                Some(CloseReason::FirstFrameTimeout)
+            ),
+        };
+        assert!(expected, "{reason}");
+    }
+}
+
+#[test]
+fn config_rejects_a_zero_slow_consumer_timeout() {
+    assert!(config()
+        .slow_consumer_timeout(Some(Duration::ZERO))
+        .build()
+        .is_err());
+    assert_eq!(SessionConfig::default().slow_consumer_timeout(), None);
+}

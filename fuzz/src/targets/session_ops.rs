@@ -3,7 +3,8 @@
 //!
 //! - Model mode (even first byte): the operations of the proptest
 //!   `core/tests/session_model.rs` (send: encoded, pre-encoded or untracked, with any
-//!   deadline; write k bytes through a few vectored slices; feed inbound
+//!   deadline; reply, with read backpressure and the slow-consumer timeout,
+//!   when bit 1 of the mode byte is set; write k bytes through a few vectored slices; feed inbound
 //!   chunks through both read paths; end of stream; time steps forwards and
 //!   backwards; heartbeat changes; close; abort) run against the reference
 //!   model shared with it (included by path): after every operation the
@@ -11,14 +12,17 @@
 //! - Wide mode (odd first byte): configurations the model does not cover
 //!   (inbound rate limits under both policies, first-frame and idle
 //!   timeouts, 1-, 2- and 4-byte headers, small maximum frame lengths,
-//!   discard or fail on oversize, arbitrary inbound garbage), checked
-//!   against the invariants alone.
+//!   discard or fail on oversize, arbitrary inbound garbage, tracked and
+//!   untracked replies, a slow-consumer timeout), checked against the
+//!   invariants alone.
 //!
 //! Invariants in both modes: no panic; every `SendId` ends exactly once;
 //! `Closed` comes once and last; `poll_timeout` is never before `now`, and
 //! right after `handle_timeout(now)` nothing is due at `now`; the bytes
 //! handed to `on_written` decode to exactly the frames reported `Sent` plus
-//! the heartbeats, in order.
+//! the heartbeats and untracked replies, in order; reading pauses at either
+//! queue bound and resumes at half of both (wide mode checks the bounds;
+//! model mode, the exact instants).
 //!
 //! Every byte string is a valid input: a field past the end reads 0.
 
@@ -30,11 +34,15 @@ mod model;
 use bytes::{BufMut, Bytes, BytesMut};
 use castnet_core::frame::{Decoder, HeaderLen, OversizePolicy};
 use castnet_core::limits::{Rate, RateLimit, RatePolicy};
-use castnet_core::{EncodedFrame, Event, PacketN, SendDeadline, Session, SessionConfig};
+use castnet_core::{
+    EncodedFrame, Event, PacketN, SendDeadline, SendFailure, Session, SessionConfig,
+};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const HEARTBEAT: &[u8] = b"hb";
+/// The name of an untracked reply in wide mode (a SendId never gets there).
+const UNTRACKED: &[u8] = &[0xff; 8];
 
 /// Reads the fuzz input front to back; zeroes once it runs out.
 struct Reader<'a>(&'a [u8]);
@@ -121,6 +129,7 @@ fn config(input: &mut Reader) -> SessionConfig {
         .idle_timeout(input.timeout(8000))
         .read_chunk(usize::from(input.u8()) + 1)
         .rate_limit(rate_limit)
+        .slow_consumer_timeout(input.timeout(8000))
         .build()
         .expect("every option here is in range")
 }
@@ -166,7 +175,7 @@ impl Run {
     fn op(&mut self, input: &mut Reader) {
         let now = self.now();
         let s = &mut self.session;
-        match input.u8() % 11 {
+        match input.u8() % 12 {
             0 | 1 => {
                 // A payload that names its SendId, so the wire can be checked.
                 let mut payload = self.accepted.to_be_bytes().to_vec();
@@ -179,15 +188,16 @@ impl Run {
                     }
                     _ => SendDeadline::Never,
                 };
-                let accepted = if input.bool() {
-                    match self.encoder.encode_to_bytes(&payload) {
+                let accepted = match input.u8() % 3 {
+                    0 => match self.encoder.encode_to_bytes(&payload) {
                         Ok(bytes) => s
                             .send_encoded(EncodedFrame::contiguous(bytes), deadline, now)
                             .is_ok(),
                         Err(_) => false,
-                    }
-                } else {
-                    s.send_with(Bytes::from(payload), deadline, now).is_ok()
+                    },
+                    1 => s.send_with(Bytes::from(payload), deadline, now).is_ok(),
+                    // Never refused for a full queue.
+                    _ => s.reply_tracked(Bytes::from(payload), deadline, now).is_ok(),
                 };
                 if accepted {
                     self.accepted += 1;
@@ -266,17 +276,59 @@ impl Run {
                 };
                 let _ = s.set_heartbeat(setting, now);
             }
-            _ => {
+            10 => {
                 if input.bool() {
                     s.close(now);
                 } else {
                     s.abort();
                 }
             }
+            _ => {
+                // An untracked reply, named by a prefix no SendId takes.
+                let mut payload = UNTRACKED.to_vec();
+                payload.resize(8 + usize::from(input.u8() % 64), 0x5a);
+                let refused = if input.bool() {
+                    s.reply(Bytes::from(payload), now)
+                        .err()
+                        .map(|e| e.failure())
+                } else {
+                    match self.encoder.encode_to_bytes(&payload) {
+                        Ok(bytes) => s
+                            .reply_encoded(EncodedFrame::contiguous(bytes), now)
+                            .err()
+                            .map(|e| e.failure()),
+                        Err(_) => None,
+                    }
+                };
+                assert_ne!(
+                    refused,
+                    Some(Some(SendFailure::QueueFull)),
+                    "a reply is never refused for a full queue"
+                );
+            }
         }
         self.drain();
+        self.check_backpressure();
         if let Some(deadline) = self.session.poll_timeout() {
             assert!(deadline >= self.now(), "poll_timeout before now");
+        }
+    }
+
+    /// Reading pauses from either queue bound to half of both, and never
+    /// on a closed session.
+    fn check_backpressure(&self) {
+        let s = &self.session;
+        let (frames, bytes) = (s.queued_frames(), s.queued_bytes());
+        let cfg = s.config();
+        if s.is_closed() {
+            assert!(!s.is_backpressured());
+        } else if frames >= cfg.max_queue_frames() || bytes >= cfg.max_queue_bytes() {
+            assert!(s.is_backpressured(), "at a bound, reading goes on");
+        } else if frames <= cfg.max_queue_frames() / 2 && bytes <= cfg.max_queue_bytes() / 2 {
+            assert!(!s.is_backpressured(), "at the low-water mark, still paused");
+        }
+        if s.is_backpressured() {
+            assert!(!s.wants_read());
         }
     }
 
@@ -291,9 +343,12 @@ impl Run {
         let mut buf = BytesMut::from(&self.wire[..]);
         let mut ids = Vec::new();
         let mut heartbeats = 0;
+        let mut untracked = 0;
         while let Ok(Some(frame)) = decoder.decode(&mut buf) {
             if frame.as_ref() == HEARTBEAT {
                 heartbeats += 1;
+            } else if frame.starts_with(UNTRACKED) {
+                untracked += 1;
             } else {
                 ids.push(u64::from_be_bytes(
                     frame[..8].try_into().expect("8-byte id prefix"),
@@ -303,21 +358,31 @@ impl Run {
         assert_eq!(ids, self.sent);
         let stats = self.session.stats();
         assert_eq!(stats.heartbeats_sent, heartbeats);
+        assert_eq!(stats.sent, self.sent.len() as u64 + untracked);
         assert_eq!(stats.bytes_out, self.wire.len() as u64);
     }
 }
 
 /// Model mode: a configuration, the peer's frames, then operations.
-fn model_mode(input: &mut Reader) {
+fn model_mode(input: &mut Reader, replies: bool) {
     let millis = |input: &mut Reader, modulo: u16| u64::from(input.u16() % modulo);
-    let cfg = model::Cfg {
+    let deadline = |input: &mut Reader| match input.u8() % 4 {
+        0 | 1 => model::Deadline::Default,
+        2 => model::Deadline::After(millis(input, 4000)),
+        _ => model::Deadline::Never,
+    };
+    let mut cfg = model::Cfg {
         max_frames: usize::from(input.u8() % 8) + 1,
         max_bytes: usize::from(input.u16() % 160) + 1,
         send_timeout: input.bool().then(|| millis(input, 5000) + 1),
         linger: millis(input, 4000),
         peer_timeout: input.bool().then(|| millis(input, 7000) + 1000),
         keep_buffers: millis(input, 3000),
+        slow_consumer: None,
     };
+    if replies {
+        cfg.slow_consumer = input.bool().then(|| millis(input, 4000) + 1);
+    }
     let frames = (0..input.u8() % 10)
         .map(|_| {
             let len = usize::from(input.u8() % 30);
@@ -327,14 +392,13 @@ fn model_mode(input: &mut Reader) {
     let peer = (frames, input.u8() % 5 == 0);
     let mut ops = Vec::new();
     while !input.0.is_empty() && ops.len() < 400 {
-        ops.push(match input.u8() % 11 {
+        // Replies are op 11, only when enabled: op bytes of older seeds
+        // keep their meaning.
+        let kinds = if replies { 12 } else { 11 };
+        ops.push(match input.u8() % kinds {
             0 => model::Op::Send {
                 len: usize::from(input.u8() % 40),
-                deadline: match input.u8() % 4 {
-                    0 | 1 => model::Deadline::Default,
-                    2 => model::Deadline::After(millis(input, 4000)),
-                    _ => model::Deadline::Never,
-                },
+                deadline: deadline(input),
                 how: [
                     model::SendHow::Codec,
                     model::SendHow::PreEncoded,
@@ -359,13 +423,17 @@ fn model_mode(input: &mut Reader) {
                 lens: (0..input.u8() % 6)
                     .map(|_| usize::from(input.u16() % 1040))
                     .collect(),
-                deadline: match input.u8() % 4 {
-                    0 | 1 => model::Deadline::Default,
-                    2 => model::Deadline::After(millis(input, 4000)),
-                    _ => model::Deadline::Never,
+                deadline: deadline(input),
+            },
+            10 => model::Op::Abort,
+            _ => model::Op::Reply {
+                len: usize::from(input.u8() % 40),
+                how: match input.u8() % 3 {
+                    0 => model::ReplyHow::Untracked,
+                    1 => model::ReplyHow::Encoded,
+                    _ => model::ReplyHow::Tracked(deadline(input)),
                 },
             },
-            _ => model::Op::Abort,
         });
     }
     model::run(cfg, peer, ops);
@@ -396,14 +464,18 @@ fn wide_mode(input: &mut Reader) {
     run.finish();
 }
 
-/// Reader layout: a mode byte (even: model mode, odd: wide mode), then that
+/// Input layout: a mode byte (odd: wide mode; even: model mode, with
+/// replies and the slow-consumer timeout when bit 1 is set), then that
 /// mode's configuration and operations, as read by `model_mode` and
 /// `wide_mode`. Unlike the decode targets, numbers are big-endian: the
-/// layout predates `crate::input`, and existing seeds keep their meaning.
+/// layout predates `crate::input`. A model-mode seed whose mode byte has
+/// bit 1 clear reads exactly as before replies existed, so older seeds
+/// keep their meaning.
 pub fn session_ops(data: &[u8]) {
     let mut input = Reader(data);
-    if input.u8() % 2 == 0 {
-        model_mode(&mut input);
+    let mode = input.u8();
+    if mode % 2 == 0 {
+        model_mode(&mut input, mode & 2 != 0);
     } else {
         wide_mode(&mut input);
     }
