@@ -2,13 +2,13 @@
 
 use crate::config::Config;
 use crate::handle::{Session, Shared};
-use crate::owner::{Owner, Sink};
+use crate::owner::{Conn, Owner, Sink};
 use crate::recv::{recv_queue, RecvSink};
 use crate::runtime::{AsyncStream, Runtime, Stream};
 use crate::stats::StatsCell;
 use crate::wait::Signal;
 use castnet_core::hub::PeerAddr;
-use castnet_core::session::Session as CoreSession;
+use castnet_core::session::{CloseReason, Session as CoreSession};
 use castnet_core::sync::{QueueBound, SendQuota};
 use castnet_core::{Decoder, SessionId};
 use std::future::Future;
@@ -18,6 +18,25 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tracing::Instrument;
+
+/// A dialled session's frames go to `recv`.
+impl<C> Sink<C> for RecvSink<C::Item>
+where
+    C: Decoder,
+    C::Item: Send,
+{
+    fn frame(&mut self, _cx: &mut Conn<'_, C>, frame: C::Item) -> bool {
+        self.deliver(frame)
+    }
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.poll_room(cx)
+    }
+
+    fn closed(&mut self, _session: Option<&Session<C>>, _reason: &CloseReason) {
+        self.close();
+    }
+}
 
 /// Which side a connection is on.
 pub(crate) enum Role {

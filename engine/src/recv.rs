@@ -3,10 +3,7 @@
 //! frame already read is never dropped: frames read together with the end of
 //! stream still reach `recv` after the session has closed.
 
-use crate::owner::{Conn, Sink};
 use crate::wait::Signal;
-use castnet_core::session::CloseReason;
-use castnet_core::Decoder;
 use event_listener::EventListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -74,12 +71,10 @@ impl<T> RecvQueue<T> {
     }
 }
 
-impl<C> Sink<C> for RecvSink<C::Item>
-where
-    C: Decoder,
-    C::Item: Send,
-{
-    fn frame(&mut self, _cx: &mut Conn<'_, C>, frame: C::Item) -> bool {
+impl<T> RecvSink<T> {
+    /// Hands a frame to `recv`; `false` once the queue is at its limit (the
+    /// connection should stop reading until [`poll_room`](Self::poll_room)).
+    pub(crate) fn deliver(&mut self, frame: T) -> bool {
         let before = self.gate.queued.fetch_add(1, Ordering::AcqRel);
         if self.tx.try_send(frame).is_err() {
             // Nobody can receive any more: the frame is dropped.
@@ -89,14 +84,16 @@ where
         before + 1 < self.gate.limit
     }
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Ready once the queue is below its limit again.
+    pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let gate = &self.gate;
         gate.room
             .poll_until(&mut self.waiting, cx, || (!gate.is_full()).then_some(()))
     }
 
-    fn closed(&mut self, _session: Option<&crate::Session<C>>, _reason: &CloseReason) {
-        // Frames already sent stay readable; `recv` ends after them.
+    /// No more frames come; those sent stay readable and `recv` ends after
+    /// them.
+    pub(crate) fn close(&self) {
         self.tx.close();
     }
 }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Server memory per idle connection, as process RSS (BENCH-PROTOCOL.md
+# servers): start the server, open CONNS connections to it, send one 64-byte
+# frame on each and read its echo, leave them idle for IDLE seconds, then
+# read the server's RSS. Prints one JSON line per server:
+# {"server", "runtime", "conns", "rss_before_kib", "rss_after_kib", "bytes_per_conn"}.
+#
+#   bash examples/bench/idle_rss.sh                      # echo_server on tokio and smol, baseline_echo
+#   CONNS=5000 IDLE=5 SERVERS="echo_server:tokio" bash examples/bench/idle_rss.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CONNS="${CONNS:-5000}"
+IDLE="${IDLE:-5}"
+SERVERS="${SERVERS:-echo_server:tokio echo_server:smol baseline_echo:tokio}"
+ulimit -n $((CONNS * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+cargo build --release -q -p castnet-examples
+B=target/release
+
+for entry in $SERVERS; do
+    bin=${entry%%:*} runtime=${entry#*:}
+    port=$((20000 + RANDOM % 20000))
+    "$B/$bin" --addr "127.0.0.1:$port" --runtime "$runtime" --workers 1 > /tmp/idle-rss-server.out 2>/dev/null &
+    pid=$!
+    for _ in $(seq 100); do grep -q "listening on" /tmp/idle-rss-server.out 2>/dev/null && break; sleep 0.05; done
+    python3 - "$port" "$pid" "$CONNS" "$IDLE" "$bin" "$runtime" <<'PY'
+import json, socket, struct, sys, time
+port, pid, conns, idle, name, runtime = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
+def rss_kib():
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+before = rss_kib()
+payload = b"x" * 64
+frame = struct.pack(">I", len(payload)) + payload
+socks = []
+for _ in range(conns):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(20)
+    s.sendall(frame)
+    socks.append(s)
+for s in socks:
+    got = b""
+    while len(got) < len(frame):
+        chunk = s.recv(len(frame) - len(got))
+        if not chunk:
+            sys.exit(f"{name}: connection closed before its echo")
+        got += chunk
+    assert got == frame, "echo differs"
+time.sleep(idle)
+after = rss_kib()
+print(json.dumps({"server": name, "runtime": runtime, "conns": conns, "idle_s": idle,
+                  "rss_before_kib": before, "rss_after_kib": after,
+                  "bytes_per_conn": round((after - before) * 1024 / conns)}))
+for s in socks:
+    s.close()
+PY
+    kill -TERM "$pid"; wait "$pid" || true
+done
