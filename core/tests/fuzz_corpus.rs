@@ -26,12 +26,13 @@ const TARGETS: &[(&str, Target)] = &[
     ("decode_lines", targets::decode_lines),
     ("decode_raw", targets::decode_raw),
     ("decode_envelope", targets::decode_envelope),
+    ("session_ops", targets::session_ops),
 ];
 
 /// Fuzz targets whose logic still lives in their `fuzz_targets/<name>.rs`
-/// (operation sequences against the session, hub and ring models), so they cannot
-/// be replayed here until it moves into `fuzz/src/targets`.
-const STANDALONE: &[&str] = &["hub_ops", "ring_ops", "session_ops"];
+/// (operation sequences against the hub and ring models), so they cannot be
+/// replayed here until it moves into `fuzz/src/targets`.
+const STANDALONE: &[&str] = &["hub_ops", "ring_ops"];
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
@@ -96,6 +97,11 @@ fn decode_raw_seeds_replay_cleanly() {
 #[test]
 fn decode_envelope_seeds_replay_cleanly() {
     replay("decode_envelope");
+}
+
+#[test]
+fn session_ops_seeds_replay_cleanly() {
+    replay("session_ops");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `Session` against the reference model of `support/session_model.rs` over
 //! random operation sequences: send (encoded by the session, pre-encoded, or
-//! untracked, with any deadline; or a batch of untracked ones packed), write k bytes through a few vectored slices, feed
+//! untracked, with any deadline; or a batch of untracked ones packed), reply
+//! (untracked, pre-encoded or tracked: never refused for a full queue, so
+//! reading pauses instead), write k bytes through a few vectored slices, feed
 //! inbound chunks (two read paths), end of stream, advance time by random
 //! steps (also backwards), set or clear the heartbeat, close, abort. After
 //! every operation the events must be exactly the model's, and after every
@@ -11,7 +13,7 @@
 #[path = "support/session_model.rs"]
 mod model;
 
-use model::{Cfg, Deadline, Op, SendHow};
+use model::{Cfg, Deadline, Op, ReplyHow, SendHow};
 use proptest::prelude::*;
 
 fn op() -> impl Strategy<Value = Op> {
@@ -27,6 +29,12 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(len, deadline, how)| Op::Send { len, deadline, how }),
         2 => (prop::collection::vec(prop_oneof![9 => 0usize..40, 1 => 1000usize..1030], 0..6), deadline())
             .prop_map(|(lens, deadline)| Op::SendPacked { lens, deadline }),
+        3 => (prop_oneof![9 => 0usize..40, 1 => 1000usize..1030], prop_oneof![
+                Just(ReplyHow::Untracked),
+                Just(ReplyHow::Encoded),
+                deadline().prop_map(ReplyHow::Tracked),
+            ])
+            .prop_map(|(len, how)| Op::Reply { len, how }),
         5 => (0usize..120, 1usize..8).prop_map(|(max, slices)| Op::Write { max, slices }),
         4 => (0usize..60, any::<bool>()).prop_map(|(len, into_slice)| Op::Feed { len, into_slice }),
         1 => Just(Op::FeedNothing),
@@ -47,25 +55,31 @@ fn cfg() -> impl Strategy<Value = Cfg> {
         0u64..4000,
         prop::option::weighted(0.4, 1000u64..8000),
         prop_oneof![Just(0u64), 1u64..3000],
+        prop::option::weighted(0.3, 1u64..4000),
     )
         .prop_map(
-            |(max_frames, max_bytes, send_timeout, linger, peer_timeout, keep_buffers)| Cfg {
+            |(max_frames, max_bytes, send_timeout, linger, peer_timeout, keep_buffers, slow)| Cfg {
                 max_frames,
                 max_bytes,
                 send_timeout,
                 linger,
                 peer_timeout,
                 keep_buffers,
+                slow_consumer: slow,
             },
         )
 }
 
-/// What the peer sends: whole frames, then perhaps a header declaring 4 GiB.
+/// What the peer sends: whole frames, then perhaps a header declaring 4 GiB
+/// (always after some frames, whose replies must still drain).
 fn peer() -> impl Strategy<Value = (Vec<Vec<u8>>, bool)> {
-    (
-        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..30), 0..10),
-        prop::bool::weighted(0.2),
-    )
+    let frames = |n: std::ops::Range<usize>| {
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..30), n)
+    };
+    prop_oneof![
+        4 => (frames(0..10), Just(false)),
+        1 => (frames(1..10), Just(true)),
+    ]
 }
 
 proptest! {

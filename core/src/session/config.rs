@@ -16,6 +16,7 @@ use std::time::Duration;
 /// | `read_chunk` | 8 KiB |
 /// | `keep_buffers` | 1 s |
 /// | `rate_limit` | none |
+/// | `slow_consumer_timeout` | none |
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,6 +44,7 @@ pub struct SessionConfig {
     read_chunk: usize,
     keep_buffers: Duration,
     rate_limit: Option<RateLimit>,
+    slow_consumer_timeout: Option<Duration>,
 }
 
 impl Default for SessionConfig {
@@ -58,6 +60,7 @@ impl Default for SessionConfig {
             read_chunk: 8 * 1024,
             keep_buffers: Duration::from_secs(1),
             rate_limit: None,
+            slow_consumer_timeout: None,
         }
     }
 }
@@ -123,6 +126,12 @@ impl SessionConfig {
     /// The inbound rate limit.
     pub fn rate_limit(&self) -> Option<RateLimit> {
         self.rate_limit
+    }
+
+    /// Close with `SlowConsumer` once the send queue has kept reading paused
+    /// this long. `None`: keep waiting.
+    pub fn slow_consumer_timeout(&self) -> Option<Duration> {
+        self.slow_consumer_timeout
     }
 }
 
@@ -206,6 +215,20 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Close a session whose send queue keeps reading paused this long
+    /// ([`CloseReason::SlowConsumer`]; what is queued fails `Closed`);
+    /// `None` (the default) keeps waiting. Reading pauses from the moment the
+    /// queue reaches its bound (only replies,
+    /// [`Session::reply`](super::Session::reply), take it past) until it is
+    /// down to half of it: see
+    /// [`Session::is_backpressured`](super::Session::is_backpressured).
+    ///
+    /// [`CloseReason::SlowConsumer`]: super::CloseReason::SlowConsumer
+    pub fn slow_consumer_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.slow_consumer_timeout = timeout;
+        self
+    }
+
     /// The configuration, or the first option that cannot work.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let c = &self.config;
@@ -217,6 +240,7 @@ impl SessionConfigBuilder {
             ("peer_timeout", c.peer_timeout),
             ("first_frame_timeout", c.first_frame_timeout),
             ("idle_timeout", c.idle_timeout),
+            ("slow_consumer_timeout", c.slow_consumer_timeout),
         ] {
             if timeout == Some(Duration::ZERO) {
                 return Err(ConfigError::OutOfRange {

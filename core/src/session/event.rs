@@ -74,10 +74,17 @@ pub enum CloseReason {
     /// No traffic in either direction for the idle timeout.
     #[error("idle for longer than the idle timeout")]
     IdleTimeout,
+    /// The send queue kept reading paused (the peer did not read what it
+    /// was sent) for the configured slow-consumer timeout; what was queued
+    /// failed `Closed`.
+    #[error("the peer did not read what it was sent within the slow-consumer timeout")]
+    SlowConsumer,
     /// The peer went over the inbound rate limit under the `Close` policy.
     #[error("the peer exceeded the inbound rate limit")]
     RateLimited,
-    /// The inbound stream could not be decoded.
+    /// The inbound stream could not be decoded. Reading stopped at the
+    /// error; the frames before it were delivered, then the queue drained
+    /// (or was cut at the linger time).
     #[error("inbound stream error: {0}")]
     Frame(#[source] FrameError),
     /// Reading from or writing to the connection failed (reset, broken

@@ -41,7 +41,9 @@ macro_rules! outcomes {
 ///   [`chunks_vectored`](Self::chunks_vectored) / [`chunk`](Self::chunk),
 ///   [`poll_timeout`](Self::poll_timeout), [`wants_read`](Self::wants_read),
 ///   [`wants_write`](Self::wants_write).
-/// - **commands** — [`send`](Self::send), [`send_with`](Self::send_with),
+/// - **commands** — [`reply`](Self::reply), [`reply_tracked`](Self::reply_tracked),
+///   [`reply_encoded`](Self::reply_encoded) (never refused for a full queue),
+///   [`send`](Self::send), [`send_with`](Self::send_with),
 ///   [`send_encoded`](Self::send_encoded), [`set_heartbeat`](Self::set_heartbeat),
 ///   [`close`](Self::close), [`abort`](Self::abort).
 /// - **getters** — [`stats`](Self::stats), [`is_closed`](Self::is_closed),
@@ -59,7 +61,8 @@ macro_rules! outcomes {
 ///    every wake-up means a late timer never lets an expired send slip out.
 /// 2. Input: read into `read_buf()` / `read_space()`, report `on_read(n, now)`;
 ///    a read of 0 bytes at end of stream is `on_eof(now)`.
-/// 3. Commands from the user: `send`, `set_heartbeat`, `close`, `abort`.
+/// 3. Commands from the user: `send`, `set_heartbeat`, `close`, `abort`
+///    (handlers that run in this loop answer frames with `reply`).
 /// 4. Output: if `wants_write()`, one vectored write of `chunks_vectored`, then
 ///    `on_written(n, now)` with however many bytes the OS took.
 /// 5. Drain `poll_event()` until `None`: frames, send outcomes, `Writable`,
@@ -67,6 +70,24 @@ macro_rules! outcomes {
 ///    runtime loops back to 4 while `wants_write()` and the socket takes more.
 /// 6. Wait for: readable if `wants_read()`, writable if `wants_write()`, a
 ///    command, or `poll_timeout()`. After `Closed`, drop the socket.
+///
+/// A fatal decode error (a header over the codec's maximum, a partial frame
+/// at end of stream) stops reading at once: `wants_read()` turns false and
+/// nothing more is decoded. The frames decoded before it are still
+/// delivered, and sends are still accepted until every event from before
+/// the error has been taken; the `poll_event` call that finds none of them
+/// left begins a graceful close with `CloseReason::Frame(error)`, as
+/// `close` does (the queue drains within `linger`). So a loop that replies
+/// to each frame before it polls the next gets every reply written.
+///
+/// A loop that queues replies through [`reply`](Self::reply) stops reading
+/// while `wants_read()` is false, and this is how backpressure reaches TCP:
+/// a reply is never refused for a full queue, so instead the session stops
+/// wanting input from the moment its queue reaches either bound until it
+/// has drained to half of it ([`is_backpressured`](Self::is_backpressured));
+/// what the peer sends meanwhile waits in the kernel, its TCP window
+/// closes, and a peer that asks faster than it reads is slowed down (or,
+/// with a `slow_consumer_timeout`, closed).
 ///
 /// `poll_timeout` returns `now` while events are waiting, so a loop that
 /// forgets step 5 does not sleep on them. Queued bytes are reported by
@@ -102,7 +123,7 @@ macro_rules! outcomes {
 ///                 Event::Frame(f) => {
 ///                     // An echo: the reply is written on the next turn of the loop.
 ///                     if f.as_ref() != b"pong" {
-///                         let _ = s.send(Bytes::from_static(b"pong"), now);
+///                         s.reply(Bytes::from_static(b"pong"), now).unwrap();
 ///                         replied = true;
 ///                     }
 ///                     frames.push(f);
@@ -162,13 +183,18 @@ pub struct Session<C: Decoder> {
     config: SessionConfig,
     /// The latest instant seen.
     now: Instant,
-    started: Instant,
+    /// Where the first-frame deadline counts from: the start, or the end of
+    /// the last backpressure pause (the session was not listening).
+    first_frame_from: Instant,
     state: State,
 
     queue: SendQueue,
     next_id: u64,
     /// A send was refused `QueueFull` and no `Writable` has followed yet.
     writable_owed: bool,
+    /// Since when the queue has kept reading paused: set when it reaches
+    /// either bound, cleared at the low-water mark (see `is_backpressured`).
+    backpressured: Option<Instant>,
     heartbeat: Option<Heartbeat>,
     last_write: Instant,
 
@@ -184,6 +210,9 @@ pub struct Session<C: Decoder> {
     last_traffic: Instant,
 
     events: VecDeque<Event<C::Item>>,
+    /// A fatal decode error whose graceful close waits for the events before
+    /// it to be polled.
+    failed_close: Option<FailedClose>,
     /// Untracked sends ended since the last `take_untracked_finished`.
     untracked: UntrackedFinished,
     stats: SessionStats,
@@ -206,6 +235,20 @@ enum InputEnd {
     /// `on_eof` was called; what is buffered is still to be decoded.
     EofPending,
     Ended,
+    /// A fatal decode error: nothing more is read or decoded.
+    Failed,
+}
+
+/// The graceful close a fatal decode error calls for, once the events
+/// decoded before it have been taken (so replies to them are accepted).
+#[derive(Debug)]
+struct FailedClose {
+    error: FrameError,
+    /// Events queued before the error and not yet polled.
+    before: usize,
+    /// When the error was found: the close is due from then on, once
+    /// `before` is 0.
+    at: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,11 +294,12 @@ impl<C: Decoder> Session<C> {
             codec,
             config,
             now,
-            started: now,
+            first_frame_from: now,
             state: State::Open,
             queue: SendQueue::new(keep_spare),
             next_id: 0,
             writable_owed: false,
+            backpressured: None,
             heartbeat: None,
             last_write: now,
             input: ReadBuffer::default(),
@@ -267,6 +311,7 @@ impl<C: Decoder> Session<C> {
             last_read: now,
             last_traffic: now,
             events: VecDeque::new(),
+            failed_close: None,
             untracked: UntrackedFinished::default(),
             stats: SessionStats::default(),
         }
@@ -312,10 +357,32 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Whether the runtime should read: false once closed, after end of
-    /// stream, and while the rate limit pauses reading.
+    /// stream or a fatal decode error, while the rate limit pauses reading,
+    /// and while the send queue is backpressured
+    /// ([`is_backpressured`](Self::is_backpressured)).
     #[must_use]
     pub fn wants_read(&self) -> bool {
-        !self.is_closed() && self.input_end == InputEnd::Open && !self.is_paused()
+        !self.is_closed()
+            && self.input_end == InputEnd::Open
+            && !self.is_paused()
+            && self.backpressured.is_none()
+    }
+
+    /// True while the send queue keeps reading paused: from the moment it
+    /// holds at least `max_queue_bytes` bytes or `max_queue_frames` frames
+    /// (which only replies, never refused for a full queue, can take it
+    /// past) until it is down to at most half of each bound, rounded down
+    /// (the low-water mark; so a bound of 1 resumes only once the queue is
+    /// empty). Meanwhile [`wants_read`](Self::wants_read) is false, so a peer
+    /// that does not read what it is sent is not read either and TCP flow
+    /// control slows it down; liveness (peer, idle and first-frame timeouts)
+    /// is not judged, and those clocks restart when reading resumes. See
+    /// also [`SessionConfigBuilder::slow_consumer_timeout`].
+    ///
+    /// [`SessionConfigBuilder::slow_consumer_timeout`]: super::SessionConfigBuilder::slow_consumer_timeout
+    #[must_use]
+    pub fn is_backpressured(&self) -> bool {
+        self.backpressured.is_some()
     }
 
     /// Whether bytes are queued for the socket.
@@ -362,14 +429,17 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Reports `n` bytes read into [`read_buf`](Self::read_buf) or
-    /// [`read_space`](Self::read_space), and decodes what it can. Frames,
-    /// discard reports and a fatal decode error (which closes the session)
-    /// come out of [`poll_event`](Self::poll_event). `n == 0` only withdraws
-    /// the room of `read_space`; end of stream is [`on_eof`](Self::on_eof).
+    /// [`read_space`](Self::read_space), and decodes what it can. Frames and
+    /// discard reports come out of [`poll_event`](Self::poll_event). A fatal
+    /// decode error stops reading and closes the session gracefully once the
+    /// frames decoded before it are polled (see the drive loop in the
+    /// type's docs). `n == 0` only withdraws the room of `read_space`; end
+    /// of stream is [`on_eof`](Self::on_eof). Bytes reported after a fatal
+    /// decode error are dropped.
     pub fn on_read(&mut self, n: usize, now: Instant) {
         let now = self.tick(now);
         let n = self.input.commit(n);
-        if self.is_closed() {
+        if self.is_closed() || self.input_end == InputEnd::Failed {
             self.input.clear();
             return;
         }
@@ -382,9 +452,11 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Reports that the peer ended its side of the stream. What is buffered is
-    /// decoded (a partial frame is a fatal `UnexpectedEof`); then the session
-    /// closes gracefully with [`CloseReason::PeerEof`]: queued frames still
-    /// drain, within the linger time.
+    /// decoded; then the session closes gracefully with
+    /// [`CloseReason::PeerEof`]: queued frames still drain, within the linger
+    /// time. A partial frame is a fatal `UnexpectedEof`, handled as any fatal
+    /// decode error: the frames before it are delivered, then the close
+    /// begins with `Frame(UnexpectedEof)`.
     pub fn on_eof(&mut self, now: Instant) {
         let now = self.tick(now);
         self.input.commit(0);
@@ -421,11 +493,12 @@ impl<C: Decoder> Session<C> {
         let mut out = outcomes!(self);
         self.queue
             .advance(n, |tag, outcome| out.record(tag, outcome));
-        self.after_dequeue();
+        self.after_dequeue(now);
     }
 
     /// Fires every timer due at `now`: send deadlines (`Failed(TimedOut)`),
-    /// the linger deadline, first-frame, peer and idle timeouts (each closes
+    /// the close of a fatal decode error whose earlier events were all
+    /// polled, the linger deadline, first-frame, peer and idle timeouts (each closes
     /// the session), the heartbeat, and the end of a rate-limit pause.
     ///
     /// Idempotent; accepts `now` exactly at a deadline or long after it; a
@@ -450,9 +523,17 @@ impl<C: Decoder> Session<C> {
     }
 
     /// The next event, in the order things happened; `Closed` is last.
+    ///
+    /// After a fatal decode error, the call that finds no event from before
+    /// the error left begins the graceful close the error calls for (at the
+    /// latest `now` seen), so the events it returns from then on may include
+    /// `Closed`.
     #[must_use]
     #[inline]
     pub fn poll_event(&mut self) -> Option<Event<C::Item>> {
+        if self.failed_close.is_some() {
+            self.count_polled_before_failure();
+        }
         self.events.pop_front()
     }
 
@@ -461,8 +542,8 @@ impl<C: Decoder> Session<C> {
     /// polled (or a deadline is already due); `None` when nothing is armed.
     ///
     /// O(1): the minimum over a fixed set of slots (rate-limit resume, earliest
-    /// send deadline, linger, first frame, peer timeout, idle timeout,
-    /// heartbeat), each computed from the current state, so a changed setting
+    /// send deadline, the close a fatal decode error calls for, linger, first
+    /// frame, peer timeout, idle timeout, heartbeat), each computed from the current state, so a changed setting
     /// shows at once.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -594,11 +675,7 @@ impl<C: Decoder> Session<C> {
         if let Err(refusal) = self.check_room() {
             return Err(refusal.with(frame));
         }
-        self.stats.sends_accepted += 1;
-        let deadline = self.queue_deadline(deadline, now);
-        let mut out = outcomes!(self);
-        self.queue
-            .push_untracked(frame, deadline, |tag, outcome| out.record(tag, outcome));
+        self.enqueue_untracked(frame, deadline, now);
         Ok(())
     }
 
@@ -677,6 +754,7 @@ impl<C: Decoder> Session<C> {
             let mut out = outcomes!(self);
             self.queue
                 .push_packed(packed, deadline, |tag, outcome| out.record(tag, outcome));
+            self.check_backpressure(now);
         }
         if admitted < total {
             self.stats.refused_queue_full += (total - admitted) as u64;
@@ -687,6 +765,94 @@ impl<C: Decoder> Session<C> {
                 failure: SendFailure::QueueFull,
             });
         }
+        Ok(())
+    }
+
+    /// Queues `item` as a reply from the session's owner (a handler that
+    /// runs where the session is driven): encoded with the session's codec
+    /// and queued untracked with the default send deadline, exactly as
+    /// [`send_untracked`](Self::send_untracked) queues a frame (no
+    /// [`SendId`], no event, counted in
+    /// [`take_untracked_finished`](Self::take_untracked_finished), packed
+    /// into runs with the untracked frames before it).
+    ///
+    /// Unlike the `send*` methods, a reply is never refused for a full
+    /// queue: the owner cannot wait for room without stalling the very
+    /// loop that drains the queue. Instead the session stops reading while
+    /// its queue is at or over either bound (see
+    /// [`is_backpressured`](Self::is_backpressured)), so the peer that asks
+    /// for replies faster than it reads them is slowed down by TCP.
+    ///
+    /// Refusals: [`SendError::Closed`] once the session is closing or
+    /// closed (the item is handed back), [`SendError::Frame`] if the codec
+    /// refuses it (nothing is queued).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::{PacketN, Session, SessionConfig};
+    /// use std::time::Instant;
+    ///
+    /// let now = Instant::now();
+    /// let config = SessionConfig::builder().max_queue_frames(2).build().unwrap();
+    /// let mut s = Session::new(PacketN::default(), config, now);
+    /// for _ in 0..3 {
+    ///     s.reply(Bytes::from_static(b"hi"), now).unwrap(); // over the bound
+    /// }
+    /// assert!(s.is_backpressured() && !s.wants_read());
+    /// let n = s.queued_bytes();
+    /// s.on_written(n, now);
+    /// assert!(s.wants_read());
+    /// assert_eq!(s.take_untracked_finished().frames, 3);
+    /// ```
+    pub fn reply<I>(&mut self, item: I, now: Instant) -> Result<(), SendError<I>>
+    where
+        C: Encoder<I>,
+    {
+        let now = self.tick(now);
+        if let Err(refusal) = self.check_open() {
+            return Err(refusal.with(item));
+        }
+        let frame = self.codec.encode_frame(item).map_err(SendError::Frame)?;
+        self.enqueue_untracked(frame, SendDeadline::Default, now);
+        Ok(())
+    }
+
+    /// [`reply`](Self::reply) with a [`SendId`] and a deadline of its own:
+    /// the id ends exactly once, as `Sent` or `Failed(Closed | TimedOut)`,
+    /// as for [`send_with`](Self::send_with). Never refused for a full
+    /// queue; refused with [`SendError::Closed`] once closing or closed, or
+    /// [`SendError::Frame`] if the codec refuses the item.
+    pub fn reply_tracked<I>(
+        &mut self,
+        item: I,
+        deadline: SendDeadline,
+        now: Instant,
+    ) -> Result<SendId, SendError<I>>
+    where
+        C: Encoder<I>,
+    {
+        let now = self.tick(now);
+        if let Err(refusal) = self.check_open() {
+            return Err(refusal.with(item));
+        }
+        let frame = self.codec.encode_frame(item).map_err(SendError::Frame)?;
+        Ok(self.enqueue(frame, deadline, now))
+    }
+
+    /// [`reply`](Self::reply) with a frame that is already encoded: queued
+    /// untracked with the default send deadline, never refused for a full
+    /// queue; refused with [`SendError::Closed`] (the frame handed back)
+    /// once the session is closing or closed.
+    pub fn reply_encoded(
+        &mut self,
+        frame: EncodedFrame,
+        now: Instant,
+    ) -> Result<(), SendError<EncodedFrame>> {
+        let now = self.tick(now);
+        if let Err(refusal) = self.check_open() {
+            return Err(refusal.with(frame));
+        }
+        self.enqueue_untracked(frame, SendDeadline::Default, now);
         Ok(())
     }
 
@@ -821,7 +987,10 @@ impl<C: Decoder> Session<C> {
     fn deadline(&self, timer: Timer) -> Option<Instant> {
         let open = matches!(self.state, State::Open);
         // Liveness is judged only while the session listens to the peer.
-        let listening = open && !self.is_paused();
+        let listening = open
+            && !self.is_paused()
+            && self.input_end != InputEnd::Failed
+            && self.backpressured.is_none();
         let after = |from: Instant, d: Option<Duration>| d.and_then(|d| from.checked_add(d));
         match timer {
             Timer::RateResume => match self.reading {
@@ -829,12 +998,17 @@ impl<C: Decoder> Session<C> {
                 Reading::Active => None,
             },
             Timer::SendDeadline => self.queue.earliest_deadline(),
+            Timer::FailedClose => match &self.failed_close {
+                Some(FailedClose { before: 0, at, .. }) => Some(*at),
+                _ => None,
+            },
             Timer::Linger => match self.state {
                 State::Closing { linger_until, .. } => linger_until,
                 _ => None,
             },
+            Timer::SlowConsumer => after(self.backpressured?, self.config.slow_consumer_timeout()),
             Timer::FirstFrame if listening && !self.first_frame_seen => {
-                after(self.started, self.config.first_frame_timeout())
+                after(self.first_frame_from, self.config.first_frame_timeout())
             }
             Timer::Peer if listening => after(self.last_read, self.config.peer_timeout()),
             Timer::Idle if listening => after(self.last_traffic, self.config.idle_timeout()),
@@ -858,8 +1032,9 @@ impl<C: Decoder> Session<C> {
                 let mut out = outcomes!(self);
                 self.queue
                     .expire(now, |tag, outcome| out.record(tag, outcome));
-                self.after_dequeue();
+                self.after_dequeue(now);
             }
+            Timer::FailedClose => self.begin_failed_close(),
             Timer::Linger => {
                 let reason = match &self.state {
                     State::Closing {
@@ -871,6 +1046,7 @@ impl<C: Decoder> Session<C> {
                 };
                 self.finish(reason);
             }
+            Timer::SlowConsumer => self.finish(CloseReason::SlowConsumer),
             Timer::FirstFrame => self.finish(CloseReason::FirstFrameTimeout),
             Timer::Peer => self.finish(CloseReason::PeerTimeout),
             Timer::Idle => self.finish(CloseReason::IdleTimeout),
@@ -886,6 +1062,7 @@ impl<C: Decoder> Session<C> {
                         .push(Tag::Heartbeat, frame, Deadline::None, |tag, outcome| {
                             out.record(tag, outcome)
                         });
+                    self.check_backpressure(now);
                 }
             }
         }
@@ -934,6 +1111,27 @@ impl<C: Decoder> Session<C> {
         self.queue.push(tag, frame, deadline, |tag, outcome| {
             out.record(tag, outcome)
         });
+        self.check_backpressure(now);
+    }
+
+    /// Queues an accepted untracked frame, packed where the queue's rules
+    /// allow.
+    fn enqueue_untracked(&mut self, frame: EncodedFrame, deadline: SendDeadline, now: Instant) {
+        self.stats.sends_accepted += 1;
+        let deadline = self.queue_deadline(deadline, now);
+        let mut out = outcomes!(self);
+        self.queue
+            .push_untracked(frame, deadline, |tag, outcome| out.record(tag, outcome));
+        self.check_backpressure(now);
+    }
+
+    /// The one refusal of a reply: the session is closing or closed.
+    fn check_open(&mut self) -> Result<(), Refusal> {
+        if matches!(self.state, State::Open) {
+            return Ok(());
+        }
+        self.stats.refused_closed += 1;
+        Err(Refusal::Closed)
     }
 
     /// Where a send's deadline goes in the queue's index.
@@ -952,8 +1150,9 @@ impl<C: Decoder> Session<C> {
         }
     }
 
-    /// After frames left the queue: finish a drained close, or announce room.
-    fn after_dequeue(&mut self) {
+    /// After frames left the queue: finish a drained close, or announce room
+    /// and resume reading at the low-water mark.
+    fn after_dequeue(&mut self, now: Instant) {
         if self.queue.is_empty() {
             if let State::Closing { reason, .. } = &self.state {
                 let reason = reason.clone();
@@ -965,6 +1164,34 @@ impl<C: Decoder> Session<C> {
             self.writable_owed = false;
             self.events.push_back(Event::Writable);
         }
+        self.check_backpressure(now);
+    }
+
+    /// Pauses reading when the queue reaches either bound and resumes it at
+    /// the low-water mark (see [`is_backpressured`](Self::is_backpressured)).
+    /// Called after every enqueue and every dequeue.
+    #[inline]
+    fn check_backpressure(&mut self, now: Instant) {
+        match self.backpressured {
+            None if !self.has_room() => {
+                self.backpressured = Some(now);
+                self.stats.read_pauses += 1;
+            }
+            Some(_) if self.under_low_water() => {
+                self.backpressured = None;
+                // The session was not listening: liveness starts over.
+                self.last_read = now;
+                self.last_traffic = now;
+                self.first_frame_from = now;
+            }
+            _ => {}
+        }
+    }
+
+    /// At or below half of both bounds, rounded down.
+    fn under_low_water(&self) -> bool {
+        self.queue.len() <= self.config.max_queue_frames() / 2
+            && self.queue.bytes() <= self.config.max_queue_bytes() / 2
     }
 
     fn begin_close(&mut self, reason: CloseReason, now: Instant) {
@@ -980,6 +1207,52 @@ impl<C: Decoder> Session<C> {
         }
     }
 
+    /// A fatal decode error: reading stops for good and what is buffered is
+    /// dropped, but the session stays open until the events decoded before
+    /// the error are polled, so replies to those frames are still accepted
+    /// (a runtime that replies as it polls gets every reply written); then
+    /// the graceful close begins (`begin_failed_close`).
+    #[cold]
+    fn fail_input(&mut self, error: FrameError, now: Instant) {
+        self.input_end = InputEnd::Failed;
+        self.input.clear();
+        self.failed_close = Some(FailedClose {
+            error,
+            before: self.events.len(),
+            at: now,
+        });
+    }
+
+    /// `poll_event` is taking one event: counts it if it came before the
+    /// fatal decode error, or begins the close if none is left.
+    #[cold]
+    fn count_polled_before_failure(&mut self) {
+        if let Some(failed) = &mut self.failed_close {
+            match failed.before {
+                0 => self.begin_failed_close(),
+                _ => failed.before -= 1,
+            }
+        }
+    }
+
+    /// The graceful close of a fatal decode error, as `close` does, with
+    /// reason `Frame(error)`. A close already under way (a local close, say)
+    /// keeps its linger deadline but now reports the error, which is the
+    /// more useful reason.
+    fn begin_failed_close(&mut self) {
+        let Some(FailedClose { error, .. }) = self.failed_close.take() else {
+            return;
+        };
+        let reason = CloseReason::Frame(error);
+        match &mut self.state {
+            State::Open => self.begin_close(reason, self.now),
+            State::Closing {
+                reason: current, ..
+            } => *current = reason,
+            State::Closed => {}
+        }
+    }
+
     /// Ends the session: what is queued fails `Closed`, buffers are freed,
     /// and `Closed(reason)` is the last event.
     fn finish(&mut self, reason: CloseReason) {
@@ -987,17 +1260,19 @@ impl<C: Decoder> Session<C> {
         self.queue.drain(|tag, outcome| out.record(tag, outcome));
         self.state = State::Closed;
         self.writable_owed = false;
+        self.backpressured = None;
         self.heartbeat = None;
         self.input.clear();
         self.reading = Reading::Active;
         self.parked = None;
+        self.failed_close = None;
         self.events.push_back(Event::Closed(reason));
     }
 
     /// Decodes what is buffered (and, after `on_eof`, finishes the stream),
     /// unless reading is paused or the session is closed.
     fn pump(&mut self, now: Instant) {
-        if self.is_paused() || self.is_closed() {
+        if self.is_paused() || self.is_closed() || self.input_end == InputEnd::Failed {
             return;
         }
         let mut finished = self.decode_buffered(false, now);
@@ -1031,7 +1306,7 @@ impl<C: Decoder> Session<C> {
 
     /// Runs the decoder over the buffer (`decode_eof` when `at_eof`). Returns
     /// true when the decoder wants more input, false when it stopped because
-    /// the session paused or closed.
+    /// the session paused, closed or hit a fatal decode error.
     fn decode_buffered(&mut self, at_eof: bool, now: Instant) -> bool {
         // Unconfirmed room is withdrawn once; decoding only consumes.
         self.input.commit(0);
@@ -1058,7 +1333,7 @@ impl<C: Decoder> Session<C> {
                 Ok(None) => return true,
                 Err(error) if error.is_recoverable() => Event::FrameDiscarded(error),
                 Err(error) => {
-                    self.finish(CloseReason::Frame(error));
+                    self.fail_input(error, now);
                     return false;
                 }
             };
@@ -1187,6 +1462,7 @@ impl<C: Decoder> fmt::Debug for Session<C> {
             .field("queued_frames", &self.queue.len())
             .field("queued_bytes", &self.queue.bytes())
             .field("reading", &self.reading)
+            .field("backpressured", &self.backpressured)
             .field("pending_events", &self.events.len())
             .field("stats", &self.stats)
             .finish_non_exhaustive()

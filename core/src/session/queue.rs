@@ -22,6 +22,17 @@ pub(super) enum Deadline {
     Any(Instant),
 }
 
+impl Deadline {
+    /// The instant it falls due, whichever lane indexes it: what packing
+    /// compares (see [`SendQueue`]).
+    fn due(self) -> Option<Instant> {
+        match self {
+            Deadline::None => None,
+            Deadline::InOrder(at) | Deadline::Any(at) => Some(at),
+        }
+    }
+}
+
 /// Who learns how a queued frame ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Tag {
@@ -75,8 +86,9 @@ struct Run {
     pos: usize,
     /// Frames completed so far (they end at or before `pos`).
     done: usize,
-    /// Every frame's deadline.
-    deadline: Deadline,
+    /// Every frame's deadline instant (see [`SendQueue`] for why the lane
+    /// does not matter).
+    due: Option<Instant>,
 }
 
 impl Run {
@@ -145,13 +157,21 @@ impl Body {
 ///
 /// An untracked frame of at most [`PACK_FRAME_MAX`] bytes is copied onto the
 /// back entry when that entry is a packed run nobody has started writing,
-/// with the very same deadline (sends of one turn, at one `now`), and room
+/// due at the very same instant (sends of one turn, at one `now`), and room
 /// under [`PACK_RUN_MAX`]; otherwise it starts a new run. A run is one entry:
 /// one slice for the writer and one deadline in the index. A write that ends
 /// inside a run completes the frames it covered, in one outcome record; the
 /// run is then started, so none of its frames expires any more (a started
 /// frame is never cut) and it takes no more frames. Packing never reorders
 /// frames and never moves a deadline: every frame in a run has the run's.
+///
+/// The packing rule compares deadline *instants*, not lanes: a default
+/// deadline (`InOrder(t)`) and an override (`Any(t)`) due at the same `t`
+/// share a run. This is safe because a run is indexed once, when it is
+/// created, in its first frame's lane at `t`; frames that join it add no
+/// index entry, so the `InOrder` lane stays sorted (nothing is pushed to
+/// it), and both lanes expire by instant, so the run's single entry expires
+/// every frame in it exactly at `t`, which is each frame's own deadline.
 ///
 /// Deadlines are indexed in two lanes. Default-timeout deadlines arrive in
 /// non-decreasing order, so a FIFO holds them sorted and its front is the
@@ -308,7 +328,7 @@ impl SendQueue {
         else {
             return;
         };
-        if run.pos != 0 || run.deadline != deadline {
+        if run.pos != 0 || run.due != deadline.due() {
             return;
         }
         let before = (run.frames.frames(), run.frames.len());
@@ -336,7 +356,7 @@ impl SendQueue {
             frames,
             pos: 0,
             done: 0,
-            deadline,
+            due: deadline.due(),
         };
         self.push_body(tag, Body::Packed(run), deadline, done);
     }
@@ -687,6 +707,45 @@ mod tests {
         assert_eq!(got[5].len(), PACK_FRAME_MAX + 1);
         assert_eq!(q.len(), 7);
         assert_eq!(q.bytes(), 5 + 2 + 2 + 2 + PACK_FRAME_MAX + 1 + 2);
+    }
+
+    #[test]
+    fn a_default_and_an_override_deadline_at_one_instant_share_a_run_and_expire_together() {
+        let now = t0();
+        let at = now + Duration::from_secs(1);
+        let mut q = SendQueue::default();
+        // Either lane first: the run is indexed once, in its first frame's lane.
+        untracked(&mut q, frame(b"a"), Deadline::InOrder(at));
+        untracked(&mut q, frame(b"b"), Deadline::Any(at));
+        untracked(
+            &mut q,
+            frame(b"c"),
+            Deadline::Any(at + Duration::from_secs(1)),
+        );
+        untracked(
+            &mut q,
+            frame(b"d"),
+            Deadline::InOrder(at + Duration::from_secs(1)),
+        );
+        assert_eq!(slices(&q), [b"\x01a\x01b".to_vec(), b"\x01c\x01d".to_vec()]);
+        assert_eq!((q.in_order.len(), q.any_order.len()), (1, 1));
+        // Later default deadlines still go in order into the FIFO.
+        untracked(
+            &mut q,
+            sized(PACK_FRAME_MAX + 1),
+            Deadline::InOrder(at + Duration::from_secs(2)),
+        );
+        let mut done = Vec::new();
+        q.expire(at, |tag, o| done.push((tag, o)));
+        let two = Tag::Untracked {
+            frames: 2,
+            bytes: 4,
+        };
+        assert_eq!(done, [(two, SendOutcome::Failed(SendFailure::TimedOut))]);
+        q.expire(at + Duration::from_secs(1), |tag, o| done.push((tag, o)));
+        assert_eq!(done[1], (two, SendOutcome::Failed(SendFailure::TimedOut)));
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.earliest_deadline(), Some(at + Duration::from_secs(2)));
     }
 
     #[test]

@@ -31,4 +31,7 @@ pub struct SessionStats {
     pub refused_queue_full: u64,
     /// Sends refused because the session was closing or closed.
     pub refused_closed: u64,
+    /// Times reading paused because the send queue reached its bound (see
+    /// [`Session::is_backpressured`](super::Session::is_backpressured)).
+    pub read_pauses: u64,
 }

@@ -273,6 +273,32 @@ fn a_written_run_is_the_next_packed_batch_until_idle_for_keep_buffers() {
     assert!(s.packed_batch().capacity() > 0);
 }
 
+#[test]
+fn untracked_frames_due_at_one_instant_share_a_run_whether_default_or_override() {
+    // The session_ops fuzz repro: a default deadline (send timeout 257 ms)
+    // and an `After(257 ms)` override at the same `now` are one instant, so
+    // the second frame joins the first's run and one slice writes both;
+    // later expiry cuts neither, since the run has started.
+    let (mut s, now) = new(config().send_timeout(Some(ms(257))).build().unwrap());
+    let mut batch = s.packed_batch();
+    assert!(batch.push(&PacketN::default().encode_frame(b("12345678")).unwrap()));
+    s.send_untracked_packed(batch, SendDeadline::Default, now)
+        .unwrap();
+    let second = PacketN::default().encode_frame(b("1234567890")).unwrap();
+    s.send_untracked(second, SendDeadline::After(ms(257)), now)
+        .unwrap();
+    let mut slices = [IoSlice::new(&[]); 1];
+    assert_eq!(s.chunks_vectored(&mut slices), 1);
+    assert_eq!(slices[0].len(), 12 + 14, "one run holds both frames");
+    let n = slices[0].len().min(145);
+    s.on_written(n, now);
+    s.handle_timeout(now + ms(513));
+    let done = s.take_untracked_finished();
+    assert_eq!((done.frames, done.bytes), (2, 26));
+    assert_eq!((s.stats().sent, s.stats().failed_timed_out), (2, 0));
+    assert!(events(&mut s).is_empty());
+}
+
 // ----- send queue -----
 
 #[test]
@@ -730,6 +756,7 @@ fn end_of_stream_inside_a_frame_is_a_fatal_frame_error() {
     let (mut s, now) = new(SessionConfig::default());
     feed(&mut s, &wire(&["cut"])[..5], now);
     s.on_eof(now);
+    assert!(!s.wants_read());
     assert!(matches!(
         closed_reason(&events(&mut s)),
         Some(CloseReason::Frame(FrameError::UnexpectedEof { .. }))
@@ -737,12 +764,140 @@ fn end_of_stream_inside_a_frame_is_a_fatal_frame_error() {
 }
 
 #[test]
-fn a_fatal_decode_error_closes_with_that_reason() {
+fn a_fatal_decode_error_stops_reading_and_drains_the_queue_before_closing_with_that_reason() {
     let (mut s, now) = new(SessionConfig::default());
     let id = s.send(b("pending"), now).unwrap();
     feed(&mut s, &[0xff, 0xff, 0xff, 0xff], now); // 4 GiB declared, 8 MiB allowed
+    assert!(!s.wants_read());
+    assert_eq!(s.poll_timeout(), Some(now), "the close is due");
+    // Nothing came before the error: the first poll begins the close.
+    assert!(s.poll_event().is_none());
+    assert!(s.is_closing());
+    assert!(s.send(b("late"), now).is_err());
+    // Bytes a runtime reads anyway are dropped, not decoded.
+    feed(&mut s, &wire(&["ignored"]), now);
+    write_all(&mut s, now);
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(id.get(), SendOutcome::Sent)]);
+    assert!(frames(&evs).is_empty());
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::Frame(FrameError::FrameTooLarge { .. }))
+    ));
+}
+
+#[test]
+fn when_the_linger_runs_out_after_a_fatal_decode_error_the_reason_stays_that_error() {
+    let (mut s, now) = new(config().linger(secs(1)).build().unwrap());
+    let id = s.send(b("stuck"), now).unwrap();
+    feed(&mut s, &[0xff, 0xff, 0xff, 0xff], now);
+    // A loop that only checks `has_events` is woken by `poll_timeout`.
+    assert!(!s.has_events());
+    assert_eq!(s.poll_timeout(), Some(now));
+    s.handle_timeout(now);
+    assert!(s.is_closing());
+    assert_eq!(s.poll_timeout(), Some(now + secs(1)));
+    s.handle_timeout(now + secs(1));
     let evs = events(&mut s);
     assert_eq!(outcomes(&evs), [(id.get(), CLOSED)]);
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::Frame(FrameError::FrameTooLarge { .. }))
+    ));
+}
+
+/// Polls every event, replying `re:<frame>` untracked to each frame before
+/// the next poll, and writes everything queued; returns the frames polled
+/// and the events that were not frames.
+fn reply_to_each(s: &mut Session<PacketN>, now: Instant) -> (usize, Vec<Event<Bytes>>, Vec<u8>) {
+    let (mut polled, mut rest, mut out) = (0, Vec::new(), Vec::new());
+    while let Some(event) = s.poll_event() {
+        match event {
+            Event::Frame(f) => {
+                polled += 1;
+                let reply = PacketN::default().encode_frame(f).unwrap();
+                s.send_untracked(reply, SendDeadline::Default, now).unwrap();
+            }
+            other => rest.push(other),
+        }
+        out.extend(write_all(s, now));
+    }
+    (polled, rest, out)
+}
+
+#[test]
+fn frames_before_an_oversize_header_are_delivered_and_their_replies_drain() {
+    let (mut s, now) = new(SessionConfig::default());
+    let payloads: Vec<String> = (0..100).map(|i| format!("frame {i}")).collect();
+    let names: Vec<&str> = payloads.iter().map(String::as_str).collect();
+    let mut bytes = wire(&names);
+    bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]); // 4 GiB declared
+    feed(&mut s, &bytes, now);
+    assert!(!s.wants_read(), "reading stops at the error");
+    let (polled, rest, out) = reply_to_each(&mut s, now);
+    assert_eq!(polled, 100);
+    assert_eq!(out, wire(&names), "every reply is written, in order");
+    assert_eq!(s.stats().sent, 100);
+    assert!(matches!(
+        rest.as_slice(),
+        [Event::Closed(CloseReason::Frame(
+            FrameError::FrameTooLarge { .. }
+        ))]
+    ));
+    assert!(s.is_closed());
+}
+
+#[test]
+fn frames_before_a_truncated_tail_at_eof_are_delivered_and_their_replies_drain() {
+    let (mut s, now) = new(SessionConfig::default());
+    let payloads: Vec<String> = (0..1000).map(|i| format!("frame {i}")).collect();
+    let names: Vec<&str> = payloads.iter().map(String::as_str).collect();
+    let mut bytes = wire(&names);
+    let tail = wire(&["half a frame"]);
+    bytes.extend_from_slice(&tail[..tail.len() / 2]);
+    feed(&mut s, &bytes, now);
+    s.on_eof(now);
+    assert!(!s.wants_read());
+    let (polled, rest, out) = reply_to_each(&mut s, now);
+    assert_eq!(polled, 1000);
+    assert_eq!(out, wire(&names), "every reply is written, in order");
+    assert_eq!(s.stats().failed_closed, 0);
+    assert!(matches!(
+        rest.as_slice(),
+        [Event::Closed(CloseReason::Frame(
+            FrameError::UnexpectedEof { .. }
+        ))]
+    ));
+}
+
+#[test]
+fn abort_after_a_fatal_decode_error_ends_at_once() {
+    let (mut s, now) = new(SessionConfig::default());
+    let id = s.send(b("pending"), now).unwrap();
+    let mut bytes = wire(&["one"]);
+    bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+    feed(&mut s, &bytes, now);
+    s.abort();
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs), [b("one")]);
+    assert_eq!(outcomes(&evs), [(id.get(), CLOSED)]);
+    assert!(matches!(closed_reason(&evs), Some(CloseReason::Aborted)));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn a_fatal_decode_error_during_a_local_close_becomes_its_reason() {
+    let (mut s, now) = new(SessionConfig::default());
+    let id = s.send(b("pending"), now).unwrap();
+    s.close(now);
+    let mut bytes = wire(&["one"]);
+    bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+    feed(&mut s, &bytes, now);
+    assert!(matches!(s.poll_event(), Some(Event::Frame(_))));
+    assert!(s.poll_event().is_none());
+    write_all(&mut s, now);
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(id.get(), SendOutcome::Sent)]);
     assert!(matches!(
         closed_reason(&evs),
         Some(CloseReason::Frame(FrameError::FrameTooLarge { .. }))
@@ -1066,4 +1221,179 @@ fn accepts_sends_only_while_open_and_under_both_bounds() {
     assert!(s.accepts_sends());
     s.close(now);
     assert!(!s.accepts_sends(), "closing: no new sends");
+}
+
+// ----- replies and read backpressure -----
+
+#[test]
+fn replies_over_the_bound_are_accepted_and_reading_pauses() {
+    let (mut s, now) = new(config().max_queue_frames(4).build().unwrap());
+    for _ in 0..10 {
+        s.reply(b("re"), now).unwrap();
+    }
+    let id = s.reply_tracked(b("tracked"), SendDeadline::Default, now);
+    let encoded = PacketN::default().encode_frame(b("encoded")).unwrap();
+    s.reply_encoded(encoded, now).unwrap();
+    assert_eq!(s.queued_frames(), 12, "nothing refused");
+    assert!(s.is_backpressured());
+    assert!(!s.wants_read());
+    assert_eq!(s.stats().read_pauses, 1);
+    assert_eq!(s.stats().refused_queue_full, 0);
+    // Bounded sends keep their refusal.
+    assert!(matches!(s.send(b("x"), now), Err(SendError::QueueFull(_))));
+    // What was already read is still decoded.
+    feed(&mut s, &wire(&["in"]), now);
+    write_all(&mut s, now);
+    let evs = events(&mut s);
+    assert_eq!(frames(&evs), [b("in")]);
+    assert_eq!(outcomes(&evs), [(id.unwrap().get(), SendOutcome::Sent)]);
+    let done = s.take_untracked_finished();
+    assert_eq!(done.frames, 11, "untracked, as send_untracked");
+    assert!(s.wants_read());
+}
+
+#[test]
+fn replies_are_refused_only_once_closing_or_closed_or_when_the_codec_refuses() {
+    let codec = PacketN::builder().max_frame_len(4).build().unwrap();
+    let now = t0();
+    let mut s = Session::new(codec, config().max_queue_frames(1).build().unwrap(), now);
+    assert!(matches!(
+        s.reply(b("too long"), now),
+        Err(SendError::Frame(_))
+    ));
+    assert_eq!(s.queued_frames(), 0);
+    s.reply(b("ok"), now).unwrap();
+    s.reply(b("ok"), now).unwrap();
+    s.close(now);
+    assert!(matches!(s.reply(b("late"), now), Err(SendError::Closed(_))));
+    assert!(matches!(
+        s.reply_tracked(b("late"), SendDeadline::Never, now),
+        Err(SendError::Closed(_))
+    ));
+    let frame = crate::EncodedFrame::contiguous(Bytes::from_static(b"\0\0\0\x01c"));
+    assert!(matches!(
+        s.reply_encoded(frame, now),
+        Err(SendError::Closed(_))
+    ));
+    assert_eq!(s.stats().refused_closed, 3);
+}
+
+#[test]
+fn reading_resumes_at_the_low_water_mark_not_before() {
+    // Frame bound 5: low water 2 frames (half, rounded down).
+    let (mut s, now) = new(config().max_queue_frames(5).build().unwrap());
+    for _ in 0..6 {
+        s.reply_tracked(b("abcd"), SendDeadline::Default, now)
+            .unwrap();
+    }
+    assert!(s.is_backpressured());
+    for left in [5, 4, 3] {
+        write(&mut s, 8, now);
+        assert_eq!(s.queued_frames(), left);
+        assert!(!s.wants_read(), "{left} frames queued: still paused");
+    }
+    write(&mut s, 8, now);
+    assert_eq!(s.queued_frames(), 2);
+    assert!(s.wants_read() && !s.is_backpressured());
+
+    // Byte bound 40: low water 20 bytes, whatever the frame count.
+    let (mut s, now) = new(config().max_queue_bytes(40).build().unwrap());
+    for _ in 0..5 {
+        s.reply_tracked(b("abcd"), SendDeadline::Default, now)
+            .unwrap(); // 8 bytes each
+    }
+    assert!(s.is_backpressured(), "40 bytes: at the bound");
+    write(&mut s, 19, now);
+    assert_eq!(s.queued_bytes(), 21);
+    assert!(s.is_backpressured());
+    write(&mut s, 1, now);
+    assert!(!s.is_backpressured());
+    assert_eq!(s.stats().read_pauses, 1);
+}
+
+#[test]
+fn the_slow_consumer_timer_closes_with_slow_consumer_at_exactly_since_plus_t() {
+    let t = secs(2);
+    let (mut s, now) = new(config()
+        .max_queue_frames(1)
+        .slow_consumer_timeout(Some(t))
+        .send_timeout(None)
+        .build()
+        .unwrap());
+    assert_eq!(s.poll_timeout(), None, "nothing armed before the pause");
+    let since = now + secs(1);
+    let id = s.reply_tracked(b("unread"), SendDeadline::Default, since);
+    assert!(s.is_backpressured());
+    assert_eq!(s.poll_timeout(), Some(since + t));
+    s.handle_timeout(since + t - Duration::from_nanos(1));
+    assert!(!s.is_closed());
+    s.handle_timeout(since + t);
+    let evs = events(&mut s);
+    assert_eq!(outcomes(&evs), [(id.unwrap().get(), CLOSED)]);
+    assert!(matches!(
+        closed_reason(&evs),
+        Some(CloseReason::SlowConsumer)
+    ));
+}
+
+#[test]
+fn the_slow_consumer_timer_is_disarmed_when_reading_resumes() {
+    let (mut s, now) = new(config()
+        .max_queue_frames(1)
+        .slow_consumer_timeout(Some(secs(2)))
+        .build()
+        .unwrap());
+    s.reply(b("x"), now).unwrap();
+    write_all(&mut s, now + secs(1));
+    s.handle_timeout(now + secs(10));
+    assert!(!s.is_closed());
+    // A new pause counts from its own start.
+    s.reply(b("y"), now + secs(10)).unwrap();
+    assert_eq!(s.poll_timeout(), Some(now + secs(12)));
+    assert_eq!(s.stats().read_pauses, 2);
+}
+
+#[test]
+fn liveness_is_not_judged_while_backpressured_and_restarts_on_resume() {
+    for (cfg, reason) in [
+        (config().peer_timeout(Some(secs(1))), "peer"),
+        (config().idle_timeout(Some(secs(1))), "idle"),
+        (config().first_frame_timeout(Some(secs(1))), "first frame"),
+    ] {
+        let (mut s, now) = new(cfg.max_queue_frames(1).send_timeout(None).build().unwrap());
+        s.reply(b("unread"), now).unwrap();
+        assert!(s.is_backpressured());
+        s.handle_timeout(now + secs(10));
+        assert!(!s.is_closed(), "{reason}: judged while backpressured");
+        let resumed = now + secs(10);
+        write_all(&mut s, resumed);
+        assert!(s.wants_read());
+        s.handle_timeout(resumed + secs(1) - Duration::from_nanos(1));
+        assert!(!s.is_closed(), "{reason}: its clock restarted on resume");
+        s.handle_timeout(resumed + secs(1));
+        let expected = match reason {
+            "peer" => matches!(
+                closed_reason(&events(&mut s)),
+                Some(CloseReason::PeerTimeout)
+            ),
+            "idle" => matches!(
+                closed_reason(&events(&mut s)),
+                Some(CloseReason::IdleTimeout)
+            ),
+            _ => matches!(
+                closed_reason(&events(&mut s)),
+                Some(CloseReason::FirstFrameTimeout)
+            ),
+        };
+        assert!(expected, "{reason}");
+    }
+}
+
+#[test]
+fn config_rejects_a_zero_slow_consumer_timeout() {
+    assert!(config()
+        .slow_consumer_timeout(Some(Duration::ZERO))
+        .build()
+        .is_err());
+    assert_eq!(SessionConfig::default().slow_consumer_timeout(), None);
 }

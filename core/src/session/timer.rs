@@ -8,8 +8,13 @@ pub(super) enum Timer {
     RateResume,
     /// The earliest deadline of an unstarted send.
     SendDeadline,
+    /// Every event decoded before a fatal decode error has been polled: the
+    /// graceful close it calls for begins.
+    FailedClose,
     /// A graceful close stops waiting for the queue to drain.
     Linger,
+    /// The queue has kept reading paused for the slow-consumer timeout.
+    SlowConsumer,
     /// The peer has not sent its first frame.
     FirstFrame,
     /// Nothing received for the peer timeout.
@@ -25,13 +30,19 @@ pub(super) enum Timer {
 
 impl Timer {
     /// Every slot, in the order `handle_timeout` serves them: input first (a
-    /// resumed read may deliver frames), then sends, then the closing rules,
+    /// resumed read may deliver frames), then sends, then the closing rules
+    /// (a failed input's close before the linger, so a zero linger ends it
+    /// in the same call; the slow consumer after the send deadlines, whose
+    /// expiry may end the backpressure, and after the linger, so a close
+    /// under way keeps its reason),
     /// then the heartbeat, which only makes sense on a session still open;
     /// freeing idle buffers last.
-    pub(super) const ALL: [Timer; 8] = [
+    pub(super) const ALL: [Timer; 10] = [
         Timer::RateResume,
         Timer::SendDeadline,
+        Timer::FailedClose,
         Timer::Linger,
+        Timer::SlowConsumer,
         Timer::FirstFrame,
         Timer::Peer,
         Timer::Idle,

@@ -7,10 +7,14 @@
 //!
 //! The model is a plain queue of frames with written counts and deadlines in
 //! milliseconds (small untracked frames sharing a deadline packed into runs,
-//! by the rules documented on `PACK_FRAME_MAX`), written from the rules of
-//! the issue rather than from the session's code. Shared by the proptest `tests/session_model.rs` and the
-//! cargo-fuzz target `fuzz/fuzz_targets/session_ops.rs` (which includes this
-//! file by path), so both exercise one model. Failures are panics.
+//! by the rules documented on `PACK_FRAME_MAX`), with read backpressure
+//! (replies are never refused; reading pauses at either queue bound and
+//! resumes at half of both), written from the rules of
+//! the issue rather than from the session's code. Shared by the proptest
+//! `tests/session_model.rs` and the cargo-fuzz target `session_ops`
+//! (`fuzz/src/targets/session_ops.rs`, which includes this file by path and
+//! whose seeds `tests/fuzz_corpus.rs` replays), so all three exercise one
+//! model. Failures are panics.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use castnet_core::frame::{Decoder, FrameError};
@@ -41,6 +45,17 @@ pub enum SendHow {
     Untracked,
 }
 
+/// Which reply method is used: never refused for a full queue.
+#[derive(Debug, Clone)]
+pub enum ReplyHow {
+    /// `reply`: encoded by the session, untracked, default deadline.
+    Untracked,
+    /// `reply_encoded`: pre-encoded, untracked, default deadline.
+    Encoded,
+    /// `reply_tracked`, with a `SendId` and this deadline.
+    Tracked(Deadline),
+}
+
 /// One operation on the session (and the model).
 #[derive(Debug, Clone)]
 pub enum Op {
@@ -56,6 +71,12 @@ pub enum Op {
     SendPacked {
         lens: Vec<usize>,
         deadline: Deadline,
+    },
+    /// A reply of an 8-byte name and `len` more bytes, as a handler running
+    /// on the session's owner makes it.
+    Reply {
+        len: usize,
+        how: ReplyHow,
     },
     /// One vectored write of at most `max` bytes from `slices` chunks.
     Write {
@@ -92,6 +113,8 @@ pub struct Cfg {
     /// not modelled (freeing them is no event); a closed session must hold
     /// none, and nothing may be due right after `handle_timeout`.
     pub keep_buffers: u64,
+    /// `SessionConfig::slow_consumer_timeout` in ms.
+    pub slow_consumer: Option<u64>,
 }
 
 /// Events in a comparable form.
@@ -116,6 +139,7 @@ fn ev(event: Event<Bytes>) -> Ev {
             CloseReason::Aborted => "aborted",
             CloseReason::PeerEof => "eof",
             CloseReason::PeerTimeout => "peer timeout",
+            CloseReason::SlowConsumer => "slow consumer",
             CloseReason::Frame(FrameError::FrameTooLarge { .. }) => "too large",
             CloseReason::Frame(FrameError::UnexpectedEof { .. }) => "unexpected eof",
             other => panic!("no rule in the model closes with {other:?}"),
@@ -211,6 +235,14 @@ struct Model {
     heartbeat: Option<u64>,
     last_write: u64,
     last_read: u64,
+    /// Since when the queue has paused reading: from reaching either bound
+    /// to the low-water mark (half of each bound, rounded down).
+    backpressured: Option<u64>,
+    /// A fatal decode error: nothing more is read.
+    input_failed: bool,
+    /// The close that error calls for, begun at the poll that finds no
+    /// event from before the error left (every op's events are polled).
+    failed_close: Option<&'static str>,
     peer: Peer,
     /// Payloads of completed frames, in completion order.
     completed: Vec<Vec<u8>>,
@@ -234,6 +266,9 @@ impl Model {
             heartbeat: None,
             last_write: 0,
             last_read: 0,
+            backpressured: None,
+            input_failed: false,
+            failed_close: None,
             peer,
             completed: Vec::new(),
             events: Vec::new(),
@@ -252,17 +287,47 @@ impl Model {
         self.frames() < self.cfg.max_frames && self.bytes() < self.cfg.max_bytes
     }
 
-    /// `Ok(id)`, or the refusal.
+    /// Pauses reading at either bound, resumes at the low-water mark (and
+    /// the peer clock starts over: the session was not listening).
+    fn check_backpressure(&mut self) {
+        match self.backpressured {
+            None if !self.has_room() => self.backpressured = Some(self.now),
+            Some(_)
+                if self.frames() <= self.cfg.max_frames / 2
+                    && self.bytes() <= self.cfg.max_bytes / 2 =>
+            {
+                self.backpressured = None;
+                self.last_read = self.now;
+            }
+            _ => {}
+        }
+    }
+
+    /// `Ok(id)`, or the refusal. A send is `bounded` (refused `QueueFull`
+    /// at either bound), a reply is not.
     fn send(
         &mut self,
         payload: Vec<u8>,
         deadline: &Deadline,
         untracked: bool,
+        bounded: bool,
+    ) -> Result<Option<u64>, SendFailure> {
+        let id = self.enqueue(payload, deadline, untracked, bounded)?;
+        self.check_backpressure();
+        Ok(id)
+    }
+
+    fn enqueue(
+        &mut self,
+        payload: Vec<u8>,
+        deadline: &Deadline,
+        untracked: bool,
+        bounded: bool,
     ) -> Result<Option<u64>, SendFailure> {
         if self.state != MState::Open {
             return Err(SendFailure::Closed);
         }
-        if !self.has_room() {
+        if bounded && !self.has_room() {
             self.owed = true;
             return Err(SendFailure::QueueFull);
         }
@@ -358,6 +423,7 @@ impl Model {
             self.owed = false;
             self.events.push(Ev::Writable);
         }
+        self.check_backpressure();
     }
 
     fn feed(&mut self, chunk: usize) {
@@ -371,20 +437,55 @@ impl Model {
             p.delivered += 1;
         }
         if p.bad_at.is_some_and(|at| p.fed >= at + 4) {
-            self.finish("too large");
+            self.fail_input("too large");
+        }
+    }
+
+    /// Whether the session reads: open or closing, before end of stream and
+    /// any fatal decode error.
+    fn wants_read(&self) -> bool {
+        self.state != MState::Closed
+            && !self.peer.eof
+            && !self.input_failed
+            && self.backpressured.is_none()
+    }
+
+    /// A fatal decode error: the frames before it are delivered and sends
+    /// still accepted; the close waits until they are polled.
+    fn fail_input(&mut self, reason: &'static str) {
+        self.input_failed = true;
+        self.failed_close = Some(reason);
+    }
+
+    /// Every event before the fatal decode error was polled: a graceful
+    /// close with its reason, which also replaces a close under way's.
+    fn begin_failed_close(&mut self) {
+        let Some(reason) = self.failed_close.take() else {
+            return;
+        };
+        match &mut self.state {
+            MState::Open => self.begin_close(reason),
+            MState::Closing {
+                reason: current, ..
+            } => *current = reason,
+            MState::Closed => {}
         }
     }
 
     fn on_eof(&mut self) {
         let p = &mut self.peer;
         p.eof = true;
+        if self.input_failed {
+            // Nothing more is decoded.
+            return;
+        }
         let boundary = if p.delivered == 0 {
             0
         } else {
             p.ends[p.delivered - 1]
         };
         if p.fed > boundary {
-            self.finish("unexpected eof");
+            self.fail_input("unexpected eof");
         } else if self.state == MState::Open {
             self.begin_close("eof");
         }
@@ -412,7 +513,9 @@ impl Model {
         }
         self.state = MState::Closed;
         self.owed = false;
+        self.backpressured = None;
         self.heartbeat = None;
+        self.failed_close = None;
         self.events.push(Ev::Closed(reason));
     }
 
@@ -446,7 +549,14 @@ impl Model {
                 self.finish(if reason == "local" { "linger" } else { reason });
             }
         }
+        if let (Some(since), Some(t)) = (self.backpressured, self.cfg.slow_consumer) {
+            if since + t <= now {
+                self.finish("slow consumer");
+            }
+        }
         if self.state == MState::Open
+            && !self.input_failed
+            && self.backpressured.is_none()
             && self
                 .cfg
                 .peer_timeout
@@ -458,6 +568,7 @@ impl Model {
             if let Some(interval) = self.heartbeat {
                 if self.last_write + interval <= now {
                     self.push(None, false, HEARTBEAT.to_vec(), None);
+                    self.check_backpressure();
                 }
             }
         }
@@ -508,7 +619,7 @@ impl Harness {
                         .map(|()| None)
                         .map_err(|e| e.failure()),
                 };
-                let expected = m.send(payload, &deadline, matches!(how, SendHow::Untracked));
+                let expected = m.send(payload, &deadline, matches!(how, SendHow::Untracked), true);
                 assert_eq!(real, expected.map_err(Some));
                 if let Ok(Some(id)) = expected {
                     self.accepted.push(id);
@@ -548,17 +659,48 @@ impl Harness {
                             );
                         }
                     }
-                    expected.push(m.send(payload, &deadline, true).map(|_| ()));
+                    expected.push(m.send(payload, &deadline, true, true).map(|_| ()));
                 }
                 flush(s, packed, &mut real);
                 assert_eq!(real, expected);
+            }
+            Op::Reply { len, how } => {
+                let mut payload = m.next_name.to_be_bytes().to_vec();
+                payload.resize(8 + len, 0xcd);
+                let (real, expected) = match how {
+                    ReplyHow::Untracked => (
+                        s.reply(Bytes::from(payload.clone()), now)
+                            .map(|()| None)
+                            .map_err(|e| e.failure()),
+                        m.send(payload, &Deadline::Default, true, false),
+                    ),
+                    ReplyHow::Encoded => {
+                        let frame = PacketN::default().encode_to_bytes(&payload).unwrap();
+                        (
+                            s.reply_encoded(EncodedFrame::contiguous(frame), now)
+                                .map(|()| None)
+                                .map_err(|e| e.failure()),
+                            m.send(payload, &Deadline::Default, true, false),
+                        )
+                    }
+                    ReplyHow::Tracked(deadline) => (
+                        s.reply_tracked(Bytes::from(payload.clone()), real(&deadline), now)
+                            .map(|id| Some(id.get()))
+                            .map_err(|e| e.failure()),
+                        m.send(payload, &deadline, false, false),
+                    ),
+                };
+                assert_eq!(real, expected.map_err(Some));
+                if let Ok(Some(id)) = expected {
+                    self.accepted.push(id);
+                }
             }
             Op::Write { max, slices } => {
                 let n = write_gathered(s, max, slices, &mut self.wire, now);
                 m.written(n);
             }
             Op::Feed { len, into_slice } => {
-                if m.peer.eof || m.state == MState::Closed {
+                if !m.wants_read() {
                     return;
                 }
                 let from = m.peer.fed;
@@ -620,6 +762,8 @@ impl Harness {
         assert_eq!(s.queued_frames(), m.frames());
         assert_eq!(s.wants_write(), !m.queue.is_empty());
         assert_eq!(s.is_closed(), m.state == MState::Closed);
+        assert_eq!(s.wants_read(), m.wants_read());
+        assert_eq!(s.is_backpressured(), m.backpressured.is_some());
         let finished = self.s.take_untracked_finished();
         let expected = std::mem::take(&mut self.m.untracked_done);
         assert_eq!((finished.frames, finished.bytes), expected);
@@ -628,6 +772,8 @@ impl Harness {
     /// The session's events are exactly the model's; each ends a send at most once.
     fn check_events(&mut self) {
         let got: Vec<Ev> = std::iter::from_fn(|| self.s.poll_event()).map(ev).collect();
+        // Polling took every event from before a fatal decode error.
+        self.m.begin_failed_close();
         let expected = std::mem::take(&mut self.m.events);
         assert_eq!(&got, &expected);
         for e in &got {
@@ -650,6 +796,7 @@ pub fn run(cfg: Cfg, peer: (Vec<Vec<u8>>, bool), ops: Vec<Op>) {
         .linger(Duration::from_millis(cfg.linger))
         .peer_timeout(cfg.peer_timeout.map(Duration::from_millis))
         .keep_buffers(Duration::from_millis(cfg.keep_buffers))
+        .slow_consumer_timeout(cfg.slow_consumer.map(Duration::from_millis))
         .build()
         .unwrap();
     let mut h = Harness {
@@ -724,6 +871,15 @@ pub fn run(cfg: Cfg, peer: (Vec<Vec<u8>>, bool), ops: Vec<Op>) {
     let heartbeats = decoded.len() - sent_names.len();
     assert_eq!(stats.heartbeats_sent, heartbeats as u64);
     assert_eq!(stats.bytes_out, h.wire.len() as u64);
+}
+
+/// The session's form of a model deadline.
+fn real(deadline: &Deadline) -> SendDeadline {
+    match deadline {
+        Deadline::Default => SendDeadline::Default,
+        Deadline::After(ms) => SendDeadline::After(Duration::from_millis(*ms)),
+        Deadline::Never => SendDeadline::Never,
+    }
 }
 
 #[allow(clippy::disallowed_methods)] // an arbitrary origin: only durations are added to it

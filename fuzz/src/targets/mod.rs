@@ -10,6 +10,7 @@ mod length_field;
 mod lines;
 mod packet;
 mod raw;
+mod session_ops;
 
 pub use delimiter::decode_delimiter;
 pub use envelope::decode_envelope;
@@ -18,6 +19,7 @@ pub use length_field::decode_length_field;
 pub use lines::decode_lines;
 pub use packet::decode_packet;
 pub use raw::decode_raw;
+pub use session_ops::session_ops;
 
 use castnet_core::frame::{ByteOrder, HeaderLen, OversizePolicy, PacketN};
 
