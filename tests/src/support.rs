@@ -192,8 +192,10 @@ pub enum Seen {
 pub enum Echo {
     /// Not at all.
     No,
-    /// With [`Conn::send_tracked`] (its outcome reaches `on_sent`).
+    /// With [`Conn::send`]: never refused for a full queue.
     Conn,
+    /// With [`Conn::send_tracked`] (its outcome reaches `on_sent`).
+    ConnTracked,
     /// With the handle's [`Session::try_send`].
     Handle,
     /// With the handle's `try_send`, aborting the session when the echo is
@@ -240,6 +242,9 @@ impl Handler<PacketN> for Recorder {
         match self.echo {
             Echo::No => {}
             Echo::Conn => {
+                let _ = cx.send(frame.clone());
+            }
+            Echo::ConnTracked => {
                 let _ = cx.send_tracked(frame.clone());
             }
             Echo::Handle => {

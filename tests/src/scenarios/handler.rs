@@ -80,7 +80,7 @@ async fn callbacks_in_order<T: TestRuntime>(echo: Echo) {
 
 /// Echoed with `Conn::send_tracked`.
 pub async fn callbacks_arrive_open_then_frames_and_their_sends_then_close_once<T: TestRuntime>() {
-    callbacks_in_order::<T>(Echo::Conn).await;
+    callbacks_in_order::<T>(Echo::ConnTracked).await;
 }
 
 /// Echoed through the session handle's `try_send`.
