@@ -699,38 +699,3 @@ fn refused<C: Decoder>(shared: &Shared<C>, len: usize, done: Done, why: Option<S
     shared.end_refused(len, 1, why);
     done.complete(SendOutcome::Failed(why));
 }
-
-/// Stand-in until core's owner replies land: bounded untracked sends.
-trait ReplyStandIn<C: Decoder> {
-    fn reply<M>(&mut self, msg: M, now: Instant) -> Result<(), castnet_core::SendError<M>>
-    where
-        C: Encoder<M>;
-    fn reply_tracked<M>(
-        &mut self,
-        msg: M,
-        deadline: SendDeadline,
-        now: Instant,
-    ) -> Result<SendId, castnet_core::SendError<M>>
-    where
-        C: Encoder<M>;
-}
-
-impl<C: Decoder> ReplyStandIn<C> for CoreSession<C> {
-    fn reply<M>(&mut self, msg: M, now: Instant) -> Result<(), castnet_core::SendError<M>>
-    where
-        C: Encoder<M>,
-    {
-        self.send_with(msg, SendDeadline::Default, now).map(|_| ())
-    }
-    fn reply_tracked<M>(
-        &mut self,
-        msg: M,
-        deadline: SendDeadline,
-        now: Instant,
-    ) -> Result<SendId, castnet_core::SendError<M>>
-    where
-        C: Encoder<M>,
-    {
-        self.send_with(msg, deadline, now)
-    }
-}
