@@ -66,9 +66,14 @@ mod backpressure {
         for (i, (got, want)) in got.iter().zip(&payloads).enumerate() {
             assert_eq!(got, want, "echo {i}");
         }
-        let stats = running.server.stats();
-        assert_eq!(stats.frames_in, 10_000);
-        assert_eq!(stats.refused_queue_full, 0);
+        // Counters are published after each turn's write: the last echo may
+        // arrive first.
+        let server = running.server.clone();
+        wait_until::<T>("every frame is counted", || {
+            server.stats().frames_in == 10_000
+        })
+        .await;
+        assert_eq!(server.stats().refused_queue_full, 0);
         running.stop().await;
         drop(stream);
     }
@@ -146,9 +151,9 @@ mod backpressure {
         });
         let writer = write.join().await;
         let reader = read.join().await;
-        let stats = running.server.stats();
-        assert_eq!(stats.frames_in, 400);
-        assert_eq!(stats.bytes_in as usize, total + 400 * n);
+        let server = running.server.clone();
+        wait_until::<T>("every frame is counted", || server.stats().frames_in == 400).await;
+        assert_eq!(server.stats().bytes_in as usize, total + 400 * n);
         running.stop().await;
         drop((writer, reader));
     }

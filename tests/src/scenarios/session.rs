@@ -11,6 +11,8 @@ use castnet_core::frame::PacketN;
 use castnet_core::session::CloseReason;
 use castnet_engine::{Config, Conn, Handler, Runtime};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 pub async fn process_once_handles_one_frame_and_process_runs_until_the_session_closes<
     T: TestRuntime,
@@ -31,16 +33,25 @@ pub async fn process_once_handles_one_frame_and_process_runs_until_the_session_c
     );
     assert_eq!(first.as_deref(), Some(&[0u8][..]));
 
+    let handled = Arc::new(AtomicUsize::new(0));
     let rest = {
-        let client = client.clone();
+        let (client, handled) = (client.clone(), handled.clone());
         spawn::<T, _>(async move {
             let mut got = Vec::new();
-            let n = client.process(|_, frame| got.push(frame[0])).await;
+            let n = client
+                .process(|_, frame| {
+                    got.push(frame[0]);
+                    handled.fetch_add(1, Ordering::Relaxed);
+                })
+                .await;
             (n, got)
         })
     };
-    // Once the nine other echoes are in, close: `process` returns.
-    wait_until::<T>("the echoes are in", || running.server.stats().sent == 10).await;
+    // Once `process` has handled the nine other echoes, close: it returns.
+    wait_until::<T>("the echoes are handled", || {
+        handled.load(Ordering::Relaxed) == 9
+    })
+    .await;
     client.close();
     let (n, got) = rest.join().await;
     assert_eq!(n, 9);
