@@ -220,7 +220,7 @@ where
     /// is called. Each connection runs on its own task; `handler`'s callbacks
     /// run on that task.
     pub async fn serve<H: Handler<C>>(&self, handler: H) -> io::Result<()> {
-        let (listener, _running) = {
+        let (_running, listener) = {
             let mut slot = self
                 .inner
                 .listener
@@ -231,8 +231,9 @@ where
                 .ok_or_else(|| io::Error::other("serve called twice, or after stop"))?;
             // Counted under the listener's lock: a `stop` that finds the
             // slot empty waits for this, so it returns only once the
-            // listener is closed.
-            (listener, Running::new(&self.inner))
+            // listener is closed (it is declared after the count, so it is
+            // dropped first).
+            (Running::new(&self.inner), listener)
         };
         if self.hub().set_state(ServerState::Running).is_err() {
             return Err(io::Error::other("server is stopping"));

@@ -1,0 +1,16 @@
+//! The scenarios, by what they prove. Each is `async fn name<T:
+//! TestRuntime>()`; [`conformance!`](crate::conformance) makes a test of it
+//! per runtime.
+
+pub mod broadcast;
+pub mod channels;
+pub mod churn;
+pub mod dial;
+pub mod echo;
+pub mod faults;
+pub mod handler;
+pub mod heartbeat;
+pub mod limits;
+pub mod send;
+pub mod server;
+pub mod session;
