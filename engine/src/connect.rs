@@ -57,7 +57,7 @@ pub(crate) fn start<C, S>(
     role: Role,
     now: std::time::Instant,
     make_sink: impl FnOnce(Option<RecvSink<C::Item>>) -> S,
-) -> (Session<C>, Owner<C, S>)
+) -> (Session<C>, Box<Owner<C, S>>)
 where
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
@@ -95,7 +95,7 @@ where
     // A server session's owner keeps a handle for its handler; a client's
     // does not, so the client closes once its users dropped every handle.
     let handle = server.then(|| session.clone());
-    let owner = Owner::new(core, shared, handle, inbox, sink, stats, lanes);
+    let owner = Box::new(Owner::new(core, shared, handle, inbox, sink, stats, lanes));
     (session, owner)
 }
 

@@ -18,7 +18,12 @@ const READ_BUDGET: usize = 256 * 1024;
 /// everything queued, then a wait for the socket, the owner's other wake-ups
 /// or its next deadline. Reading happens in the wait, until the socket is
 /// empty or the read budget is spent.
-pub(crate) async fn drive<R, C, S>(rt: R, mut stream: Stream<R>, mut owner: Owner<C, S>)
+///
+/// The owner comes boxed: it is the bulk of a connection's state, and a
+/// future holding it inline would hold it twice (once as the spawned
+/// future's capture, once inside this one), which an idle connection pays
+/// for as long as it lives.
+pub(crate) async fn drive<R, C, S>(rt: R, mut stream: Stream<R>, mut owner: Box<Owner<C, S>>)
 where
     R: Runtime,
     C: Decoder,
