@@ -2,7 +2,7 @@
 //! small poll loop, shared by every async binding.
 
 use crate::owner::{Owner, Sink, Woken};
-use crate::runtime::{AsyncTimer, Runtime, Stream};
+use crate::runtime::{AsyncTimer, Runtime, Transport};
 use castnet_core::session::CloseReason;
 use castnet_core::Decoder;
 use std::io;
@@ -23,9 +23,10 @@ const READ_BUDGET: usize = 256 * 1024;
 /// future holding it inline would hold it twice (once as the spawned
 /// future's capture, once inside this one), which an idle connection pays
 /// for as long as it lives.
-pub(crate) async fn drive<R, C, S>(rt: R, mut stream: Stream<R>, mut owner: Box<Owner<C, S>>)
+pub(crate) async fn drive<R, T, C, S>(rt: R, mut stream: T, mut owner: Box<Owner<C, S>>)
 where
     R: Runtime,
+    T: Transport,
     C: Decoder,
     S: Sink<C>,
 {
@@ -95,9 +96,9 @@ where
 ///
 /// Readiness comes first: a connection waiting for its peer holds no read
 /// buffer (the core makes room only when asked).
-fn poll_io<R: Runtime, C: Decoder, S: Sink<C>>(
+fn poll_io<R: Runtime, T: Transport, C: Decoder, S: Sink<C>>(
     cx: &mut Context<'_>,
-    stream: &mut Stream<R>,
+    stream: &mut T,
     owner: &mut Owner<C, S>,
     rt: &R,
     woke_at: &mut Option<Instant>,

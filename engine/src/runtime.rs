@@ -127,8 +127,32 @@ macro_rules! either {
     };
 }
 
-impl<R: Runtime> Stream<R> {
-    pub(crate) fn poll_read_buf(
+/// What the connection loop moves bytes through: the plain socket today.
+///
+/// A layer that transforms the byte stream (TLS: rustls is itself sans-IO)
+/// implements this over a [`Stream`] — plaintext out of `poll_read_buf`,
+/// plaintext into `try_write_vectored`, ciphertext to and from the socket
+/// inside — and the same loop drives it, for every runtime: no second
+/// driver.
+pub(crate) trait Transport: Send + 'static {
+    /// Appends what arrived to `buf`; `Ready(Ok(0))` at end of stream.
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut bytes::BytesMut,
+    ) -> Poll<io::Result<usize>>;
+    /// Ready when bytes may have arrived (before any buffer is made).
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Ready when writes may be taken.
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Takes what it can now; `WouldBlock` when nothing.
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Ends the write side once everything was written.
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl<R: Runtime> Transport for Stream<R> {
+    fn poll_read_buf(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut bytes::BytesMut,
@@ -136,19 +160,19 @@ impl<R: Runtime> Stream<R> {
         either!(self, s => s.poll_read_buf(cx, buf))
     }
 
-    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         either!(self, s => s.poll_read_ready(cx))
     }
 
-    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         either!(self, s => s.poll_write_ready(cx))
     }
 
-    pub(crate) fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         either!(self, s => s.try_write_vectored(bufs))
     }
 
-    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&self) -> io::Result<()> {
         either!(self, s => s.shutdown_write())
     }
 }
