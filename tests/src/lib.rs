@@ -115,3 +115,9 @@ macro_rules! __per_runtime {
         }
     };
 }
+
+/// The README's Rust examples, compiled as doctests so they cannot drift from
+/// the API.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExamples;
