@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of castnet's bench servers against the plain-Tokio
-# baselines, in one run, on 127.0.0.1 (BENCH-PROTOCOL.md scenarios).
+# Side-by-side benchmark of castnet's bench servers (on castnet-tokio and on
+# castnet-smol) against the plain-Tokio baselines, in one run, on 127.0.0.1.
 #
-#   bash examples/bench/compare.sh            # ROUNDS=3 DURATION=5 by default
+#   bash examples/bench/compare.sh                   # ROUNDS=3 DURATION=5 by default
+#   OLD_REV=f91a05c bash examples/bench/compare.sh   # also an older castnet-tokio, built beside
 #
-# Each scenario alternates castnet and baseline ROUNDS times (A B A B ...) so
-# drift on a noisy machine hits both; one core per side (--workers 1). Prints
-# one JSON line per run (netbench --json, plus "server" and "round") and a
-# median summary with ratios.
+# Every scenario runs each server once per round, in turn (A B C A B C ...),
+# so drift on a noisy machine hits all of them; one core per side
+# (--workers 1). Prints one JSON line per run (netbench --json, plus "server"
+# and "round") and a median summary with ratios against the first castnet
+# server (castnet-tokio at this checkout).
+#
+# OLD_REV builds `echo_server` and `fanout_server` of that git revision into
+# target/bench-old (from a temporary worktree) and adds them as "old-tokio",
+# for before/after ratios measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS="${ROUNDS:-3}"
@@ -16,29 +22,52 @@ WARMUP="${WARMUP:-1}"
 OUT="${OUT:-target/bench-compare.jsonl}"
 cargo build --release -q -p castnet-examples
 B=target/release
+OLD=""
+if [ -n "${OLD_REV:-}" ]; then
+    tree=$(mktemp -d)
+    git worktree add -q --detach "$tree" "$OLD_REV"
+    (cd "$tree" && cargo build --release -q -p castnet-examples --target-dir "$OLDPWD/target/bench-old")
+    git worktree remove --force "$tree"
+    OLD=target/bench-old/release
+fi
 : > "$OUT"
 
-run() { # server-bin scenario-name netbench-args...
-    local bin=$1 name=$2; shift 2
+run() { # label binary-path runtime-flag scenario-name netbench-args...
+    local label=$1 bin=$2 runtime=$3 name=$4; shift 4
     local port=$((20000 + RANDOM % 20000))
-    "$B/$bin" --addr "127.0.0.1:$port" --workers 1 > /tmp/compare-server.out 2>/dev/null &
+    local flags=(--addr "127.0.0.1:$port" --workers 1)
+    [ -n "$runtime" ] && flags+=(--runtime "$runtime")
+    "$bin" "${flags[@]}" > /tmp/compare-server.out 2>/dev/null &
     local pid=$!
     for _ in $(seq 100); do grep -q "listening on" /tmp/compare-server.out 2>/dev/null && break; sleep 0.05; done
     local line
     line=$(timeout $((DURATION + WARMUP + 30)) "$B/netbench" --addr "127.0.0.1:$port" --workers 1 \
         --duration "$DURATION" --warmup "$WARMUP" --verify --json --server-pid "$pid" "$@")
     kill -TERM "$pid"; wait "$pid" || true
-    echo "$line" | python3 -c "import json,sys; d=json.load(sys.stdin); d['server']='$bin'; d['scenario']='$name'; print(json.dumps(d))" | tee -a "$OUT"
+    echo "$line" | python3 -c "import json,sys; d=json.load(sys.stdin); d['server']='$label'; d['scenario']='$name'; d['round']=$round; print(json.dumps(d))" | tee -a "$OUT"
+}
+
+# label:binary:runtime-flag (the baselines take no --runtime other than tokio).
+echo_servers=("castnet-tokio:$B/echo_server:tokio" "castnet-smol:$B/echo_server:smol" "baseline:$B/baseline_echo:")
+fanout_servers=("castnet-tokio:$B/fanout_server:tokio" "castnet-smol:$B/fanout_server:smol" "baseline:$B/baseline_fanout:")
+if [ -n "$OLD" ]; then
+    echo_servers+=("old-tokio:$OLD/echo_server:")
+    fanout_servers+=("old-tokio:$OLD/fanout_server:")
+fi
+
+each() { # scenario-name servers-array-name netbench-args...
+    local name=$1 list=$2; shift 2
+    local -n servers=$list
+    for s in "${servers[@]}"; do
+        IFS=: read -r label bin runtime <<< "$s"
+        run "$label" "$bin" "$runtime" "$name" "$@"
+    done
 }
 
 for round in $(seq "$ROUNDS"); do
-    for pair in "echo_server baseline_echo"; do
-        for srv in $pair; do run "$srv" echo-64B-50x16 --mode echo --conns 50 --payload 64 --pipeline 16; done
-        for srv in $pair; do run "$srv" echo-4KiB-10x4 --mode echo --conns 10 --payload 4096 --pipeline 4; done
-    done
-    for srv in fanout_server baseline_fanout; do
-        run "$srv" fanout-64B-100subs --mode fanout --conns 100 --payload 64 --pipeline 16
-    done
+    each echo-64B-50x16 echo_servers --mode echo --conns 50 --payload 64 --pipeline 16
+    each echo-4KiB-10x4 echo_servers --mode echo --conns 10 --payload 4096 --pipeline 4
+    each fanout-64B-100subs fanout_servers --mode fanout --conns 100 --payload 64 --pipeline 16
 done
 
 python3 - "$OUT" <<'PY'
@@ -50,16 +79,25 @@ for r in rows:
 def med(rs, k):
     v = [r[k] for r in rs if r.get(k) is not None]
     return statistics.median(v) if v else float("nan")
-print(f"\n{'scenario':22} {'server':16} {'frames/s':>12} {'p99 us':>10} {'srv cpu us/frame':>17} {'verify fails':>12}")
-scen = sorted({s for s, _ in by})
-for s in scen:
+print(f"\n{'scenario':22} {'server':14} {'frames/s':>12} {'p99 us':>10} {'srv cpu us/frame':>17} {'verify fails':>12} {'errors':>7}")
+for s in sorted({s for s, _ in by}):
     servers = [k for k in by if k[0] == s]
     for k in sorted(servers):
         rs = by[k]
-        print(f"{s:22} {k[1]:16} {med(rs,'frames_per_sec'):12.0f} {med(rs,'latency_p99_us'):10.0f} {med(rs,'server_cpu_us_per_frame'):17.3f} {sum(r['verify_failures'] for r in rs):12}")
-    cast = [k for k in servers if not k[1].startswith("baseline")][0]
-    base = [k for k in servers if k[1].startswith("baseline")][0]
-    fr = med(by[cast], 'frames_per_sec') / med(by[base], 'frames_per_sec')
-    cpu = med(by[base], 'server_cpu_us_per_frame') / med(by[cast], 'server_cpu_us_per_frame')
-    print(f"{'':22} ratio castnet/baseline: frames/s x{fr:.2f}, server CPU efficiency x{cpu:.2f}\n")
+        print(f"{s:22} {k[1]:14} {med(rs,'frames_per_sec'):12.0f} {med(rs,'latency_p99_us'):10.0f} "
+              f"{med(rs,'server_cpu_us_per_frame'):17.3f} {sum(r['verify_failures'] for r in rs):12} {sum(r['errors'] for r in rs):7}")
+    ref = by.get((s, "castnet-tokio"))
+    if not ref:
+        continue
+    for k in sorted(servers):
+        if k[1] == "castnet-tokio":
+            continue
+        fr = med(by[k], 'frames_per_sec') / med(ref, 'frames_per_sec')
+        per_round = [
+            a["frames_per_sec"] / b["frames_per_sec"]
+            for a in by[k] for b in ref if a["round"] == b["round"]
+        ]
+        rounds = ", ".join(f"{x:.2f}" for x in per_round)
+        print(f"{'':22} {k[1]}/castnet-tokio frames/s x{fr:.2f} (rounds: {rounds})")
+    print()
 PY
