@@ -81,6 +81,12 @@ pub(crate) trait Sink<C: Decoder>: Send {
 /// use the [`Session`] handle from [`session`](Self::session): there `send`
 /// waits for room, `try_send` refuses with the message back, and
 /// `async_send` resolves with the outcome.
+///
+/// Order: replies made with `Conn::send` go out in the order they were
+/// made. A send through the handle, even from inside a callback, travels
+/// through the owner's inbox and is queued after the callback returns, so it
+/// is not ordered against `Conn::send` replies of the same callback: use one
+/// or the other for frames whose order matters.
 pub struct Conn<'a, C: Decoder> {
     core: &'a mut CoreSession<C>,
     shared: &'a Shared<C>,

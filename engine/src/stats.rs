@@ -4,6 +4,11 @@ use castnet_core::session::SessionStats;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// A snapshot of a server's (or a client's) counters.
+///
+/// Each connection adds what it counted once per turn, after its write, so
+/// a snapshot may lag what is already on the wire by one turn: a peer can
+/// hold an echo that `frames_in` does not count yet. Poll for a count
+/// rather than expecting it the moment a reply arrives.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
