@@ -63,7 +63,7 @@ where
     C::Item: Send,
     S: Sink<C>,
 {
-    let (tx, inbox) = async_channel::unbounded();
+    let (tx, inbox) = crate::inbox::inbox();
     let (frames_tx, frames_rx, lanes, server) = match role {
         Role::Client => {
             let (sink, queue) = recv_queue(config.recv_buffer);

@@ -196,7 +196,7 @@ pub struct Session<C: Decoder> {
     /// Each handle holds a sender: once every handle is gone the inbox
     /// closes, and a client session closes gracefully (nobody can reach it
     /// any more).
-    pub(crate) inbox: async_channel::Sender<Command>,
+    pub(crate) inbox: crate::inbox::Sender<Command>,
 }
 
 impl<C: Decoder> Clone for Session<C> {
@@ -353,9 +353,7 @@ impl<C: Decoder> Session<C> {
             Some((interval, msg)) => Some((interval, self.shared.codec.clone().encode_frame(msg)?)),
             None => None,
         };
-        let _ = self
-            .inbox
-            .try_send(Command::SetHeartbeat(Box::new(encoded)));
+        let _ = self.inbox.send(Command::SetHeartbeat(Box::new(encoded)));
         Ok(())
     }
 
@@ -363,13 +361,13 @@ impl<C: Decoder> Session<C> {
     /// linger time), then the connection closes.
     pub fn close(&self) {
         self.shared.mark_closed();
-        let _ = self.inbox.try_send(Command::Close);
+        let _ = self.inbox.send(Command::Close);
     }
 
     /// Immediate close: every pending send fails `Closed`.
     pub fn abort(&self) {
         self.shared.mark_closed();
-        let _ = self.inbox.try_send(Command::Abort);
+        let _ = self.inbox.send(Command::Abort);
     }
 
     /// Waits until the connection's owner has finished (after a close, an
@@ -422,20 +420,20 @@ impl<C: Decoder> Session<C> {
     /// the hub saw the join.
     pub(crate) fn follow(&self, lane: crate::lane::Subscription) {
         // An owner already gone drops the subscription, which leaves the lane.
-        let _ = self.inbox.try_send(Command::Follow(lane));
+        let _ = self.inbox.send(Command::Follow(lane));
     }
 
     /// Stops following `lane` once the frames published before `until` are
     /// taken.
     pub(crate) fn unfollow(&self, lane: Arc<crate::lane::Lane>, until: u64) {
-        let _ = self.inbox.try_send(Command::Unfollow(lane, until));
+        let _ = self.inbox.send(Command::Unfollow(lane, until));
     }
 
     /// Hands an admitted send to the owner. An owner already gone ends it
     /// here, as `Closed`.
     fn push(&self, cmd: Command) {
-        if let Err(e) = self.inbox.try_send(cmd) {
-            match e.into_inner() {
+        if let Err(cmd) = self.inbox.send(cmd) {
+            match cmd {
                 Command::Send(send) => self.shared.end_unqueued_closed(send.frame.len(), send.done),
                 Command::Quiet(frame) => self.shared.end_unqueued_closed(frame.len(), Done::NOBODY),
                 _ => {}

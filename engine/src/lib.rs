@@ -34,6 +34,7 @@ mod drive;
 mod facade;
 mod handle;
 mod handler;
+mod inbox;
 mod lane;
 mod owner;
 mod pending;

@@ -25,9 +25,7 @@ use castnet_core::hub::PeerAddr;
 use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
 use castnet_core::session::{SendFailure, SendId, SendOutcome, SessionStats};
 use castnet_core::{Decoder, EncodedFrame, SessionId};
-use futures_core::Stream as _;
 use std::io::{self, IoSlice};
-use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -236,8 +234,7 @@ pub(crate) struct Owner<C: Decoder, S: Sink<C>> {
     /// A handle for the sink's callbacks; `None` for a client, whose
     /// session closes once its users dropped every handle.
     handle: Option<Session<C>>,
-    /// Pinned: the receiver keeps its listener in place between polls.
-    inbox: Pin<Box<async_channel::Receiver<Command>>>,
+    inbox: crate::inbox::Receiver<Command>,
     sends: Sends,
     sink: S,
     stats: Arc<StatsCell>,
@@ -268,7 +265,7 @@ where
         core: CoreSession<C>,
         shared: Arc<Shared<C>>,
         handle: Option<Session<C>>,
-        inbox: async_channel::Receiver<Command>,
+        inbox: crate::inbox::Receiver<Command>,
         sink: S,
         stats: Arc<StatsCell>,
         lanes: Vec<Subscription>,
@@ -278,7 +275,7 @@ where
             core,
             shared,
             handle,
-            inbox: Box::pin(inbox),
+            inbox,
             sends: Sends {
                 pending: Pending::new(),
                 lanes,
@@ -399,8 +396,8 @@ where
             let mut applied = 0;
             while applied < INBOX_BUDGET {
                 match self.inbox.try_recv() {
-                    Ok(cmd) => self.apply(cmd, now),
-                    Err(_) => break,
+                    Some(cmd) => self.apply(cmd, now),
+                    None => break,
                 }
                 applied += 1;
             }
@@ -503,7 +500,7 @@ where
     ) -> Woken {
         let mut woken = Woken::No;
         if self.handles_alive {
-            match self.inbox.as_mut().poll_next(cx) {
+            match self.inbox.poll_recv(cx) {
                 Poll::Ready(Some(cmd)) => {
                     self.apply(cmd, now());
                     woken = Woken::Yes;
@@ -548,7 +545,7 @@ where
         self.shared.mark_closed();
         drop(std::mem::take(&mut self.sends.lanes));
         self.inbox.close();
-        while let Ok(cmd) = self.inbox.try_recv() {
+        while let Some(cmd) = self.inbox.try_recv() {
             match cmd {
                 Command::Send(send) => self.shared.end_unqueued_closed(send.frame.len(), send.done),
                 Command::Quiet(frame) => self.shared.end_unqueued_closed(frame.len(), Done::NOBODY),
