@@ -34,14 +34,16 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(1);
 /// - A reader is protected from the moment it subscribes.
 /// - A read that is refused (the reader is full), or a
 ///   [`stall`](Self::stall), makes a protected reader *stalled* from that
-///   `now`. A stalled reader that has not caught up by `since + grace`
-///   (the *slow-reader grace*, 1 s unless
-///   [`with_slow_reader_grace`](Self::with_slow_reader_grace) says
+///   `now`, until it has taken every frame published before then (and at
+///   least one more). A reader that takes them ends its stall: it keeps
+///   up, even if a publisher keeps it busy all along. A stalled reader that
+///   has not taken them by `since + grace` (the *slow-reader grace*, 1 s
+///   unless [`with_slow_reader_grace`](Self::with_slow_reader_grace) says
 ///   otherwise) is demoted: it stops being protected, so it misses what is
 ///   dropped, and learns how many it missed ([`RingRead::missed`]). The
 ///   ring demotes it in the first call taking a `now` at or after that
 ///   instant; [`next_expiry`](Self::next_expiry) says when that is.
-/// - A read that takes everything there is (the reader caught up) ends the
+/// - A read that takes everything there is (the reader caught up) ends any
 ///   stall and protects the reader again, from the frames published after.
 ///
 /// So a publish never drops a frame some protected reader still has to
@@ -136,8 +138,9 @@ struct Reader {
     end: u64,
     /// Frames it has not taken are kept (up to the hard bounds).
     protected: bool,
-    /// Since when a protected reader is full, if it is.
-    stalled_since: Option<Instant>,
+    /// Since when a protected reader is full, if it is, and the sequence
+    /// number it must reach to be keeping up.
+    stalled: Option<(Instant, u64)>,
 }
 
 impl Reader {
@@ -360,7 +363,7 @@ impl<W> BroadcastRing<W> {
             next: self.head(),
             end: u64::MAX,
             protected: true,
-            stalled_since: None,
+            stalled: None,
         };
         let slot = match self.free_readers.pop() {
             Some(slot) => {
@@ -389,7 +392,7 @@ impl<W> BroadcastRing<W> {
 
     /// Since when this reader is stalled, while it is protected and stalled.
     pub fn stalled_since(&self, cursor: &RingCursor) -> Option<Instant> {
-        self.reader(cursor.slot).stalled_since
+        self.reader(cursor.slot).stalled.map(|(since, _)| since)
     }
 
     /// True once a reader that left has taken, or missed, everything
@@ -478,8 +481,9 @@ impl<W> BroadcastRing<W> {
     /// published before it left.
     ///
     /// A refusal stalls a protected reader from `now` (unless it is stalled
-    /// already); a read that takes everything ends its stall and protects
-    /// it again. Readers whose grace ran out by `now` are demoted first.
+    /// already); a read that reaches what was published before its stall
+    /// ends the stall, and one that takes everything also protects the
+    /// reader again. Readers whose grace ran out by `now` are demoted first.
     /// The parked publishers' waiters go into `woken` when the read ends
     /// the pressure, or when the reader newly stalls.
     pub fn read(
@@ -512,6 +516,13 @@ impl<W> BroadcastRing<W> {
             }
             reader.next += 1;
             report.delivered += 1;
+        }
+        // Took what was published before it stalled: it keeps up.
+        if reader
+            .stalled
+            .is_some_and(|(_, until)| reader.next >= until)
+        {
+            self.unstall(slot);
         }
         if refused {
             self.retain(slot);
@@ -639,18 +650,21 @@ impl<W> BroadcastRing<W> {
         }
     }
 
-    /// A protected reader with frames to take is full: stalled from `now`
-    /// unless it is already, and demoted if its grace has run out. A new
-    /// stall hands the parked publishers back, to re-check by its expiry.
+    /// A protected reader with frames to take is full: stalled from `now`,
+    /// until it has taken what was published so far (at least one more
+    /// frame), unless it is stalled already; demoted if its grace has run
+    /// out. A new stall hands the parked publishers back, to re-check by its
+    /// expiry.
     fn stall_reader(&mut self, slot: usize, now: Instant, woken: &mut Vec<W>) {
+        let head = self.head();
         let reader = self.reader_mut(slot);
         if !reader.holds() {
             return;
         }
-        let since = match reader.stalled_since {
-            Some(since) => since,
+        let since = match reader.stalled {
+            Some((since, _)) => since,
             None => {
-                reader.stalled_since = Some(now);
+                reader.stalled = Some((now, head.max(reader.next + 1)));
                 self.stalled.insert((now, slot));
                 self.publishers.take_all(woken);
                 now
@@ -665,7 +679,7 @@ impl<W> BroadcastRing<W> {
 
     /// Ends the reader's stall, if any.
     fn unstall(&mut self, slot: usize) {
-        if let Some(since) = self.reader_mut(slot).stalled_since.take() {
+        if let Some((since, _)) = self.reader_mut(slot).stalled.take() {
             self.stalled.remove(&(since, slot));
         }
     }
@@ -902,6 +916,38 @@ mod tests {
         let read = ring.read(&mut c, t0 + ms(120), &mut woken, |_| true);
         assert_eq!((read.delivered, read.missed), (1, 1));
         assert!(ring.is_protected(&c), "caught up");
+    }
+
+    #[test]
+    fn a_reader_that_takes_what_was_published_before_its_stall_keeps_up_while_busy() {
+        let t0 = t0();
+        let mut ring = BroadcastRing::<u8>::new(2, 1024)
+            .unwrap()
+            .with_slow_reader_grace(ms(100));
+        let mut c = ring.subscribe();
+        publish_all(&mut ring, &["1", "2", "3"], t0);
+        let mut n = 0;
+        let mut one = |_: &Bytes| {
+            n += 1;
+            n == 1
+        };
+        // Took 1, full at 2: stalled until it has taken 3 as well.
+        ring.read(&mut c, t0, &mut Vec::new(), &mut one);
+        assert_eq!(ring.stalled_since(&c), Some(t0));
+        assert!(publish_all(&mut ring, &["4"], t0 + ms(50)));
+        // Took 2 and 3, full again at 4: a new stall, from now.
+        let mut n = 0;
+        ring.read(&mut c, t0 + ms(90), &mut Vec::new(), |_| {
+            n += 1;
+            n <= 2
+        });
+        assert_eq!(ring.position(&c), 3);
+        assert_eq!(ring.stalled_since(&c), Some(t0 + ms(90)));
+        assert!(publish_all(&mut ring, &["5", "6"], t0 + ms(100)));
+        assert!(ring.pressure(t0 + ms(150), &mut Vec::new()));
+        assert!(ring.is_protected(&c), "kept up: not demoted at 100");
+        assert!(!ring.pressure(t0 + ms(190), &mut Vec::new()));
+        assert!(!ring.is_protected(&c));
     }
 
     #[test]

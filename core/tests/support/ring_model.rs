@@ -15,9 +15,11 @@
 //!   is always kept;
 //! - pressure: over the soft bound (hence the oldest frame held);
 //! - a protected reader with frames still to take that is refused (or
-//!   stalls) is stalled from `now`, unless it already is; one stalled since
-//!   `s` is demoted (unprotected, no longer stalled) by any operation taking
-//!   a `now >= s + grace`; a read that takes everything ends the stall and
+//!   stalls) is stalled from `now` until it reaches the head as of then
+//!   (at least one frame further), unless it already is; a read that
+//!   reaches that point ends the stall; one stalled since `s` is demoted
+//!   (unprotected, no longer stalled) by any operation taking a
+//!   `now >= s + grace`; a read that takes everything ends the stall and
 //!   protects the reader again; a reader that left and has nothing left
 //!   before its end is not stalled;
 //! - parked publishers are handed back when an operation ends with no
@@ -69,7 +71,8 @@ struct Reader {
     /// Where it left (`u64::MAX` while it follows).
     end: u64,
     protected: bool,
-    stalled: Option<Instant>,
+    /// Since when, and the position it must reach.
+    stalled: Option<(Instant, u64)>,
 }
 
 struct Model {
@@ -118,7 +121,7 @@ impl Model {
     fn expire(&mut self) {
         let (now, grace) = (self.now, self.grace);
         for r in &mut self.readers {
-            if let Some(since) = r.stalled {
+            if let Some((since, _)) = r.stalled {
                 if now.saturating_duration_since(since) >= grace {
                     r.stalled = None;
                     r.protected = false;
@@ -135,14 +138,14 @@ impl Model {
     }
 
     fn stall(&mut self, i: usize, handed: &mut BTreeSet<u32>) {
-        let (now, grace) = (self.now, self.grace);
+        let (now, grace, head) = (self.now, self.grace, self.all.len() as u64);
         let r = &mut self.readers[i];
         if !(r.protected && r.next < r.end) {
             return;
         }
-        let since = *r.stalled.get_or_insert_with(|| {
+        let (since, _) = *r.stalled.get_or_insert_with(|| {
             handed.append(&mut self.publishers);
-            now
+            (now, head.max(r.next + 1))
         });
         if now.saturating_duration_since(since) >= grace {
             r.stalled = None;
@@ -237,6 +240,12 @@ pub fn run(max_frames: usize, max_bytes: usize, grace_ms: u64, ops: Vec<Op>) {
                 assert_eq!(read.delivered, to - from);
                 assert_eq!(read.missed, (from - next) as u64);
                 reader.next = to as u64;
+                if reader
+                    .stalled
+                    .is_some_and(|(_, until)| reader.next >= until)
+                {
+                    reader.stalled = None;
+                }
                 if to < stop {
                     m.stall(i, &mut handed);
                 } else {
@@ -311,7 +320,7 @@ pub fn run(max_frames: usize, max_bytes: usize, grace_ms: u64, ops: Vec<Op>) {
         let expiry = m
             .readers
             .iter()
-            .filter_map(|r| r.stalled)
+            .filter_map(|r| r.stalled.map(|(since, _)| since))
             .min()
             .map(|since| since + grace);
         assert_eq!(ring.next_expiry(), expiry);
@@ -319,7 +328,10 @@ pub fn run(max_frames: usize, max_bytes: usize, grace_ms: u64, ops: Vec<Op>) {
             assert_eq!(ring.position(&r.cursor), r.next);
             assert_eq!(ring.is_done(&r.cursor), r.next >= r.end);
             assert_eq!(ring.is_protected(&r.cursor), r.protected);
-            assert_eq!(ring.stalled_since(&r.cursor), r.stalled);
+            assert_eq!(
+                ring.stalled_since(&r.cursor),
+                r.stalled.map(|(since, _)| since)
+            );
         }
         // Bounded whatever happens: the hard bounds, beyond the newest frame.
         assert!(len <= 2 * max_frames);
