@@ -4,6 +4,7 @@ use crate::socket::SocketOptions;
 use castnet_core::frame::PacketN;
 use castnet_core::limits::ConnectionLimits;
 use castnet_core::session::SessionConfig;
+use std::time::Duration;
 
 /// Configuration of a server or a client: the codec, the per-session rules,
 /// socket options and (servers) connection limits.
@@ -38,12 +39,26 @@ pub struct Config<C = PacketN> {
     /// Bounds of each broadcast ring of a server (its own, and one per
     /// channel), the logs that detached broadcasts
     /// ([`Server::broadcast_detached`](crate::Server::broadcast_detached),
-    /// [`Channel::broadcast_detached`](crate::Channel::broadcast_detached))
-    /// go through: at most this many frames (default 4096) and this many
-    /// bytes beyond the newest frame (default 32 MiB). A session that falls
-    /// further behind misses the oldest (counted in
-    /// [`Stats::broadcast_missed`](crate::Stats::broadcast_missed)).
+    /// [`Channel::broadcast_detached`](crate::Channel::broadcast_detached)
+    /// and their `_from` forms) go through: this many frames (default 4096)
+    /// and this many bytes beyond the newest frame (default 32 MiB).
+    ///
+    /// The bound is soft for frames that a session keeping up has not taken
+    /// yet: they are kept, and a handler publishing with a `_from` form is
+    /// paused until the readers have run. A session that stays full for
+    /// [`slow_reader_grace`](Self::slow_reader_grace) is no longer waited
+    /// for: it misses the oldest frames (counted in
+    /// [`Stats::broadcast_missed`](crate::Stats::broadcast_missed), and
+    /// logged once per session at WARN) until it catches up. Publishers that
+    /// cannot be paused (the plain forms) are held by a hard bound of twice
+    /// these: beyond it the oldest frames are dropped whoever has not taken
+    /// them, so a ring never holds more than twice its bounds.
     pub broadcast_ring: (usize, usize),
+    /// How long a session whose send queue is full may hold a broadcast
+    /// ring's frames (default 1 s): after that it is a slow reader, which
+    /// misses frames rather than pausing the handlers that publish, until
+    /// it catches up again. See [`broadcast_ring`](Self::broadcast_ring).
+    pub slow_reader_grace: Duration,
 }
 
 impl Default for Config<PacketN> {
@@ -62,6 +77,7 @@ impl<C> Config<C> {
             limits: ConnectionLimits::default(),
             recv_buffer: 1024,
             broadcast_ring: (4096, 32 << 20),
+            slow_reader_grace: Duration::from_secs(1),
         }
     }
 
@@ -86,6 +102,13 @@ impl<C> Config<C> {
     /// Sets the broadcast ring's bounds: `frames` (at least one) and `bytes`.
     pub fn broadcast_ring(mut self, frames: usize, bytes: usize) -> Self {
         self.broadcast_ring = (frames.max(1), bytes);
+        self
+    }
+
+    /// Sets how long a full session may hold the broadcast rings before it
+    /// is no longer waited for.
+    pub fn slow_reader_grace(mut self, grace: Duration) -> Self {
+        self.slow_reader_grace = grace;
         self
     }
 

@@ -3,24 +3,37 @@
 //! A detached broadcast is one push here, whatever the number of recipients;
 //! each connection task pulls what its send queue has room for when it next
 //! runs. The lock is held for a push or for one reader's pull of everything
-//! new, never across IO or user code.
+//! new, never across IO or user code; the waiters the ring hands back are
+//! woken after it is released.
 
 use bytes::Bytes;
-use castnet_core::hub::{BroadcastRing, RingCursor, RingRead};
+use castnet_core::hub::{BroadcastRing, PublisherWait, RingCursor, RingRead};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 pub(crate) struct Lane {
     ring: Mutex<BroadcastRing<Waker>>,
     subscribers: AtomicUsize,
 }
 
+/// Wakes what the ring handed back; called with the lock released: a wake
+/// may reschedule a task on another thread, which should not find the lock
+/// held.
+fn wake(woken: Vec<Waker>) {
+    for waker in woken {
+        waker.wake();
+    }
+}
+
 impl Lane {
-    /// A lane keeping at most `frames` frames (at least one) and `bytes`
-    /// bytes beyond the newest frame.
-    pub(crate) fn new(frames: usize, bytes: usize) -> Self {
-        let ring = BroadcastRing::new(frames.max(1), bytes).expect("at least one frame");
+    /// A lane with a soft bound of `frames` frames (at least one) and
+    /// `bytes` bytes beyond the newest frame, and this slow-reader grace.
+    pub(crate) fn new(frames: usize, bytes: usize, grace: Duration) -> Self {
+        let ring = BroadcastRing::new(frames.max(1), bytes)
+            .expect("at least one frame")
+            .with_slow_reader_grace(grace);
         Lane {
             ring: Mutex::new(ring),
             subscribers: AtomicUsize::new(0),
@@ -34,16 +47,48 @@ impl Lane {
     }
 
     /// Appends one frame for every subscriber and wakes those that were
-    /// waiting for one. Returns how many subscribers there are.
-    pub(crate) fn publish(&self, frame: Bytes) -> usize {
+    /// waiting for one. Returns how many subscribers there are, and whether
+    /// the lane is now under pressure (a publisher that can wait should).
+    pub(crate) fn publish(&self, frame: Bytes, now: Instant) -> (usize, bool) {
         let mut woken = Vec::new();
-        self.ring().publish(frame, &mut woken);
-        // Woken outside the lock: a wake may reschedule a task on another
-        // thread, which should not find the lock held.
-        for waker in woken {
-            waker.wake();
+        let published = self.ring().publish(frame, now, &mut woken);
+        wake(woken);
+        (self.subscribers.load(Relaxed), published.pressure)
+    }
+
+    /// Whether the lane is still under pressure at `now` (readers whose
+    /// grace ran out are no longer waited for).
+    pub(crate) fn pressure(&self, now: Instant) -> bool {
+        let mut woken = Vec::new();
+        let pressure = self.ring().pressure(now, &mut woken);
+        wake(woken);
+        pressure
+    }
+
+    /// Pending (the task is woken when the pressure ends, or when a reader
+    /// newly stalls) while the lane is under pressure; ready once it is not.
+    pub(crate) fn poll_relief(
+        &self,
+        wait: &mut PublisherWait,
+        cx: &mut Context<'_>,
+        now: Instant,
+    ) -> Poll<()> {
+        let mut woken = Vec::new();
+        let parked = self
+            .ring()
+            .park_publisher(wait, cx.waker().clone(), now, &mut woken);
+        wake(woken);
+        if parked {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
         }
-        self.subscribers.load(Relaxed)
+    }
+
+    /// When a publisher waiting for relief must re-check at the latest: the
+    /// earliest stalled reader's grace runs out.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        self.ring().next_expiry()
     }
 
     /// Sequence number the next publish gets: a reader that leaves now
@@ -59,6 +104,7 @@ impl Lane {
         Subscription {
             lane: self.clone(),
             cursor: Some(cursor),
+            left: false,
         }
     }
 }
@@ -68,6 +114,8 @@ pub(crate) struct Subscription {
     lane: Arc<Lane>,
     /// Always `Some` until dropped.
     cursor: Option<RingCursor>,
+    /// The reader left (so it may be done).
+    left: bool,
 }
 
 impl Subscription {
@@ -79,23 +127,43 @@ impl Subscription {
     /// The reader leaves at sequence number `until`: it still takes what
     /// was published before, nothing after.
     pub(crate) fn leave_at(&mut self, until: u64) {
-        if let Some(cursor) = &mut self.cursor {
-            cursor.leave_at(until);
+        if let Some(cursor) = &self.cursor {
+            let mut woken = Vec::new();
+            self.lane.ring().leave(cursor, until, &mut woken);
+            wake(woken);
+            self.left = true;
         }
     }
 
     /// True once a reader that left has taken (or missed) everything
     /// published before it left.
     pub(crate) fn is_done(&self) -> bool {
-        self.cursor.as_ref().is_none_or(RingCursor::is_done)
+        match &self.cursor {
+            Some(cursor) => self.left && self.lane.ring().is_done(cursor),
+            None => true,
+        }
     }
 
     /// Offers the unread frames to `accept`, oldest first, until it refuses
-    /// one (the queue is full) or none is left.
-    pub(crate) fn pull(&mut self, accept: impl FnMut(&Bytes) -> bool) -> RingRead {
-        match &mut self.cursor {
-            Some(cursor) => self.lane.ring().read(cursor, accept),
-            None => RingRead::default(),
+    /// one (the queue is full: the reader is stalled from `now`) or none is
+    /// left (it caught up).
+    pub(crate) fn pull(&mut self, now: Instant, accept: impl FnMut(&Bytes) -> bool) -> RingRead {
+        let Some(cursor) = &mut self.cursor else {
+            return RingRead::default();
+        };
+        let mut woken = Vec::new();
+        let read = self.lane.ring().read(cursor, now, &mut woken, accept);
+        wake(woken);
+        read
+    }
+
+    /// The reader has no room for frames now: stalled from `now` unless it
+    /// is already.
+    pub(crate) fn stall(&mut self, now: Instant) {
+        if let Some(cursor) = &self.cursor {
+            let mut woken = Vec::new();
+            self.lane.ring().stall(cursor, now, &mut woken);
+            wake(woken);
         }
     }
 
@@ -116,7 +184,9 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(cursor) = self.cursor.take() {
-            self.lane.ring().unsubscribe(cursor);
+            let mut woken = Vec::new();
+            self.lane.ring().unsubscribe(cursor, &mut woken);
+            wake(woken);
             self.lane.subscribers.fetch_sub(1, Relaxed);
         }
     }

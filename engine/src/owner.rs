@@ -17,11 +17,12 @@
 //! would sit between the socket and these calls, inside the same loop.
 
 use crate::handle::{Command, Done, Session, Shared, TrackedSend};
-use crate::lane::Subscription;
+use crate::lane::{Lane, Subscription};
 use crate::pending::Pending;
 use crate::stats::StatsCell;
+use bytes::Bytes;
 use castnet_core::frame::{Encoder, FrameError};
-use castnet_core::hub::PeerAddr;
+use castnet_core::hub::{PeerAddr, PublisherWait};
 use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
 use castnet_core::session::{SendFailure, SendId, SendOutcome, SessionStats};
 use castnet_core::{Decoder, EncodedFrame, SessionId};
@@ -85,6 +86,16 @@ pub(crate) trait Sink<C: Decoder>: Send {
 /// through the owner's inbox and is queued after the callback returns, so it
 /// is not ordered against `Conn::send` replies of the same callback: use one
 /// or the other for frames whose order matters.
+///
+/// A handler that relays what it receives to many sessions publishes with
+/// [`Channel::broadcast_detached_from`](crate::Channel::broadcast_detached_from)
+/// or [`Server::broadcast_detached_from`](crate::Server::broadcast_detached_from),
+/// passing this context: when the broadcast ring would otherwise have to
+/// drop frames that a live reader has simply not had its turn to take, the
+/// connection pauses (its handler gets no further frames and its peer is not
+/// read) until the readers have run. Readers that stay full for
+/// [`Config::slow_reader_grace`](crate::Config::slow_reader_grace) are no
+/// longer waited for.
 pub struct Conn<'a, C: Decoder> {
     core: &'a mut CoreSession<C>,
     shared: &'a Shared<C>,
@@ -92,6 +103,8 @@ pub struct Conn<'a, C: Decoder> {
     pending: &'a mut Pending,
     /// Replies queued since the quota was last charged.
     uncharged: &'a mut (usize, usize),
+    /// Lanes this connection published into under pressure.
+    paused: &'a mut Paused,
     now: Instant,
 }
 
@@ -181,6 +194,17 @@ impl<C: Decoder> Conn<'_, C> {
         self.core.set_heartbeat(heartbeat, self.now)
     }
 
+    /// Publishes `frame` on `lane` as this connection's handler: under
+    /// pressure, the connection pauses until the lane is relieved. Returns
+    /// how many sessions follow the lane.
+    pub(crate) fn publish_to(&mut self, lane: &Arc<Lane>, frame: Bytes) -> usize {
+        let (followers, pressure) = lane.publish(frame, self.now);
+        if pressure {
+            self.paused.add(lane);
+        }
+        followers
+    }
+
     /// Graceful close: no new sends; what is queued is written (up to the
     /// linger time), then the connection closes.
     pub fn close(&mut self) {
@@ -202,6 +226,50 @@ fn reply_error<M>(e: castnet_core::SendError<M>) -> crate::SendError<M> {
             Some(m) => crate::SendError::Closed(m),
             None => unreachable!("only codec refusals consume the message"),
         },
+    }
+}
+
+/// The lanes a connection's handler published into under pressure: while
+/// there is one, the owner hands the handler no further events and does not
+/// read from the peer (what was read waits in the core session's event
+/// queue: at most one read's worth).
+#[derive(Default)]
+pub(crate) struct Paused {
+    lanes: Vec<(Arc<Lane>, PublisherWait)>,
+}
+
+impl Paused {
+    fn add(&mut self, lane: &Arc<Lane>) {
+        if !self.lanes.iter().any(|(l, _)| Arc::ptr_eq(l, lane)) {
+            self.lanes.push((lane.clone(), PublisherWait::default()));
+        }
+    }
+
+    fn is_paused(&self) -> bool {
+        !self.lanes.is_empty()
+    }
+
+    /// Forgets the lanes no longer under pressure at `now`.
+    fn recheck(&mut self, now: Instant) {
+        self.lanes.retain(|(lane, _)| lane.pressure(now));
+    }
+
+    /// When to re-check at the latest: the earliest grace expiry of a
+    /// stalled reader on any of the lanes.
+    fn deadline(&self) -> Option<Instant> {
+        self.lanes
+            .iter()
+            .filter_map(|(lane, _)| lane.next_expiry())
+            .min()
+    }
+
+    /// Parks on every lane; true when one of them is relieved already.
+    fn poll(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut relieved = false;
+        for (lane, wait) in &mut self.lanes {
+            relieved |= lane.poll_relief(wait, cx, now).is_ready();
+        }
+        relieved
     }
 }
 
@@ -247,6 +315,10 @@ pub(crate) struct Owner<C: Decoder, S: Sink<C>> {
     finished: Vec<(Done, SendOutcome)>,
     /// Replies made through `Conn` and not charged to the quota yet.
     uncharged: (usize, usize),
+    /// Lanes the handler published into under pressure.
+    paused: Paused,
+    /// The session has been warned about (logged) missing broadcast frames.
+    warned_missed: bool,
     scratch: Vec<u8>,
     opened: bool,
     sink_full: bool,
@@ -287,6 +359,8 @@ where
             buffer_held: 0,
             finished: Vec::new(),
             uncharged: (0, 0),
+            paused: Paused::default(),
+            warned_missed: false,
             scratch: Vec::new(),
             opened: false,
             sink_full: false,
@@ -305,16 +379,17 @@ where
             handle: self.handle.as_ref(),
             pending: &mut self.sends.pending,
             uncharged: &mut self.uncharged,
+            paused: &mut self.paused,
             now,
         };
         (&mut self.sink, cx)
     }
 
     /// Whether the runtime should read: the core wants input (open, not
-    /// paused by its rate limit or by a full send queue) and the sink can
-    /// take frames.
+    /// paused by its rate limit or by a full send queue), the sink can take
+    /// frames and the handler is not paused by a lane's pressure.
     pub(crate) fn wants_read(&self) -> bool {
-        !self.sink_full && self.core.wants_read()
+        !self.sink_full && !self.paused.is_paused() && self.core.wants_read()
     }
 
     /// Whether bytes wait for the socket.
@@ -358,11 +433,18 @@ where
         if self.core.poll_timeout().is_some_and(|at| now >= at) {
             self.core.handle_timeout(now);
         }
+        if self.paused.is_paused() {
+            self.paused.recheck(now);
+        }
 
-        // Events, then the commands they may have caused, until both are dry.
+        // Events, then the commands they may have caused, until both are dry
+        // (or the handler is paused: the events wait in the core).
         let (mut freed_bytes, mut freed_frames) = (0, 0);
         loop {
-            while let Some(event) = self.core.poll_event() {
+            while !self.paused.is_paused() {
+                let Some(event) = self.core.poll_event() else {
+                    break;
+                };
                 match event {
                     Event::Frame(frame) => {
                         let (sink, mut cx) = self.conn(now);
@@ -400,6 +482,10 @@ where
                     None => break,
                 }
                 applied += 1;
+            }
+            // A paused handler gets nothing more this turn.
+            if self.paused.is_paused() {
+                break;
             }
             // End of stream is reported only now, after every frame that came
             // before it was handled and every reply to it queued.
@@ -481,18 +567,29 @@ where
     /// After the write: untracked sends that ended this turn (written, timed
     /// out, refused) free their room in one step (no event comes for them),
     /// and the counters are published. Returns when the owner next has
-    /// something to do without being woken (`<= now`: at once).
+    /// something to do without being woken (`<= now`: at once). While the
+    /// handler is paused, the events it is not handed do not count, and the
+    /// lanes say when to re-check.
     pub(crate) fn after_write(&mut self) -> Option<Instant> {
         let untracked = self.core.take_untracked_finished();
         self.shared.release(untracked.bytes, untracked.frames);
         self.publish();
-        self.core.poll_timeout()
+        if self.paused.is_paused() {
+            let core = self.core.poll_timer();
+            match (core, self.paused.deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        } else {
+            self.core.poll_timeout()
+        }
     }
 
     /// Registers `cx` with everything besides the socket and the clock that
     /// can give the owner work: the inbox (a command is applied at once, at
-    /// `now()`), the sink's readiness, and the broadcast lanes while the
-    /// queue has room for their frames.
+    /// `now()`), the sink's readiness, the broadcast lanes while the queue
+    /// has room for their frames, and the relief of the lanes the handler is
+    /// paused on.
     pub(crate) fn poll_wake(
         &mut self,
         cx: &mut Context<'_>,
@@ -518,6 +615,9 @@ where
         }
         if self.sink_full && self.sink.poll_ready(cx).is_ready() {
             self.sink_full = false;
+            woken = Woken::Yes;
+        }
+        if self.paused.is_paused() && self.paused.poll(cx, now()) {
             woken = Woken::Yes;
         }
         // Wait for the lanes only while their frames could be taken.
@@ -610,14 +710,16 @@ where
     }
 
     /// Moves unread detached-broadcast frames of lane `i` into the core's
-    /// queue, untracked, while there is room; counts what the session fell
-    /// behind on.
+    /// queue, untracked, while there is room (without room, the lane learns
+    /// that this reader is stalled); counts what the session fell behind
+    /// on, and warns about it once per session.
     fn pull(&mut self, i: usize, now: Instant) {
         if !self.has_room() {
+            self.sends.lanes[i].stall(now);
             return;
         }
         let (core, shared) = (&mut self.core, &*self.shared);
-        let read = self.sends.lanes[i].pull(|frame| {
+        let read = self.sends.lanes[i].pull(now, |frame| {
             if shared.quota.try_acquire(frame.len()).is_err() {
                 return false;
             }
@@ -633,6 +735,14 @@ where
         });
         if read.missed > 0 {
             self.stats.broadcast_missed.fetch_add(read.missed, Relaxed);
+            if !std::mem::replace(&mut self.warned_missed, true) {
+                tracing::warn!(
+                    session = self.shared.id.get(),
+                    missed = read.missed,
+                    "session stayed behind a broadcast ring and missed frames \
+                     (further misses of this session are only counted)"
+                );
+            }
         }
     }
 

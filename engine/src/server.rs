@@ -178,7 +178,11 @@ where
         let mut hub = Hub::new(config.limits);
         hub.set_state(ServerState::Starting)
             .expect("a new hub can start");
-        let lane = Arc::new(Lane::new(config.broadcast_ring.0, config.broadcast_ring.1));
+        let lane = Arc::new(Lane::new(
+            config.broadcast_ring.0,
+            config.broadcast_ring.1,
+            config.slow_reader_grace,
+        ));
         Server {
             inner: Arc::new(Inner {
                 runtime,
@@ -427,12 +431,37 @@ where
     /// frames (counted in [`Stats::broadcast_missed`]; the ring's size is
     /// [`Config::broadcast_ring`](crate::Config::broadcast_ring)). Returns how
     /// many sessions were following the ring.
+    ///
+    /// The caller is never paused: frames that sessions keeping up have not
+    /// taken yet are kept up to twice the ring's bounds, then dropped. From
+    /// a handler, prefer [`broadcast_detached_from`](Self::broadcast_detached_from).
     pub fn broadcast_detached<M>(&self, msg: M) -> Result<usize, FrameError>
     where
         C: Encoder<M>,
     {
         let frame = self.encode_once(msg)?;
-        Ok(self.inner.lane.publish(frame))
+        Ok(self.inner.lane.publish(frame, self.inner.runtime.now()).0)
+    }
+
+    /// [`broadcast_detached`](Self::broadcast_detached) from a handler,
+    /// with its connection `cx`: a publisher that cannot overrun the
+    /// sessions that keep up. When the ring would have to drop frames a
+    /// session has simply not had its turn to take, this connection pauses
+    /// (its handler gets no further frames and its peer is not read) until
+    /// the readers have run; a session that stays full longer than
+    /// [`Config::slow_reader_grace`](crate::Config::slow_reader_grace) is no
+    /// longer waited for, and misses frames instead. This broadcast itself is
+    /// always made.
+    pub fn broadcast_detached_from<M>(
+        &self,
+        cx: &mut Conn<'_, C>,
+        msg: M,
+    ) -> Result<usize, FrameError>
+    where
+        C: Encoder<M>,
+    {
+        let frame = self.encode_once(msg)?;
+        Ok(cx.publish_to(&self.inner.lane, frame))
     }
 
     fn encode_once<M>(&self, msg: M) -> Result<Bytes, FrameError>
@@ -711,12 +740,14 @@ where
                 .insert((self.key.clone(), session.id()), Box::new(on_kick));
             // Subscribed here, under the hub lock: every detached broadcast
             // made after `join` returns reaches the session.
-            let (frames, bytes) = self.server.inner.config.broadcast_ring;
+            let config = &self.server.inner.config;
+            let (frames, bytes) = config.broadcast_ring;
+            let grace = config.slow_reader_grace;
             let lane = self
                 .server
                 .channel_lanes()
                 .entry(self.key.clone())
-                .or_insert_with(|| Arc::new(Lane::new(frames, bytes)))
+                .or_insert_with(|| Arc::new(Lane::new(frames, bytes, grace)))
                 .subscribe();
             session.follow(lane);
         }
@@ -805,14 +836,58 @@ where
     /// get it; a member that exits or is kicked still gets what was broadcast
     /// before, and nothing after. Returns how many sessions follow the ring
     /// (the members, and any that left a moment ago and are still taking what
-    /// came before).
+    /// came before). The caller is never paused (see
+    /// [`Server::broadcast_detached`]); from a handler, prefer
+    /// [`broadcast_detached_from`](Self::broadcast_detached_from).
     pub fn broadcast_detached<M>(&self, msg: M) -> Result<usize, FrameError>
     where
         C: Encoder<M>,
     {
         let frame = self.server.encode_once(msg)?;
         let lane = self.server.channel_lanes().get(&self.key).cloned();
-        Ok(lane.map_or(0, |lane| lane.publish(frame)))
+        let now = self.server.inner.runtime.now();
+        Ok(lane.map_or(0, |lane| lane.publish(frame, now).0))
+    }
+
+    /// [`broadcast_detached`](Self::broadcast_detached) from a handler, with
+    /// its connection `cx`: when the channel's ring would have to drop
+    /// frames a member has simply not had its turn to take, this connection
+    /// pauses until the members have run (see
+    /// [`Server::broadcast_detached_from`]). A chat room relaying every
+    /// frame it gets to its members thus never overruns the members that
+    /// keep up, however much one client writes at once.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::PacketN;
+    /// use castnet_engine::{Conn, Handler, Runtime, Server};
+    ///
+    /// struct Room<R: Runtime> {
+    ///     server: Server<R>,
+    /// }
+    ///
+    /// impl<R: Runtime> Handler<PacketN> for Room<R> {
+    ///     fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
+    ///         let room = self.server.channel("room".to_string());
+    ///         room.join(cx.session(), |_, _| {});
+    ///     }
+    ///     fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+    ///         let room = self.server.channel("room".to_string());
+    ///         let _ = room.broadcast_detached_from(cx, frame);
+    ///     }
+    /// }
+    /// ```
+    pub fn broadcast_detached_from<M>(
+        &self,
+        cx: &mut Conn<'_, C>,
+        msg: M,
+    ) -> Result<usize, FrameError>
+    where
+        C: Encoder<M>,
+    {
+        let frame = self.server.encode_once(msg)?;
+        let lane = self.server.channel_lanes().get(&self.key).cloned();
+        Ok(lane.map_or(0, |lane| cx.publish_to(&lane, frame)))
     }
 }
 

@@ -41,9 +41,12 @@ pub struct Stats {
     pub refused_queue_full: u64,
     /// Detached-broadcast frames that sessions missed: each session takes
     /// them from the server's broadcast ring as its queue has room, and one
-    /// that falls further behind than the ring keeps (see
-    /// [`Config::broadcast_ring`](crate::Config::broadcast_ring)) skips the
-    /// oldest.
+    /// that stays full longer than
+    /// [`Config::slow_reader_grace`](crate::Config::slow_reader_grace), or
+    /// falls behind a publisher that never pauses by more than the ring's
+    /// hard bound (see
+    /// [`Config::broadcast_ring`](crate::Config::broadcast_ring)), skips the
+    /// oldest. The first miss of each session is logged at WARN.
     pub broadcast_missed: u64,
     /// Bytes held right now by the read buffers of every open connection.
     /// A connection that has waited for its peer for

@@ -36,7 +36,7 @@ pub use channel::{Channel, Kicked, UnknownSession};
 pub(crate) use dense::IdHash;
 pub use id::SessionId;
 pub use registry::{Hub, PeerAddr, RegisterError, SessionInfo};
-pub use ring::{BroadcastRing, RingCursor, RingRead, ZeroCapacity};
+pub use ring::{BroadcastRing, Published, PublisherWait, RingCursor, RingRead, ZeroCapacity};
 pub use state::{ServerState, StateError};
 
 // What a runtime puts behind a lock or hands between tasks must be able to

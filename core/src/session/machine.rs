@@ -550,6 +550,15 @@ impl<C: Decoder> Session<C> {
         if !self.events.is_empty() {
             return Some(self.now);
         }
+        self.poll_timer()
+    }
+
+    /// When a timer is next due: [`poll_timeout`](Self::poll_timeout)
+    /// leaving out the events waiting to be polled. For a driver that holds
+    /// its events back for a while (its handler is paused) and must not
+    /// spin on them; `None` when nothing is armed.
+    #[must_use]
+    pub fn poll_timer(&self) -> Option<Instant> {
         Timer::ALL
             .into_iter()
             .filter_map(|timer| self.deadline(timer))

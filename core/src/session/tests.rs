@@ -227,6 +227,17 @@ fn a_busy_session_reads_into_one_buffer_and_frees_it_once_idle_for_keep_buffers(
 }
 
 #[test]
+fn poll_timer_leaves_out_the_events_waiting_to_be_polled() {
+    let (mut s, now) = new(SessionConfig::default());
+    feed(&mut s, &wire(&["held", "back"]), now + ms(10));
+    // Events wait: `poll_timeout` says "now"; the timers say later.
+    assert_eq!(s.poll_timeout(), Some(now + ms(10)));
+    assert_eq!(s.poll_timer(), Some(now + ms(1010)), "keep_buffers only");
+    assert_eq!(frames(&events(&mut s)), [b("held"), b("back")]);
+    assert_eq!(s.poll_timeout(), s.poll_timer());
+}
+
+#[test]
 fn a_partial_frame_is_never_freed_and_a_grown_buffer_is_not_kept() {
     let (mut s, now) = new(SessionConfig::default());
     feed(&mut s, &wire(&["partial"])[..6], now);

@@ -10,8 +10,18 @@
 //! Slow-client policy: every frame is pushed once onto the server's
 //! broadcast ring and each session takes it into its own send queue. A
 //! client that does not read fills its queue, falls behind the ring and
-//! misses the oldest frames (counted in `Stats::broadcast_missed`); nobody
-//! else waits for it.
+//! misses the oldest frames (counted in `Stats::broadcast_missed`, and the
+//! first miss logged at WARN); nobody else waits for it.
+//!
+//! What the ring's pressure rule changed here: frames that a session has
+//! not had its turn to take are now kept beyond `Config::broadcast_ring`,
+//! up to twice it, before the oldest are dropped anyway, so a client that
+//! does not read misses frames a little later and the ring may hold up to
+//! twice its bound. The handler deliberately keeps the plain
+//! `broadcast_detached`, which never pauses: with
+//! `broadcast_detached_from`, a sender's connection would stop reading
+//! while a client that does not read is within its slow-reader grace (1 s),
+//! and the policy above is that nobody waits for it.
 
 use bytes::Bytes;
 use castnet_core::frame::PacketN;

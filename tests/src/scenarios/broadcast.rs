@@ -235,8 +235,11 @@ pub async fn a_session_that_falls_behind_the_broadcast_ring_misses_the_oldest_an
     .await;
     assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {got:?}");
     // At most one frame beside the big one in its queue of two, and the
-    // ring's four: everything else was skipped, and counted.
-    assert!(got.len() <= 5, "{got:?}");
+    // ring's eight at its hard bound (twice its four: within its grace the
+    // stalled session is still waited for, and a plain `broadcast_detached`,
+    // which never pauses, drops the oldest beyond that). Everything else was
+    // skipped, and counted.
+    assert!(got.len() <= 9, "{got:?}");
     let missed = server.stats().broadcast_missed;
     assert_eq!(missed + got.len() as u64, 50, "{got:?}");
     assert_eq!(server.session_count(), 2, "falling behind is not a close");
