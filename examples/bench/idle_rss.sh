@@ -7,6 +7,7 @@
 #
 #   bash examples/bench/idle_rss.sh                      # echo_server on tokio and smol, baseline_echo
 #   CONNS=5000 IDLE=5 SERVERS="echo_server:tokio" bash examples/bench/idle_rss.sh
+#   SERVERS="target/bench-old/release/echo_server:tokio" ...   # a binary by path (compare.sh OLD_REV builds one)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONNS="${CONNS:-5000}"
@@ -18,8 +19,9 @@ B=target/release
 
 for entry in $SERVERS; do
     bin=${entry%%:*} runtime=${entry#*:}
+    case "$bin" in */*) path=$bin ;; *) path=$B/$bin ;; esac
     port=$((20000 + RANDOM % 20000))
-    "$B/$bin" --addr "127.0.0.1:$port" --runtime "$runtime" --workers 1 > /tmp/idle-rss-server.out 2>/dev/null &
+    "$path" --addr "127.0.0.1:$port" --runtime "$runtime" --workers 1 > /tmp/idle-rss-server.out 2>/dev/null &
     pid=$!
     for _ in $(seq 100); do grep -q "listening on" /tmp/idle-rss-server.out 2>/dev/null && break; sleep 0.05; done
     python3 - "$port" "$pid" "$CONNS" "$IDLE" "$bin" "$runtime" <<'PY'
