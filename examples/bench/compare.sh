@@ -24,10 +24,15 @@ cargo build --release -q -p castnet-examples
 B=target/release
 OLD=""
 if [ -n "${OLD_REV:-}" ]; then
-    tree=$(mktemp -d)
-    git worktree add -q --detach "$tree" "$OLD_REV"
-    (cd "$tree" && cargo build --release -q -p castnet-examples --target-dir "$OLDPWD/target/bench-old")
-    git worktree remove --force "$tree"
+    rev=$(git rev-parse "$OLD_REV")
+    # Built once per revision (the stamp says which).
+    if [ "$(cat target/bench-old/REV 2>/dev/null)" != "$rev" ]; then
+        tree=$(mktemp -d)
+        git worktree add -q --detach "$tree" "$rev"
+        (cd "$tree" && cargo build --release -q -p castnet-examples --target-dir "$OLDPWD/target/bench-old")
+        git worktree remove --force "$tree"
+        echo "$rev" > target/bench-old/REV
+    fi
     OLD=target/bench-old/release
 fi
 : > "$OUT"
