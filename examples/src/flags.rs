@@ -63,16 +63,20 @@ impl ServerArgs {
         self.max_frame.min(self.header.max_len())
     }
 
-    /// For a server that runs on one runtime only: unless `--runtime` names
-    /// it, exits with clap's usage error (status 2) saying which one works.
-    /// `C` is the server's command, for the usage text.
-    pub fn require_runtime<C: CommandFactory>(&self, only: RuntimeKind) {
-        if self.runtime != only {
+    /// For a server that runs on some runtimes only: unless `--runtime`
+    /// names one of them, exits with clap's usage error (status 2) saying
+    /// which work. `C` is the server's command, for the usage text.
+    pub fn require_runtime<C: CommandFactory>(&self, supported: &[RuntimeKind]) {
+        if !supported.contains(&self.runtime) {
             let mut command = C::command();
+            let names: Vec<String> = supported
+                .iter()
+                .map(|r| format!("--runtime {}", r.as_str()))
+                .collect();
             let message = format!(
-                "{} supports only --runtime {}",
+                "{} supports only {}",
                 command.get_name(),
-                only.as_str()
+                names.join(" or ")
             );
             command
                 .error(clap::error::ErrorKind::InvalidValue, message)

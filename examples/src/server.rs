@@ -225,7 +225,7 @@ pub fn run_castnet_server<A: BenchApp>(name: &str) -> std::process::ExitCode {
             })
         }
         RuntimeKind::Std => {
-            args.require_runtime::<ServerArgs>(RuntimeKind::Tokio);
+            args.require_runtime::<ServerArgs>(&[RuntimeKind::Tokio, RuntimeKind::Smol]);
             unreachable!("require_runtime exits")
         }
     };

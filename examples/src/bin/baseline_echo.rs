@@ -43,7 +43,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli.server.require_runtime::<Cli>(RuntimeKind::Tokio);
+    cli.server.require_runtime::<Cli>(&[RuntimeKind::Tokio]);
     let result = tokio_runtime(cli.server.workers).and_then(|rt| rt.block_on(serve(&cli)));
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -49,7 +49,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli.server.require_runtime::<Cli>(RuntimeKind::Tokio);
+    cli.server.require_runtime::<Cli>(&[RuntimeKind::Tokio]);
     let lagged = Arc::new(AtomicU64::new(0));
     let result = tokio_runtime(cli.server.workers)
         .and_then(|rt| rt.block_on(serve(&cli, Arc::clone(&lagged))));
