@@ -19,11 +19,12 @@ pub(super) struct PackedFrames {
 }
 
 impl PackedFrames {
-    /// Copies `frame` in after the others, or returns false (and copies
-    /// nothing) when it would take the run past [`PACK_RUN_MAX`] bytes.
+    /// Copies `frame`, `len` bytes long, in after the others, or returns
+    /// false (and copies nothing) when it would take the run past
+    /// [`PACK_RUN_MAX`] bytes.
     #[inline]
-    pub(super) fn push(&mut self, frame: &EncodedFrame) -> bool {
-        let len = frame.len();
+    pub(super) fn push(&mut self, frame: &EncodedFrame, len: usize) -> bool {
+        debug_assert_eq!(len, frame.len());
         debug_assert!(len != 0 && len <= PACK_FRAME_MAX, "not a small frame");
         if self.buf.len() + len > PACK_RUN_MAX {
             return false;
@@ -82,27 +83,38 @@ mod tests {
         EncodedFrame::contiguous(Bytes::from(vec![b'x'; len]))
     }
 
+    fn push(run: &mut PackedFrames, frame: EncodedFrame) -> bool {
+        let len = frame.len();
+        run.push(&frame, len)
+    }
+
     #[test]
     fn frames_are_copied_back_to_back_until_the_run_is_full() {
         let mut run = PackedFrames::default();
-        assert!(run.push(&EncodedFrame::contiguous(Bytes::from_static(b"\x02hi"))));
+        assert!(push(
+            &mut run,
+            EncodedFrame::contiguous(Bytes::from_static(b"\x02hi"))
+        ));
         assert!(run.capacity() >= INITIAL_BYTES, "one allocation for a run");
         assert!(run.ends.capacity() >= INITIAL_BYTES / 64);
-        assert!(run.push(&EncodedFrame::contiguous(Bytes::from_static(b"\x01!"))));
+        assert!(push(
+            &mut run,
+            EncodedFrame::contiguous(Bytes::from_static(b"\x01!"))
+        ));
         assert_eq!(run.buf, b"\x02hi\x01!");
         assert_eq!((run.frames(), run.len(), run.end_of(1)), (2, 5, 3));
         assert_eq!(run.end_of(0), 0);
         // Exactly PACK_RUN_MAX fits; a byte more does not, and copies nothing.
-        assert!(run.push(&sized(PACK_FRAME_MAX - 6)));
+        assert!(push(&mut run, sized(PACK_FRAME_MAX - 6)));
         while run.len() + PACK_FRAME_MAX <= PACK_RUN_MAX {
-            assert!(run.push(&sized(PACK_FRAME_MAX)));
+            assert!(push(&mut run, sized(PACK_FRAME_MAX)));
         }
         let room = PACK_RUN_MAX - run.len();
         assert_eq!(room, 1);
-        assert!(!run.push(&sized(room + 1)));
-        assert!(run.push(&sized(room)));
+        assert!(!push(&mut run, sized(room + 1)));
+        assert!(push(&mut run, sized(room)));
         assert_eq!(run.len(), PACK_RUN_MAX);
-        assert!(!run.push(&sized(1)));
+        assert!(!push(&mut run, sized(1)));
         assert_eq!(run.len(), PACK_RUN_MAX);
         assert!(run.fits_spare());
         run.clear();

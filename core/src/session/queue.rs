@@ -258,9 +258,9 @@ impl SendQueue {
             };
             return self.push(tag, frame, deadline, done);
         }
-        if !self.push_onto_back_run(&frame, deadline) {
+        if !self.push_onto_back_run(&frame, len, deadline) {
             let mut run = std::mem::take(&mut self.spare);
-            let pushed = run.push(&frame);
+            let pushed = run.push(&frame, len);
             debug_assert!(pushed, "a small frame fits an empty run");
             self.push_run(run, deadline, done);
         }
@@ -289,10 +289,10 @@ impl SendQueue {
         self.spare = PackedFrames::default();
     }
 
-    /// Copies `frame` onto the back entry if that is a run nobody has
-    /// started writing, due at `deadline`, with room for it, and counts it;
-    /// returns whether it did.
-    fn push_onto_back_run(&mut self, frame: &EncodedFrame, deadline: Deadline) -> bool {
+    /// Copies `frame` (`len` bytes) onto the back entry if that is a run
+    /// nobody has started writing, due at `deadline`, with room for it, and
+    /// counts it; returns whether it did.
+    fn push_onto_back_run(&mut self, frame: &EncodedFrame, len: usize, deadline: Deadline) -> bool {
         let Some(Entry {
             tag: Tag::Untracked { frames, bytes },
             body: Body::Packed(run),
@@ -301,14 +301,14 @@ impl SendQueue {
         else {
             return false;
         };
-        if run.pos != 0 || run.due != deadline.due() || !run.frames.push(frame) {
+        if run.pos != 0 || run.due != deadline.due() || !run.frames.push(frame, len) {
             return false;
         }
         // A run holds at most PACK_RUN_MAX bytes: its frame count fits.
         *frames += 1;
-        *bytes += frame.len();
+        *bytes += len;
         self.frames += 1;
-        self.bytes += frame.len();
+        self.bytes += len;
         true
     }
 
