@@ -165,6 +165,13 @@ impl Body {
 /// frame is never cut) and it takes no more frames. Packing never reorders
 /// frames and never moves a deadline: every frame in a run has the run's.
 ///
+/// This is the one place small frames are coalesced; the writer hands the
+/// slices to the kernel as they are. Measured against copying runs of
+/// small slices together at write time instead (echo_server, one worker,
+/// callgrind over a 5 s netbench run): 64-byte echo, 50 connections,
+/// pipeline 16: ~820 instructions per frame here against ~1100; 64-byte
+/// fan-out to 100 subscribers: ~495 against ~740; 4 KiB echo: equal.
+///
 /// The packing rule compares deadline *instants*, not lanes: a default
 /// deadline (`InOrder(t)`) and an override (`Any(t)`) due at the same `t`
 /// share a run. This is safe because a run is indexed once, when it is
