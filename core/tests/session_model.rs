@@ -1,6 +1,7 @@
 //! `Session` against the reference model of `support/session_model.rs` over
 //! random operation sequences: send (encoded by the session, pre-encoded, or
-//! untracked, with any deadline; or a batch of untracked ones packed), reply
+//! untracked, with any deadline; or a burst of untracked sends and replies
+//! at one instant, which the session packs into shared runs), reply
 //! (untracked, pre-encoded or tracked: never refused for a full queue, so
 //! reading pauses instead), write k bytes through a few vectored slices, feed
 //! inbound chunks (two read paths), end of stream, advance time by random
@@ -16,20 +17,59 @@ mod model;
 use model::{Cfg, Deadline, Op, ReplyHow, SendHow};
 use proptest::prelude::*;
 
-fn op() -> impl Strategy<Value = Op> {
-    let deadline = || {
-        prop_oneof![
-            4 => Just(Deadline::Default),
-            2 => (0u64..4000).prop_map(Deadline::After),
-            1 => Just(Deadline::Never),
-        ]
-    };
+fn deadline() -> impl Strategy<Value = Deadline> {
     prop_oneof![
-        6 => (prop_oneof![9 => 0usize..40, 1 => 1000usize..1030], deadline(), prop_oneof![Just(SendHow::Codec), Just(SendHow::PreEncoded), Just(SendHow::Untracked)])
+        4 => Just(Deadline::Default),
+        2 => (0u64..4000).prop_map(Deadline::After),
+        1 => Just(Deadline::Never),
+    ]
+}
+
+/// A payload length: mostly small, sometimes around the 1 KiB up to which
+/// untracked frames are packed.
+fn len() -> impl Strategy<Value = usize> {
+    prop_oneof![9 => 0usize..40, 1 => 1000usize..1030]
+}
+
+/// One operation, or a burst: untracked sends with one deadline and
+/// untracked replies, back to back at one instant, as a handler's replies
+/// to one read are (the session packs the small ones into shared runs).
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    let burst = (
+        prop::collection::vec((len(), any::<bool>(), any::<bool>()), 0..6),
+        deadline(),
+    )
+        .prop_map(|(sends, deadline)| {
+            sends
+                .into_iter()
+                .map(|(len, reply, encoded)| match (reply, encoded) {
+                    (false, _) => Op::Send {
+                        len,
+                        deadline: deadline.clone(),
+                        how: SendHow::Untracked,
+                    },
+                    (true, false) => Op::Reply {
+                        len,
+                        how: ReplyHow::Untracked,
+                    },
+                    (true, true) => Op::Reply {
+                        len,
+                        how: ReplyHow::Encoded,
+                    },
+                })
+                .collect()
+        });
+    prop_oneof![
+        30 => op().prop_map(|op| vec![op]),
+        2 => burst,
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (len(), deadline(), prop_oneof![Just(SendHow::Codec), Just(SendHow::PreEncoded), Just(SendHow::Untracked)])
             .prop_map(|(len, deadline, how)| Op::Send { len, deadline, how }),
-        2 => (prop::collection::vec(prop_oneof![9 => 0usize..40, 1 => 1000usize..1030], 0..6), deadline())
-            .prop_map(|(lens, deadline)| Op::SendPacked { lens, deadline }),
-        3 => (prop_oneof![9 => 0usize..40, 1 => 1000usize..1030], prop_oneof![
+        3 => (len(), prop_oneof![
                 Just(ReplyHow::Untracked),
                 Just(ReplyHow::Encoded),
                 deadline().prop_map(ReplyHow::Tracked),
@@ -87,8 +127,8 @@ proptest! {
     fn session_matches_the_reference_model(
         cfg in cfg(),
         peer in peer(),
-        ops in prop::collection::vec(op(), 1..80),
+        ops in prop::collection::vec(ops(), 1..80),
     ) {
-        model::run(cfg, peer, ops);
+        model::run(cfg, peer, ops.concat());
     }
 }

@@ -34,9 +34,6 @@ use std::time::{Duration, Instant};
 
 /// Largest number of slices handed to one vectored write.
 const MAX_IOVECS: usize = 64;
-/// Runs of queued bytes up to this size are copied into one buffer before a
-/// write rather than handed to the kernel as many small iovecs.
-const COALESCE_MAX: usize = 16 * 1024;
 /// Inbox commands applied per turn before IO gets a turn.
 const INBOX_BUDGET: usize = 4096;
 
@@ -319,7 +316,6 @@ pub(crate) struct Owner<C: Decoder, S: Sink<C>> {
     paused: Paused,
     /// The session has been warned about (logged) missing broadcast frames.
     warned_missed: bool,
-    scratch: Vec<u8>,
     opened: bool,
     sink_full: bool,
     eof_seen: bool,
@@ -361,7 +357,6 @@ where
             uncharged: (0, 0),
             paused: Paused::default(),
             warned_missed: false,
-            scratch: Vec::new(),
             opened: false,
             sink_full: false,
             eof_seen: false,
@@ -520,12 +515,11 @@ where
         true
     }
 
-    /// Writes queued frames until the queue is empty or `write` would block.
-    ///
-    /// Many small frames are copied into one buffer and written as one
-    /// slice: the kernel pays for every iovec, and for 64-byte frames that
-    /// costs more than the copy. Larger runs go out as they are, in one
-    /// vectored write, with no payload copied.
+    /// Writes queued frames until the queue is empty or `write` would block,
+    /// as the core session's slices, in one vectored write each. Small
+    /// untracked frames (replies, broadcast frames) already come as one
+    /// slice per packed run: core copies them together as they are queued
+    /// (see `Session::send_untracked`), so nothing is copied here.
     pub(crate) fn write(
         &mut self,
         now: Instant,
@@ -537,18 +531,7 @@ where
             if n == 0 {
                 break;
             }
-            let slices = &slices[..n];
-            let total: usize = slices.iter().map(|s| s.len()).sum();
-            let result = if n > 2 && total <= COALESCE_MAX {
-                self.scratch.clear();
-                for s in slices {
-                    self.scratch.extend_from_slice(s);
-                }
-                write(&[IoSlice::new(&self.scratch)])
-            } else {
-                write(slices)
-            };
-            match result {
+            match write(&slices[..n]) {
                 Ok(0) => {
                     self.on_io_error(&io::ErrorKind::WriteZero.into());
                     return;

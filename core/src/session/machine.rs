@@ -7,7 +7,6 @@ use super::queue::{Deadline, SendQueue, Tag};
 use super::send::{SendDeadline, SendError, UntrackedFinished};
 use super::stats::SessionStats;
 use super::timer::Timer;
-use super::{PackedFrames, PackedRefused};
 use super::{SendFailure, SendId, SendOutcome};
 use crate::frame::{Decoder, EncodedFrame, Encoder, FrameError};
 use crate::limits::{RateExceeded, RateLimiter, RatePolicy};
@@ -649,10 +648,10 @@ impl<C: Decoder> Session<C> {
     /// [`take_untracked_finished`](Self::take_untracked_finished), so a
     /// runtime can return the room it took in one step per turn.
     ///
-    /// A frame of at most [`PACK_FRAME_MAX`](super::PACK_FRAME_MAX) bytes is
-    /// copied into a packed run with the untracked frames queued just before
-    /// it at the same deadline (typically the replies of one turn), so many
-    /// small frames cost the writer one slice and the queue one entry.
+    /// A frame of at most 1 KiB is copied into a packed run (of up to
+    /// 16 KiB) with the untracked frames queued just before it at the same
+    /// deadline (typically the replies of one turn), so many small frames
+    /// cost the writer one slice and the queue one entry.
     /// Order, deadlines, counters and the frames-and-bytes bound are exactly
     /// as if each were queued alone; the one difference is that a run whose
     /// first byte was written is not cut, so none of its frames times out
@@ -685,95 +684,6 @@ impl<C: Decoder> Session<C> {
             return Err(refusal.with(frame));
         }
         self.enqueue_untracked(frame, deadline, now);
-        Ok(())
-    }
-
-    /// Queues a batch of small untracked frames (see [`PackedFrames`]) in one
-    /// call: exactly as if each were passed to
-    /// [`send_untracked`](Self::send_untracked) in turn, the same room rule
-    /// checked before each frame, the same packing, deadline and counters;
-    /// without a call, a check and a move per frame.
-    ///
-    /// Frames are queued from the first until the queue is full (or none, if
-    /// the session is not open); the rest are refused and reported back, so
-    /// a runtime can return their room. Frames queued here are finished
-    /// through [`take_untracked_finished`](Self::take_untracked_finished) as
-    /// any untracked send. An empty batch queues nothing; its memory is kept
-    /// for the next [`packed_batch`](Self::packed_batch).
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use castnet_core::frame::EncodedFrame;
-    /// use castnet_core::session::{PackedFrames, SendDeadline, SendFailure, Session, SessionConfig};
-    /// use std::time::Instant;
-    ///
-    /// let now = Instant::now();
-    /// let config = SessionConfig::builder().max_queue_frames(2).build().unwrap();
-    /// let mut s = Session::new(castnet_core::PacketN::default(), config, now);
-    /// let mut packed = PackedFrames::new();
-    /// for body in [&b"\0\0\0\x01a"[..], b"\0\0\0\x01b", b"\0\0\0\x01c"] {
-    ///     assert!(packed.push(&EncodedFrame::contiguous(Bytes::copy_from_slice(body))));
-    /// }
-    /// let refused = s.send_untracked_packed(packed, SendDeadline::Default, now).unwrap_err();
-    /// assert_eq!((refused.frames, refused.bytes), (1, 5));
-    /// assert_eq!(refused.failure, SendFailure::QueueFull);
-    /// assert_eq!(s.chunk(), b"\0\0\0\x01a\0\0\0\x01b");
-    /// ```
-    pub fn send_untracked_packed(
-        &mut self,
-        mut packed: PackedFrames,
-        deadline: SendDeadline,
-        now: Instant,
-    ) -> Result<(), PackedRefused> {
-        let now = self.tick(now);
-        let total = packed.frames();
-        if total == 0 {
-            self.queue.recycle(packed);
-            return Ok(());
-        }
-        if !matches!(self.state, State::Open) {
-            self.stats.refused_closed += total as u64;
-            return Err(PackedRefused {
-                frames: total,
-                bytes: packed.len(),
-                failure: SendFailure::Closed,
-            });
-        }
-        // The room rule before each frame, as for separate sends.
-        let (max_frames, max_bytes) = (
-            self.config.max_queue_frames(),
-            self.config.max_queue_bytes(),
-        );
-        // Frame `i` goes if, before it, frames < max_frames and bytes <
-        // max_bytes. Both only grow, so each rule admits a prefix: the
-        // shorter one is what goes.
-        let (frames, bytes) = (self.queue.len(), self.queue.bytes());
-        let by_frames = max_frames.saturating_sub(frames);
-        let by_bytes = if bytes < max_bytes {
-            // Frame 0 starts at `bytes`, frame `i + 1` where frame `i` ends.
-            1 + packed.ends[..total - 1].partition_point(|&end| bytes + (end as usize) < max_bytes)
-        } else {
-            0
-        };
-        let admitted = by_frames.min(by_bytes);
-        let refused_bytes = packed.truncate(admitted);
-        if admitted > 0 {
-            self.stats.sends_accepted += admitted as u64;
-            let deadline = self.queue_deadline(deadline, now);
-            let mut out = outcomes!(self);
-            self.queue
-                .push_packed(packed, deadline, |tag, outcome| out.record(tag, outcome));
-            self.check_backpressure(now);
-        }
-        if admitted < total {
-            self.stats.refused_queue_full += (total - admitted) as u64;
-            self.writable_owed = true;
-            return Err(PackedRefused {
-                frames: total - admitted,
-                bytes: refused_bytes,
-                failure: SendFailure::QueueFull,
-            });
-        }
         Ok(())
     }
 
@@ -863,33 +773,6 @@ impl<C: Decoder> Session<C> {
         }
         self.enqueue_untracked(frame, SendDeadline::Default, now);
         Ok(())
-    }
-
-    /// An empty [`PackedFrames`] to fill and pass to
-    /// [`send_untracked_packed`](Self::send_untracked_packed), reusing the
-    /// memory of a run already written when the session kept one (see
-    /// [`SessionConfig::keep_buffers`]): a session that packs a batch every
-    /// turn allocates no new one.
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use castnet_core::frame::EncodedFrame;
-    /// use castnet_core::session::{SendDeadline, Session, SessionConfig};
-    /// use std::time::Instant;
-    ///
-    /// let now = Instant::now();
-    /// let mut s = Session::new(castnet_core::PacketN::default(), SessionConfig::default(), now);
-    /// let mut batch = s.packed_batch();
-    /// assert!(batch.push(&EncodedFrame::contiguous(Bytes::from_static(b"\0\0\0\x02hi"))));
-    /// s.send_untracked_packed(batch, SendDeadline::Default, now).unwrap();
-    /// let n = s.chunk().len();
-    /// s.on_written(n, now);
-    /// // The written run's memory comes back as the next batch.
-    /// let batch = s.packed_batch();
-    /// assert!(batch.is_empty() && batch.capacity() > 0);
-    /// ```
-    pub fn packed_batch(&mut self) -> PackedFrames {
-        self.queue.take_spare()
     }
 
     /// The untracked sends (see [`send_untracked`](Self::send_untracked))
@@ -1080,6 +963,12 @@ impl<C: Decoder> Session<C> {
     /// Whether emptied buffers are kept for reuse (freed by `Timer::Buffers`).
     fn holds_idle_buffers(&self) -> bool {
         self.input.is_idle() || self.queue.holds_spare()
+    }
+
+    /// Whether the memory of a written packed run is kept for the next.
+    #[cfg(test)]
+    pub(super) fn holds_spare_run(&self) -> bool {
+        self.queue.holds_spare()
     }
 
     fn check_room(&mut self) -> Result<(), Refusal> {

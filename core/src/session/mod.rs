@@ -24,7 +24,5 @@ pub use config::{SessionConfig, SessionConfigBuilder};
 pub use event::{CloseReason, Event};
 pub use machine::Session;
 pub use outcome::{SendFailure, SendId, SendOutcome};
-pub use packed::{PackedFrames, PackedRefused};
-pub use queue::{PACK_FRAME_MAX, PACK_RUN_MAX};
 pub use send::{SendDeadline, SendError, UntrackedFinished};
 pub use stats::SessionStats;

@@ -254,34 +254,43 @@ fn a_partial_frame_is_never_freed_and_a_grown_buffer_is_not_kept() {
     assert_eq!(s.read_buffer_capacity(), 0);
 }
 
+fn untracked(s: &mut Session<PacketN>, body: &'static str, deadline: SendDeadline, now: Instant) {
+    let frame = PacketN::default().encode_frame(b(body)).unwrap();
+    s.send_untracked(frame, deadline, now).unwrap();
+}
+
 #[test]
-fn a_written_run_is_the_next_packed_batch_until_idle_for_keep_buffers() {
+fn a_written_run_is_kept_for_the_next_until_idle_for_keep_buffers() {
     let (mut s, now) = new(SessionConfig::default());
-    let mut batch = s.packed_batch();
-    assert_eq!(batch.capacity(), 0, "nothing written yet");
+    assert!(!s.holds_spare_run(), "nothing written yet");
     for body in ["a", "b"] {
-        assert!(batch.push(&PacketN::default().encode_frame(b(body)).unwrap()));
+        untracked(&mut s, body, SendDeadline::Default, now);
     }
-    s.send_untracked_packed(batch, SendDeadline::Default, now)
-        .unwrap();
     assert_eq!(write(&mut s, usize::MAX, now), wire(&["a", "b"]));
+    assert!(s.holds_spare_run());
     assert_eq!(s.poll_timeout(), Some(now + secs(1)));
-    let batch = s.packed_batch();
-    assert!(batch.is_empty() && batch.capacity() > 0, "reused");
-    // Given back unused, it is kept again, and freed after `keep_buffers`.
-    s.send_untracked_packed(batch, SendDeadline::Default, now)
-        .unwrap();
+    // The next run takes the kept memory, and gives it back once written.
+    untracked(&mut s, "c", SendDeadline::Default, now);
+    assert!(!s.holds_spare_run(), "reused");
+    write(&mut s, usize::MAX, now);
+    assert!(s.holds_spare_run());
+    // Freed after `keep_buffers` without traffic.
     s.handle_timeout(now + secs(1));
-    assert_eq!(s.packed_batch().capacity(), 0);
-    // A single small send packs into the kept memory as well.
-    s.send_untracked(
-        PacketN::default().encode_frame(b("c")).unwrap(),
-        SendDeadline::Default,
-        now + secs(2),
-    )
-    .unwrap();
+    assert!(!s.holds_spare_run());
+    untracked(&mut s, "d", SendDeadline::Default, now + secs(2));
     write(&mut s, usize::MAX, now + secs(2));
-    assert!(s.packed_batch().capacity() > 0);
+    assert!(s.holds_spare_run());
+    // A closed session keeps none.
+    s.abort();
+    assert!(!s.holds_spare_run());
+}
+
+#[test]
+fn with_keep_buffers_zero_a_written_run_is_freed_at_once() {
+    let (mut s, now) = new(config().keep_buffers(Duration::ZERO).build().unwrap());
+    untracked(&mut s, "a", SendDeadline::Default, now);
+    write(&mut s, usize::MAX, now);
+    assert!(!s.holds_spare_run());
 }
 
 #[test]
@@ -291,10 +300,7 @@ fn untracked_frames_due_at_one_instant_share_a_run_whether_default_or_override()
     // the second frame joins the first's run and one slice writes both;
     // later expiry cuts neither, since the run has started.
     let (mut s, now) = new(config().send_timeout(Some(ms(257))).build().unwrap());
-    let mut batch = s.packed_batch();
-    assert!(batch.push(&PacketN::default().encode_frame(b("12345678")).unwrap()));
-    s.send_untracked_packed(batch, SendDeadline::Default, now)
-        .unwrap();
+    untracked(&mut s, "12345678", SendDeadline::Default, now);
     let second = PacketN::default().encode_frame(b("1234567890")).unwrap();
     s.send_untracked(second, SendDeadline::After(ms(257)), now)
         .unwrap();

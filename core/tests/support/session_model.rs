@@ -7,7 +7,7 @@
 //!
 //! The model is a plain queue of frames with written counts and deadlines in
 //! milliseconds (small untracked frames sharing a deadline packed into runs,
-//! by the rules documented on `PACK_FRAME_MAX`), with read backpressure
+//! by the rules documented on `Session::send_untracked`), with read backpressure
 //! (replies are never refused; reading pauses at either queue bound and
 //! resumes at half of both), written from the rules of
 //! the issue rather than from the session's code. Shared by the proptest
@@ -18,13 +18,18 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use castnet_core::frame::{Decoder, FrameError};
-use castnet_core::session::{PackedFrames, PACK_FRAME_MAX, PACK_RUN_MAX};
 use castnet_core::{
     CloseReason, EncodedFrame, Event, PacketN, SendDeadline, SendFailure, Session, SessionConfig,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
+
+/// An untracked frame (header included) of at most this many bytes joins a
+/// packed run (`Session::send_untracked` documents both limits)...
+const PACK_FRAME_MAX: usize = 1024;
+/// ...of at most this many bytes.
+const PACK_RUN_MAX: usize = 16 * 1024;
 
 /// A send's deadline, in milliseconds after the send.
 #[derive(Debug, Clone)]
@@ -64,13 +69,6 @@ pub enum Op {
         len: usize,
         deadline: Deadline,
         how: SendHow,
-    },
-    /// Untracked sends of an 8-byte name and `lens[i]` more bytes, queued
-    /// as a runtime does with a handler's replies: small ones batched into
-    /// `PackedFrames` for `send_untracked_packed`, a large one on its own.
-    SendPacked {
-        lens: Vec<usize>,
-        deadline: Deadline,
     },
     /// A reply of an 8-byte name and `len` more bytes, as a handler running
     /// on the session's owner makes it.
@@ -599,11 +597,7 @@ impl Harness {
                 // Payloads name their send, so the wire order can be checked.
                 let mut payload = m.next_name.to_be_bytes().to_vec();
                 payload.resize(8 + len, 0xab);
-                let real_deadline = match deadline {
-                    Deadline::Default => SendDeadline::Default,
-                    Deadline::After(ms) => SendDeadline::After(Duration::from_millis(ms)),
-                    Deadline::Never => SendDeadline::Never,
-                };
+                let real_deadline = real(&deadline);
                 let shared = || PacketN::default().encode_to_bytes(&payload).unwrap();
                 let real = match how {
                     SendHow::Codec => s
@@ -624,45 +618,6 @@ impl Harness {
                 if let Ok(Some(id)) = expected {
                     self.accepted.push(id);
                 }
-            }
-            Op::SendPacked { lens, deadline } => {
-                let real_deadline = match deadline {
-                    Deadline::Default => SendDeadline::Default,
-                    Deadline::After(ms) => SendDeadline::After(Duration::from_millis(ms)),
-                    Deadline::Never => SendDeadline::Never,
-                };
-                // The real session's outcome of each send, in order.
-                let mut real: Vec<Result<(), SendFailure>> = Vec::new();
-                // Batches reuse the memory of written runs, as a runtime's do.
-                let mut packed = s.packed_batch();
-                let flush = |s: &mut Session<PacketN>, packed: PackedFrames, real: &mut Vec<_>| {
-                    let n = packed.frames();
-                    let refused = s.send_untracked_packed(packed, real_deadline, now).err();
-                    let bad = refused.map_or(0, |r| r.frames);
-                    real.extend((0..n - bad).map(|_| Ok(())));
-                    real.extend((0..bad).map(|_| Err(refused.unwrap().failure)));
-                };
-                let mut expected = Vec::new();
-                for len in lens {
-                    let mut payload = m.next_name.to_be_bytes().to_vec();
-                    payload.resize(8 + len, 0xab);
-                    let frame = EncodedFrame::contiguous(
-                        PacketN::default().encode_to_bytes(&payload).unwrap(),
-                    );
-                    if !packed.push(&frame) {
-                        flush(s, std::mem::take(&mut packed), &mut real);
-                        packed = s.packed_batch();
-                        if !packed.push(&frame) {
-                            real.push(
-                                s.send_untracked(frame, real_deadline, now)
-                                    .map_err(|e| e.failure().unwrap()),
-                            );
-                        }
-                    }
-                    expected.push(m.send(payload, &deadline, true, true).map(|_| ()));
-                }
-                flush(s, packed, &mut real);
-                assert_eq!(real, expected);
             }
             Op::Reply { len, how } => {
                 let mut payload = m.next_name.to_be_bytes().to_vec();
@@ -837,7 +792,6 @@ pub fn run(cfg: Cfg, peer: (Vec<Vec<u8>>, bool), ops: Vec<Op>) {
         0,
         "a closed session holds no read buffer"
     );
-    assert_eq!(h.s.packed_batch().capacity(), 0, "nor a kept run");
     for id in &h.accepted {
         assert_eq!(
             h.ended.get(id),

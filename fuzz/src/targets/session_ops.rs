@@ -391,11 +391,13 @@ fn model_mode(input: &mut Reader, replies: bool) {
         .collect();
     let peer = (frames, input.u8() % 5 == 0);
     let mut ops = Vec::new();
-    while !input.0.is_empty() && ops.len() < 400 {
+    let mut records = 0;
+    while !input.0.is_empty() && records < 400 {
+        records += 1;
         // Replies are op 11, only when enabled: op bytes of older seeds
         // keep their meaning.
         let kinds = if replies { 12 } else { 11 };
-        ops.push(match input.u8() % kinds {
+        let op = match input.u8() % kinds {
             0 => model::Op::Send {
                 len: usize::from(input.u8() % 40),
                 deadline: deadline(input),
@@ -419,12 +421,27 @@ fn model_mode(input: &mut Reader, replies: bool) {
             6 => model::Op::Backwards(millis(input, 2000)),
             7 => model::Op::Heartbeat(input.bool().then(|| millis(input, 3000))),
             8 => model::Op::Close,
-            9 => model::Op::SendPacked {
-                lens: (0..input.u8() % 6)
+            9 => {
+                // A burst of untracked sends with one deadline, at one
+                // instant (small ones share packed runs). The session's
+                // batch call this once drove (`send_untracked_packed`,
+                // gone) was defined as exactly these sends in turn, so
+                // older seeds keep their meaning byte for byte.
+                let lens: Vec<usize> = (0..input.u8() % 6)
                     .map(|_| usize::from(input.u16() % 1040))
-                    .collect(),
-                deadline: deadline(input),
-            },
+                    .collect();
+                let deadline = deadline(input);
+                let mut burst = lens.into_iter().map(|len| model::Op::Send {
+                    len,
+                    deadline: deadline.clone(),
+                    how: model::SendHow::Untracked,
+                });
+                let Some(last) = burst.next_back() else {
+                    continue;
+                };
+                ops.extend(burst);
+                last
+            }
             10 => model::Op::Abort,
             _ => model::Op::Reply {
                 len: usize::from(input.u8() % 40),
@@ -434,7 +451,8 @@ fn model_mode(input: &mut Reader, replies: bool) {
                     _ => model::ReplyHow::Tracked(deadline(input)),
                 },
             },
-        });
+        };
+        ops.push(op);
     }
     model::run(cfg, peer, ops);
 }
