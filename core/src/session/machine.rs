@@ -615,10 +615,7 @@ impl<C: Decoder> Session<C> {
         C: Encoder<I>,
     {
         let now = self.tick(now);
-        if let Err(refusal) = self.check_room() {
-            return Err(refusal.with(item));
-        }
-        let frame = self.codec.encode_frame(item).map_err(SendError::Frame)?;
+        let frame = self.admit_item(item, true)?;
         Ok(self.enqueue(frame, deadline, now))
     }
 
@@ -728,10 +725,7 @@ impl<C: Decoder> Session<C> {
         C: Encoder<I>,
     {
         let now = self.tick(now);
-        if let Err(refusal) = self.check_open() {
-            return Err(refusal.with(item));
-        }
-        let frame = self.codec.encode_frame(item).map_err(SendError::Frame)?;
+        let frame = self.admit_item(item, false)?;
         self.enqueue_untracked(frame, SendDeadline::Default, now);
         Ok(())
     }
@@ -751,10 +745,7 @@ impl<C: Decoder> Session<C> {
         C: Encoder<I>,
     {
         let now = self.tick(now);
-        if let Err(refusal) = self.check_open() {
-            return Err(refusal.with(item));
-        }
-        let frame = self.codec.encode_frame(item).map_err(SendError::Frame)?;
+        let frame = self.admit_item(item, false)?;
         Ok(self.enqueue(frame, deadline, now))
     }
 
@@ -1024,6 +1015,23 @@ impl<C: Decoder> Session<C> {
     }
 
     /// The one refusal of a reply: the session is closing or closed.
+    /// The refusals of a send of `item` (a full queue only when `bounded`:
+    /// the owner's replies are not refused for one), then its encoding.
+    fn admit_item<I>(&mut self, item: I, bounded: bool) -> Result<EncodedFrame, SendError<I>>
+    where
+        C: Encoder<I>,
+    {
+        let admitted = if bounded {
+            self.check_room()
+        } else {
+            self.check_open()
+        };
+        if let Err(refusal) = admitted {
+            return Err(refusal.with(item));
+        }
+        self.codec.encode_frame(item).map_err(SendError::Frame)
+    }
+
     fn check_open(&mut self) -> Result<(), Refusal> {
         if matches!(self.state, State::Open) {
             return Ok(());
