@@ -143,11 +143,14 @@ impl Body {
         match self {
             Body::Frame(frame) => frame.chunks_vectored(dst),
             Body::Packed(run) => match dst.first_mut() {
-                Some(slot) if run.pos < run.frames.len() => {
+                // Never empty: a run has a frame when queued and leaves the
+                // queue once written to its end.
+                Some(slot) => {
+                    debug_assert!(run.pos < run.frames.len());
                     *slot = IoSlice::new(&run.frames.buf[run.pos..]);
                     1
                 }
-                _ => 0,
+                None => 0,
             },
         }
     }
