@@ -278,12 +278,9 @@ impl SendQueue {
 
     /// Keeps `frames`' memory (its frames are dropped) for the next run,
     /// unless memory is already kept or it grew past a run's usual size.
+    /// (A run that leaves the queue always holds memory: it had a frame.)
     fn recycle(&mut self, mut frames: PackedFrames) {
-        if self.keep_spare
-            && self.spare.capacity() == 0
-            && frames.capacity() > 0
-            && frames.fits_spare()
-        {
+        if self.keep_spare && self.spare.capacity() == 0 && frames.fits_spare() {
             frames.clear();
             self.spare = frames;
         }
