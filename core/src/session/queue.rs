@@ -143,11 +143,14 @@ impl Body {
         match self {
             Body::Frame(frame) => frame.chunks_vectored(dst),
             Body::Packed(run) => match dst.first_mut() {
-                Some(slot) if run.pos < run.frames.len() => {
+                // Never empty: a run has a frame when queued and leaves the
+                // queue once written to its end.
+                Some(slot) => {
+                    debug_assert!(run.pos < run.frames.len());
                     *slot = IoSlice::new(&run.frames.buf[run.pos..]);
                     1
                 }
-                _ => 0,
+                None => 0,
             },
         }
     }
@@ -275,12 +278,9 @@ impl SendQueue {
 
     /// Keeps `frames`' memory (its frames are dropped) for the next run,
     /// unless memory is already kept or it grew past a run's usual size.
+    /// (A run that leaves the queue always holds memory: it had a frame.)
     fn recycle(&mut self, mut frames: PackedFrames) {
-        if self.keep_spare
-            && self.spare.capacity() == 0
-            && frames.capacity() > 0
-            && frames.fits_spare()
-        {
+        if self.keep_spare && self.spare.capacity() == 0 && frames.fits_spare() {
             frames.clear();
             self.spare = frames;
         }
