@@ -39,16 +39,24 @@ fi
 
 run() { # label binary-path runtime-flag scenario-name netbench-args...
     local label=$1 bin=$2 runtime=$3 name=$4; shift 4
-    local port=$((20000 + RANDOM % 20000))
-    local flags=(--addr "127.0.0.1:$port" --workers 1)
-    [ -n "$runtime" ] && flags+=(--runtime "$runtime")
-    "$bin" "${flags[@]}" > /tmp/compare-server.out 2>/dev/null &
-    local pid=$!
-    for _ in $(seq 100); do grep -q "listening on" /tmp/compare-server.out 2>/dev/null && break; sleep 0.05; done
-    local line
-    line=$(timeout $((DURATION + WARMUP + 30)) "$B/netbench" --addr "127.0.0.1:$port" --workers 1 \
-        --duration "$DURATION" --warmup "$WARMUP" --verify --json --server-pid "$pid" "$@")
-    kill -TERM "$pid"; wait "$pid" || true
+    local line="" attempt
+    # A random port can be taken by something else: try another (3 at most).
+    for attempt in 1 2 3; do
+        # Below the ephemeral range (32768 on), where clients take ports.
+        local port=$((10000 + RANDOM % 20000))
+        local flags=(--addr "127.0.0.1:$port" --workers 1)
+        [ -n "$runtime" ] && flags+=(--runtime "$runtime")
+        "$bin" "${flags[@]}" > /tmp/compare-server.out 2>/dev/null &
+        local pid=$!
+        for _ in $(seq 100); do grep -q "listening on" /tmp/compare-server.out 2>/dev/null && break; sleep 0.05; done
+        line=$(timeout $((DURATION + WARMUP + 30)) "$B/netbench" --addr "127.0.0.1:$port" --workers 1 \
+            --duration "$DURATION" --warmup "$WARMUP" --verify --json --server-pid "$pid" "$@") || line=""
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" || true
+        [ -n "$line" ] && break
+        echo "compare: $label $name attempt $attempt failed; retrying" >&2
+    done
+    [ -n "$line" ] || { echo "compare: $label $name failed 3 times" >&2; exit 1; }
     echo "$line" | python3 -c "import json,sys; d=json.load(sys.stdin); d['server']='$label'; d['scenario']='$name'; d['round']=$round; print(json.dumps(d))" | tee -a "$OUT"
 }
 

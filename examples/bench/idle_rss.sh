@@ -20,7 +20,7 @@ B=target/release
 for entry in $SERVERS; do
     bin=${entry%%:*} runtime=${entry#*:}
     case "$bin" in */*) path=$bin ;; *) path=$B/$bin ;; esac
-    port=$((20000 + RANDOM % 20000))
+    port=$((10000 + RANDOM % 20000)) # below the ephemeral range
     "$path" --addr "127.0.0.1:$port" --runtime "$runtime" --workers 1 > /tmp/idle-rss-server.out 2>/dev/null &
     pid=$!
     for _ in $(seq 100); do grep -q "listening on" /tmp/idle-rss-server.out 2>/dev/null && break; sleep 0.05; done
@@ -56,5 +56,6 @@ print(json.dumps({"server": name, "runtime": runtime, "conns": conns, "idle_s": 
 for s in socks:
     s.close()
 PY
-    kill -TERM "$pid"; wait "$pid" || true
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || true
 done
