@@ -2,7 +2,7 @@
 //! small poll loop, shared by every async binding.
 
 use crate::owner::{Owner, Sink, Woken};
-use crate::runtime::{AsyncTimer, Runtime, Transport};
+use crate::runtime::{AsyncStream, AsyncTimer, Runtime};
 use castnet_core::session::CloseReason;
 use castnet_core::Decoder;
 use std::io;
@@ -26,7 +26,7 @@ const READ_BUDGET: usize = 256 * 1024;
 pub(crate) async fn drive<R, T, C, S>(rt: R, mut stream: T, mut owner: Box<Owner<C, S>>)
 where
     R: Runtime,
-    T: Transport,
+    T: AsyncStream,
     C: Decoder,
     S: Sink<C>,
 {
@@ -96,7 +96,7 @@ where
 ///
 /// Readiness comes first: a connection waiting for its peer holds no read
 /// buffer (the core makes room only when asked).
-fn poll_io<R: Runtime, T: Transport, C: Decoder, S: Sink<C>>(
+fn poll_io<R: Runtime, T: AsyncStream, C: Decoder, S: Sink<C>>(
     cx: &mut Context<'_>,
     stream: &mut T,
     owner: &mut Owner<C, S>,

@@ -127,31 +127,13 @@ macro_rules! either {
     };
 }
 
-/// What the connection loop moves bytes through: the plain socket today.
-///
+/// The connection loop drives any [`AsyncStream`]: the plain socket today.
 /// A layer that transforms the byte stream (TLS: rustls is itself sans-IO)
-/// implements this over a [`Stream`] — plaintext out of `poll_read_buf`,
-/// plaintext into `try_write_vectored`, ciphertext to and from the socket
-/// inside — and the same loop drives it, for every runtime: no second
-/// driver.
-pub(crate) trait Transport: Send + 'static {
-    /// Appends what arrived to `buf`; `Ready(Ok(0))` at end of stream.
-    fn poll_read_buf(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut bytes::BytesMut,
-    ) -> Poll<io::Result<usize>>;
-    /// Ready when bytes may have arrived (before any buffer is made).
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-    /// Ready when writes may be taken.
-    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-    /// Takes what it can now; `WouldBlock` when nothing.
-    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
-    /// Ends the write side once everything was written.
-    fn shutdown_write(&self) -> io::Result<()>;
-}
-
-impl<R: Runtime> Transport for Stream<R> {
+/// implements the same trait over a [`Stream`] (plaintext out of
+/// `poll_read_buf`, plaintext into `try_write_vectored`, ciphertext to and
+/// from the socket inside) and the same loop drives it, for every runtime:
+/// no second driver.
+impl<R: Runtime> AsyncStream for Stream<R> {
     fn poll_read_buf(
         &mut self,
         cx: &mut Context<'_>,
@@ -174,6 +156,10 @@ impl<R: Runtime> Transport for Stream<R> {
 
     fn shutdown_write(&self) -> io::Result<()> {
         either!(self, s => s.shutdown_write())
+    }
+
+    fn socket(&self) -> socket2::SockRef<'_> {
+        either!(self, s => s.socket())
     }
 }
 
