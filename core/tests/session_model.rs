@@ -104,6 +104,8 @@ fn cfg() -> impl Strategy<Value = Cfg> {
                 send_timeout,
                 linger,
                 peer_timeout,
+                // Odd: the harness shares its buffers as the engine does.
+                share_buffers: keep_buffers % 2 == 1,
                 keep_buffers,
                 slow_consumer: slow,
             },

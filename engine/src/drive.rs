@@ -146,6 +146,9 @@ fn poll_io<R: Runtime, T: AsyncStream, C: Decoder, S: Sink<C>>(
     if progress {
         Poll::Ready(())
     } else {
+        // Stale readiness: nothing was read. The room made for it goes
+        // back before the task sleeps.
+        owner.return_buffers();
         Poll::Pending
     }
 }

@@ -49,11 +49,10 @@ pub struct Stats {
     /// oldest. The first miss of each session is logged at WARN.
     pub broadcast_missed: u64,
     /// Bytes held right now by the read buffers of every open connection.
-    /// A connection that has waited for its peer for
-    /// [`SessionConfig::keep_buffers`](castnet_core::SessionConfig::keep_buffers)
-    /// (1 s by default) holds none: its buffer is made when the socket is
-    /// readable, read into again while traffic flows, and released once
-    /// decoding has emptied it and the connection has stayed idle that long.
+    /// Connections read into a buffer their worker thread lends them and
+    /// give it back once what they read is handled, so a connection waiting
+    /// for its peer holds none; one holding part of a frame keeps the
+    /// bytes it has so far.
     pub read_buffer_bytes: u64,
 }
 

@@ -79,7 +79,7 @@ castnet_tests::conformance! {
         stats_add_up_across_sessions,
         stop_with_frames_in_flight_resolves_every_accepted_send,
         stop_during_a_connection_storm_leaves_no_session_behind,
-        connections_waiting_for_their_peer_free_their_read_buffer_after_keep_buffers,
+        connections_waiting_for_their_peer_hold_no_read_buffer_unless_a_frame_is_partial,
     }
     session {
         process_once_handles_one_frame_and_process_runs_until_the_session_closes,

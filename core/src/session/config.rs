@@ -204,6 +204,9 @@ impl SessionConfigBuilder {
     /// after turn, instead of allocating and freeing them every time; an
     /// idle one gives them back after this long. A read buffer that grew
     /// past four `read_chunk`s (a large frame) is always freed at once.
+    /// A runtime that lends a session its thread's
+    /// [`SpareBuffers`](crate::session::SpareBuffers) (castnet's engine
+    /// does) takes them back after each turn instead.
     pub fn keep_buffers(mut self, keep: Duration) -> Self {
         self.config.keep_buffers = keep;
         self

@@ -62,6 +62,28 @@ impl ReadBuffer {
         &mut self.buf
     }
 
+    /// Adopts `spare`'s buffer (emptied) when no allocation is held and no
+    /// room is unconfirmed.
+    pub(super) fn borrow(&mut self, spare: &mut Option<BytesMut>) {
+        if self.buf.capacity() == 0 && self.unfilled == 0 {
+            if let Some(mut buf) = spare.take() {
+                buf.clear();
+                self.buf = buf;
+            }
+        }
+    }
+
+    /// If nothing is left to decode, moves the allocation into `spare` when
+    /// that holds none, and frees it otherwise.
+    pub(super) fn give_back(&mut self, spare: &mut Option<BytesMut>) {
+        if self.is_idle() {
+            let buf = std::mem::take(&mut self.buf);
+            if spare.is_none() {
+                *spare = Some(buf);
+            }
+        }
+    }
+
     /// Frees the allocation if nothing is left to decode.
     pub(super) fn release_if_empty(&mut self) {
         if self.is_idle() {

@@ -5,6 +5,7 @@ use super::event::{CloseReason, Event};
 use super::input::ReadBuffer;
 use super::queue::{Deadline, SendQueue, Tag};
 use super::send::{SendDeadline, SendError, UntrackedFinished};
+use super::spare::SpareBuffers;
 use super::stats::SessionStats;
 use super::timer::Timer;
 use super::{SendFailure, SendId, SendOutcome};
@@ -425,6 +426,34 @@ impl<C: Decoder> Session<C> {
     /// block: only the first `n` bytes are kept.
     pub fn read_space(&mut self) -> &mut [u8] {
         self.input.space(self.config.read_chunk())
+    }
+
+    /// Takes from `spare` what the session lacks (see [`SpareBuffers`]): a
+    /// read buffer when it holds none, and memory for its next packed run of
+    /// small frames. Cheap enough to call before every read and every turn.
+    ///
+    /// A session that no longer reads takes no read buffer, and one that no
+    /// longer accepts sends takes no run memory.
+    pub fn borrow_buffers(&mut self, spare: &mut SpareBuffers) {
+        if self.input_end == InputEnd::Open && !self.is_closed() {
+            self.input.borrow(&mut spare.read);
+        }
+        if matches!(self.state, State::Open) {
+            self.queue.borrow_spare(&mut spare.run);
+        }
+    }
+
+    /// Gives back what the session holds and no longer needs (see
+    /// [`SpareBuffers`]), into `spare` where that has room and freed
+    /// otherwise. It keeps a read buffer that holds a partial frame, or
+    /// whose frames wait in [`poll_event`](Self::poll_event), and the runs
+    /// waiting to be written. Call it once the turn's events are polled and
+    /// its writes done.
+    pub fn return_buffers(&mut self, spare: &mut SpareBuffers) {
+        if self.events.is_empty() {
+            self.input.give_back(&mut spare.read);
+        }
+        self.queue.return_spare(&mut spare.run);
     }
 
     /// Reports `n` bytes read into [`read_buf`](Self::read_buf) or

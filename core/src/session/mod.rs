@@ -14,6 +14,7 @@ mod outcome;
 mod packed;
 mod queue;
 mod send;
+mod spare;
 mod stats;
 mod timer;
 
@@ -25,4 +26,5 @@ pub use event::{CloseReason, Event};
 pub use machine::Session;
 pub use outcome::{SendFailure, SendId, SendOutcome};
 pub use send::{SendDeadline, SendError, UntrackedFinished};
+pub use spare::SpareBuffers;
 pub use stats::SessionStats;

@@ -19,6 +19,14 @@ pub(super) struct PackedFrames {
 }
 
 impl PackedFrames {
+    /// No memory yet.
+    pub(super) const fn new() -> Self {
+        PackedFrames {
+            buf: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
     /// Copies `frame`, `len` bytes long, in after the others, or returns
     /// false (and copies nothing) when it would take the run past
     /// [`PACK_RUN_MAX`] bytes.

@@ -291,6 +291,22 @@ impl SendQueue {
         self.spare.capacity() > 0
     }
 
+    /// Takes `spare`'s run memory for the next run when none is kept.
+    pub(super) fn borrow_spare(&mut self, spare: &mut PackedFrames) {
+        if self.spare.capacity() == 0 {
+            std::mem::swap(&mut self.spare, spare);
+        }
+    }
+
+    /// Moves the memory kept for the next run into `spare` when that holds
+    /// none, and frees it otherwise: the queue keeps none.
+    pub(super) fn return_spare(&mut self, spare: &mut PackedFrames) {
+        if spare.capacity() == 0 {
+            std::mem::swap(&mut self.spare, spare);
+        }
+        self.release_spare();
+    }
+
     /// Frees the memory kept for the next run.
     pub(super) fn release_spare(&mut self) {
         self.spare = PackedFrames::default();

@@ -227,6 +227,121 @@ fn a_busy_session_reads_into_one_buffer_and_frees_it_once_idle_for_keep_buffers(
 }
 
 #[test]
+fn a_borrowed_read_buffer_is_read_into_in_place_and_returned_once_its_frames_are_polled() {
+    let (mut s, now) = new(SessionConfig::default());
+    let mut spare = SpareBuffers::new();
+    let mut lent = BytesMut::with_capacity(16 * 1024);
+    lent.put_slice(b"stale");
+    let at = lent.as_ptr();
+    spare.read = Some(lent);
+    s.borrow_buffers(&mut spare);
+    assert!(spare.read.is_none(), "adopted");
+    assert_eq!(s.read_buf().as_ptr(), at, "read into the lent allocation");
+    assert!(s.read_buf().is_empty(), "its old contents are not input");
+    feed(&mut s, &wire(&["one", "tw"])[..10], now);
+    // Frames wait to be polled: they are slices of the buffer.
+    s.return_buffers(&mut spare);
+    assert!(spare.read.is_none() && s.read_buffer_capacity() > 0);
+    let first = s.poll_event();
+    assert!(matches!(&first, Some(Event::Frame(f)) if f == "one"));
+    // A partial frame keeps its bytes, and the buffer holding them.
+    s.return_buffers(&mut spare);
+    assert!(spare.read.is_none() && s.read_buffer_capacity() > 0);
+    spare.read = Some(BytesMut::with_capacity(64));
+    s.borrow_buffers(&mut spare);
+    assert_eq!(
+        spare.read.as_ref().map(BytesMut::capacity),
+        Some(64),
+        "not taken"
+    );
+    spare.read = None;
+    feed(&mut s, &wire(&["one", "tw"])[10..], now);
+    assert_eq!(frames(&events(&mut s)), [b("tw")]);
+    drop(first);
+    s.return_buffers(&mut spare);
+    assert_eq!(s.read_buffer_capacity(), 0, "the session holds none");
+    assert_eq!(s.poll_timeout(), None, "nothing kept, nothing to free");
+    // Its frames dropped, the allocation is reused whole.
+    let mut taken = spare.read.take().expect("given back");
+    assert!(taken.is_empty());
+    taken.reserve(16 * 1024);
+    assert_eq!(taken.as_ptr(), at, "same allocation");
+}
+
+#[test]
+fn returned_buffers_go_to_an_empty_spare_and_are_freed_when_it_is_full() {
+    let (mut s, now) = new(SessionConfig::default());
+    let mut spare = SpareBuffers::new();
+    assert_eq!(spare.capacity(), 0);
+    feed(&mut s, &wire(&["ping"]), now);
+    let _ = events(&mut s);
+    s.reply(b("pong"), now).unwrap();
+    assert_eq!(write(&mut s, usize::MAX, now), wire(&["pong"]));
+    assert!(s.holds_spare_run(), "kept for keep_buffers");
+    // Full slots: the session frees its own, and holds nothing either way.
+    let mut full = SpareBuffers::new();
+    full.read = Some(BytesMut::with_capacity(64));
+    full.run.buf.reserve(64);
+    let before = full.capacity();
+    s.return_buffers(&mut full);
+    assert_eq!(full.capacity(), before, "a full spare is left as it was");
+    assert_eq!(s.read_buffer_capacity(), 0);
+    assert!(!s.holds_spare_run());
+    assert_eq!(s.poll_timeout(), None);
+    // Empty slots take them; borrowing hands them to the next session.
+    feed(&mut s, &wire(&["ping"]), now);
+    let _ = events(&mut s);
+    s.reply(b("pong"), now).unwrap();
+    let _ = write(&mut s, usize::MAX, now);
+    s.return_buffers(&mut spare);
+    assert!(spare.read.is_some() && spare.run.capacity() > 0);
+    let (mut next, _) = new(SessionConfig::default());
+    next.borrow_buffers(&mut spare);
+    assert_eq!(spare.capacity(), 0, "both lent");
+    assert!(next.read_buffer_capacity() > 0 && next.holds_spare_run());
+    // A run still waiting to be written stays with its session.
+    next.reply(b("queued"), now).unwrap();
+    next.return_buffers(&mut spare);
+    assert_eq!(spare.run.capacity(), 0);
+    assert_eq!(write(&mut next, usize::MAX, now), wire(&["queued"]));
+}
+
+#[test]
+fn a_borrowed_read_buffer_is_not_taken_mid_read_and_a_closed_session_keeps_none() {
+    let (mut s, now) = new(SessionConfig::default());
+    let mut spare = SpareBuffers::new();
+    // Room handed out by `read_space` and not yet confirmed is a buffer in use.
+    assert!(!s.read_space().is_empty());
+    spare.read = Some(BytesMut::with_capacity(64));
+    s.borrow_buffers(&mut spare);
+    assert!(spare.read.is_some(), "not adopted mid-read");
+    s.on_read(0, now);
+    spare.read = None;
+    s.return_buffers(&mut spare);
+    assert!(spare.read.is_some(), "withdrawn room leaves it idle");
+    // Closing: it still reads, but sends nothing new.
+    spare.run.buf.reserve(64);
+    let (mut closing, _) = new(SessionConfig::default());
+    closing.reply(b("draining"), now).unwrap();
+    closing.close(now);
+    assert!(closing.is_closing());
+    closing.borrow_buffers(&mut spare);
+    assert!(spare.read.is_none(), "a closing session still reads");
+    assert!(spare.run.capacity() > 0, "and takes no run memory");
+    closing.return_buffers(&mut spare);
+    s.abort();
+    s.borrow_buffers(&mut spare);
+    assert!(spare.read.is_some(), "a closed session takes nothing");
+    feed(&mut s, &wire(&["late"]), now);
+    assert!(events(&mut s).iter().all(|e| !matches!(e, Event::Frame(_))));
+    assert_eq!(
+        s.read_buffer_capacity(),
+        0,
+        "a closed session keeps nothing"
+    );
+}
+
+#[test]
 fn poll_timer_leaves_out_the_events_waiting_to_be_polled() {
     let (mut s, now) = new(SessionConfig::default());
     feed(&mut s, &wire(&["held", "back"]), now + ms(10));

@@ -18,6 +18,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use castnet_core::frame::{Decoder, FrameError};
+use castnet_core::session::SpareBuffers;
 use castnet_core::{
     CloseReason, EncodedFrame, Event, PacketN, SendDeadline, SendFailure, Session, SessionConfig,
 };
@@ -111,6 +112,11 @@ pub struct Cfg {
     /// not modelled (freeing them is no event); a closed session must hold
     /// none, and nothing may be due right after `handle_timeout`.
     pub keep_buffers: u64,
+    /// Lend the session a `SpareBuffers` before each read and send, and
+    /// take it back after each write, as castnet's engine does with its
+    /// thread's buffers. Invisible to the model: lending must change
+    /// nothing the session does.
+    pub share_buffers: bool,
     /// `SessionConfig::slow_consumer_timeout` in ms.
     pub slow_consumer: Option<u64>,
 }
@@ -424,6 +430,13 @@ impl Model {
         self.check_backpressure();
     }
 
+    /// Whether bytes fed so far end inside a frame (or a header).
+    fn partial_input(&self) -> bool {
+        let p = &self.peer;
+        let decoded = p.delivered.checked_sub(1).map_or(0, |i| p.ends[i]);
+        p.fed > decoded
+    }
+
     fn feed(&mut self, chunk: usize) {
         if chunk > 0 {
             self.last_read = self.now;
@@ -582,6 +595,8 @@ struct Harness {
     /// How many times each `SendId` ended: must be exactly once.
     ended: BTreeMap<u64, usize>,
     accepted: Vec<u64>,
+    /// The thread's buffers, when shared (`Cfg::share_buffers`).
+    spare: Option<SpareBuffers>,
 }
 
 impl Harness {
@@ -591,6 +606,11 @@ impl Harness {
 
     fn apply(&mut self, op: Op) {
         let now = self.at(self.m.now);
+        if let Some(spare) = &mut self.spare {
+            if matches!(op, Op::Feed { .. } | Op::Send { .. } | Op::Reply { .. }) {
+                self.s.borrow_buffers(spare);
+            }
+        }
         let (s, m) = (&mut self.s, &mut self.m);
         match op {
             Op::Send { len, deadline, how } => {
@@ -653,6 +673,13 @@ impl Harness {
             Op::Write { max, slices } => {
                 let n = write_gathered(s, max, slices, &mut self.wire, now);
                 m.written(n);
+                if let Some(spare) = &mut self.spare {
+                    s.return_buffers(spare);
+                    assert!(
+                        s.has_events() || s.read_buffer_capacity() == 0 || m.partial_input(),
+                        "a returned read buffer is kept only for a partial frame"
+                    );
+                }
             }
             Op::Feed { len, into_slice } => {
                 if !m.wants_read() {
@@ -744,6 +771,7 @@ impl Harness {
 /// every operation and the invariants at the end. Panics on a violation.
 pub fn run(cfg: Cfg, peer: (Vec<Vec<u8>>, bool), ops: Vec<Op>) {
     let base = origin();
+    let cfg_share = cfg.share_buffers;
     let config = SessionConfig::builder()
         .max_queue_frames(cfg.max_frames)
         .max_queue_bytes(cfg.max_bytes)
@@ -761,6 +789,7 @@ pub fn run(cfg: Cfg, peer: (Vec<Vec<u8>>, bool), ops: Vec<Op>) {
         wire: Vec::new(),
         ended: BTreeMap::new(),
         accepted: Vec::new(),
+        spare: cfg_share.then(SpareBuffers::new),
     };
 
     for op in ops {

@@ -378,8 +378,12 @@ fn model_mode(input: &mut Reader, replies: bool) {
         linger: millis(input, 4000),
         peer_timeout: input.bool().then(|| millis(input, 7000) + 1000),
         keep_buffers: millis(input, 3000),
+        share_buffers: false,
         slow_consumer: None,
     };
+    // Odd: the harness shares its buffers as the engine does (no input
+    // byte of its own, so older seeds keep their meaning).
+    cfg.share_buffers = cfg.keep_buffers % 2 == 1;
     if replies {
         cfg.slow_consumer = input.bool().then(|| millis(input, 4000) + 1);
     }
