@@ -28,7 +28,11 @@
 //! Tasks run on smol's global executor (`smol::spawn`): drive it with
 //! `smol::block_on` as above, or with more threads through the
 //! `SMOL_THREADS` environment variable.
-#![forbid(unsafe_code)]
+// One `unsafe` block: reading into the read buffer's spare capacity
+// without zeroing it first. Zeroing it (safe code must read into
+// initialised memory) was 38% of castnet-smol's instructions on 64-byte
+// echo (callgrind).
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub use castnet_engine::*;
@@ -45,9 +49,6 @@ use std::path::Path;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
-
-/// Most bytes one read takes (and zeroes first).
-const MAX_READ: usize = 64 * 1024;
 
 /// The smol runtime, for the engine: tasks go to `smol::spawn`, timers and
 /// socket readiness to async-io.
@@ -114,24 +115,27 @@ where
     T: AsFd + Send + Sync + 'static,
     for<'a> &'a T: Read + Write,
 {
+    #[allow(unsafe_code)] // one `set_len`, proved below
     fn poll_read_buf(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut bytes::BytesMut,
     ) -> Poll<io::Result<usize>> {
-        let start = buf.len();
-        // Safe code reads into initialised memory only: zero the room the
-        // caller made (at most one read's worth), read, keep what came.
-        let end = buf.capacity().min(start + MAX_READ);
         loop {
-            buf.resize(end, 0);
-            let result = self.0.get_ref().read(&mut buf[start..]);
-            buf.truncate(start + *result.as_ref().unwrap_or(&0));
-            match result {
+            match self.socket().recv(buf.spare_capacity_mut()) {
+                Ok(n) => {
+                    // SAFETY: `recv` hands the spare capacity to recv(2),
+                    // which wrote `n` bytes at its start (socket2 writes no
+                    // uninitialised bytes and returns the system call's
+                    // count, at most the slice's length). So the first
+                    // `len + n` bytes are initialised and within capacity.
+                    unsafe { buf.set_len(buf.len() + n) };
+                    return Poll::Ready(Ok(n));
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     ready!(self.0.poll_readable(cx))?;
                 }
-                result => return Poll::Ready(result),
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }
