@@ -3,7 +3,7 @@
 use super::config::SessionConfig;
 use super::event::{CloseReason, Event};
 use super::input::ReadBuffer;
-use super::queue::{Deadline, SendQueue, Tag};
+use super::queue::{Deadline, SendQueue, Tag, PACK_FRAME_MAX};
 use super::send::{SendDeadline, SendError, UntrackedFinished};
 use super::spare::SpareBuffers;
 use super::stats::SessionStats;
@@ -754,8 +754,31 @@ impl<C: Decoder> Session<C> {
         C: Encoder<I>,
     {
         let now = self.tick(now);
-        let frame = self.admit_item(item, false)?;
-        self.enqueue_untracked(frame, SendDeadline::Default, now);
+        if let Err(refusal) = self.check_open() {
+            return Err(refusal.with(item));
+        }
+        match self.codec.encoded_len(&item) {
+            // A small frame is encoded straight into its packed run.
+            Some(len) if len != 0 && len <= PACK_FRAME_MAX => {
+                let deadline = self.queue_deadline(SendDeadline::Default, now);
+                let codec = &mut self.codec;
+                let mut out = outcomes!(self);
+                self.queue
+                    .pack(
+                        len,
+                        deadline,
+                        |buf| codec.encode_to_vec(item, buf),
+                        |tag, outcome| out.record(tag, outcome),
+                    )
+                    .map_err(SendError::Frame)?;
+                self.stats.sends_accepted += 1;
+                self.check_backpressure(now);
+            }
+            _ => {
+                let frame = self.codec.encode_frame(item).map_err(SendError::Frame)?;
+                self.enqueue_untracked(frame, SendDeadline::Default, now);
+            }
+        }
         Ok(())
     }
 

@@ -1,8 +1,7 @@
 //! [`PackedFrames`]: small encoded frames copied back to back, the body of a
 //! packed run in the send queue (see [`SendQueue`](super::queue::SendQueue)).
 
-use super::queue::{PACK_FRAME_MAX, PACK_RUN_MAX};
-use crate::frame::EncodedFrame;
+use super::queue::PACK_RUN_MAX;
 
 /// A run's first allocation: room for a few dozen small frames.
 const INITIAL_BYTES: usize = 2048;
@@ -27,24 +26,34 @@ impl PackedFrames {
         }
     }
 
-    /// Copies `frame`, `len` bytes long, in after the others, or returns
-    /// false (and copies nothing) when it would take the run past
+    /// Whether a frame of `len` bytes fits without taking the run past
     /// [`PACK_RUN_MAX`] bytes.
     #[inline]
-    pub(super) fn push(&mut self, frame: &EncodedFrame, len: usize) -> bool {
-        debug_assert_eq!(len, frame.len());
-        debug_assert!(len != 0 && len <= PACK_FRAME_MAX, "not a small frame");
-        if self.buf.len() + len > PACK_RUN_MAX {
-            return false;
-        }
+    pub(super) fn has_room(&self, len: usize) -> bool {
+        self.buf.len() + len <= PACK_RUN_MAX
+    }
+
+    /// Appends the frame `write` encodes after the others and returns its
+    /// length; keeps nothing when `write` fails. The caller checked
+    /// [`has_room`](Self::has_room) for the frame's length.
+    #[inline]
+    pub(super) fn push_with<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<usize, E> {
         if self.buf.capacity() == 0 {
             self.buf.reserve(INITIAL_BYTES);
             self.ends.reserve(INITIAL_BYTES / 64);
         }
-        frame.copy_into(&mut self.buf);
-        // Runs stay within PACK_RUN_MAX bytes: ends fit a u32.
+        let start = self.buf.len();
+        if let Err(e) = write(&mut self.buf) {
+            self.buf.truncate(start);
+            return Err(e);
+        }
+        // Runs stay within PACK_RUN_MAX bytes (plus one frame of a codec
+        // whose `encoded_len` is wrong): ends fit a u32.
         self.ends.push(self.buf.len() as u32);
-        true
+        Ok(self.buf.len() - start)
     }
 
     /// Frames in the run.
@@ -84,16 +93,27 @@ impl PackedFrames {
 
 #[cfg(test)]
 mod tests {
+    use super::super::queue::PACK_FRAME_MAX;
     use super::*;
+    use crate::frame::EncodedFrame;
     use bytes::Bytes;
 
     fn sized(len: usize) -> EncodedFrame {
         EncodedFrame::contiguous(Bytes::from(vec![b'x'; len]))
     }
 
+    /// Copies `frame` in as the queue does, or returns false (and copies
+    /// nothing) when it would take the run past `PACK_RUN_MAX` bytes.
     fn push(run: &mut PackedFrames, frame: EncodedFrame) -> bool {
-        let len = frame.len();
-        run.push(&frame, len)
+        if !run.has_room(frame.len()) {
+            return false;
+        }
+        let copied = run.push_with(|buf| {
+            frame.copy_into(buf);
+            Ok::<(), ()>(())
+        });
+        assert_eq!(copied, Ok(frame.len()));
+        true
     }
 
     #[test]

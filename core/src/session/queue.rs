@@ -268,11 +268,58 @@ impl SendQueue {
             };
             return self.push(tag, frame, deadline, done);
         }
-        if !self.push_onto_back_run(&frame, len, deadline) {
-            let mut run = std::mem::take(&mut self.spare);
-            let pushed = run.push(&frame, len);
-            debug_assert!(pushed, "a small frame fits an empty run");
-            self.push_run(run, deadline, done);
+        let Ok(()) = self.pack(
+            len,
+            deadline,
+            |buf| {
+                frame.copy_into(buf);
+                Ok::<(), std::convert::Infallible>(())
+            },
+            done,
+        );
+    }
+
+    /// Queues the small frame `write` appends (`len` bytes, 1 to
+    /// [`PACK_FRAME_MAX`], as its codec's `encoded_len` says) untracked:
+    /// onto the back entry if that is a run nobody has started writing, due
+    /// at `deadline`, with room for it; else as a new run. `write` is called
+    /// exactly once; when it fails, nothing is queued.
+    pub(super) fn pack<E>(
+        &mut self,
+        len: usize,
+        deadline: Deadline,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+        done: impl FnMut(Tag, SendOutcome),
+    ) -> Result<(), E> {
+        debug_assert!(len != 0 && len <= PACK_FRAME_MAX, "not a small frame");
+        if let Some(Entry {
+            tag: Tag::Untracked { frames, bytes },
+            body: Body::Packed(run),
+            ..
+        }) = self.entries.back_mut()
+        {
+            if run.pos == 0 && run.due == deadline.due() && run.frames.has_room(len) {
+                let n = run.frames.push_with(write)?;
+                debug_assert_eq!(n, len, "encoded_len disagrees with the encoding");
+                // A run holds at most PACK_RUN_MAX bytes: its frame count fits.
+                *frames += 1;
+                *bytes += n;
+                self.frames += 1;
+                self.bytes += n;
+                return Ok(());
+            }
+        }
+        let mut run = std::mem::take(&mut self.spare);
+        match run.push_with(write) {
+            Ok(n) => {
+                debug_assert_eq!(n, len, "encoded_len disagrees with the encoding");
+                self.push_run(run, deadline, done);
+                Ok(())
+            }
+            Err(e) => {
+                self.recycle(run);
+                Err(e)
+            }
         }
     }
 
@@ -310,29 +357,6 @@ impl SendQueue {
     /// Frees the memory kept for the next run.
     pub(super) fn release_spare(&mut self) {
         self.spare = PackedFrames::default();
-    }
-
-    /// Copies `frame` (`len` bytes) onto the back entry if that is a run
-    /// nobody has started writing, due at `deadline`, with room for it, and
-    /// counts it; returns whether it did.
-    fn push_onto_back_run(&mut self, frame: &EncodedFrame, len: usize, deadline: Deadline) -> bool {
-        let Some(Entry {
-            tag: Tag::Untracked { frames, bytes },
-            body: Body::Packed(run),
-            ..
-        }) = self.entries.back_mut()
-        else {
-            return false;
-        };
-        if run.pos != 0 || run.due != deadline.due() || !run.frames.push(frame, len) {
-            return false;
-        }
-        // A run holds at most PACK_RUN_MAX bytes: its frame count fits.
-        *frames += 1;
-        *bytes += len;
-        self.frames += 1;
-        self.bytes += len;
-        true
     }
 
     /// Queues `frames` as a new run.

@@ -1396,6 +1396,22 @@ fn replies_are_refused_only_once_closing_or_closed_or_when_the_codec_refuses() {
     assert_eq!(s.queued_frames(), 0);
     s.reply(b("ok"), now).unwrap();
     s.reply(b("ok"), now).unwrap();
+    // Refused while a run is open for more: the run keeps what it had.
+    let bytes = s.queued_bytes();
+    assert!(matches!(
+        s.reply(b("too long"), now),
+        Err(SendError::Frame(_))
+    ));
+    assert_eq!((s.queued_frames(), s.queued_bytes()), (2, bytes));
+    s.reply(b("!"), now).unwrap();
+    assert_eq!(s.stats().sends_accepted, 3);
+    let mut wire = Vec::new();
+    while s.wants_write() {
+        let chunk = s.chunk().to_vec();
+        s.on_written(chunk.len(), now);
+        wire.extend_from_slice(&chunk);
+    }
+    assert_eq!(wire, self::wire(&["ok", "ok", "!"]));
     s.close(now);
     assert!(matches!(s.reply(b("late"), now), Err(SendError::Closed(_))));
     assert!(matches!(
