@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of castnet's bench servers (on castnet-tokio and on
-# castnet-smol) against the plain-Tokio baselines, in one run, on 127.0.0.1.
+# castnet-smol) against the plain baselines (tokio-util codecs on Tokio, and
+# the same code on smol), in one run, on 127.0.0.1.
 #
 #   bash examples/bench/compare.sh                   # ROUNDS=3 DURATION=5 by default
 #   OLD_REV=f91a05c bash examples/bench/compare.sh   # also an older castnet-tokio, built beside
@@ -8,8 +9,8 @@
 # Every scenario runs each server once per round, in turn (A B C A B C ...),
 # so drift on a noisy machine hits all of them; one core per side
 # (--workers 1). Prints one JSON line per run (netbench --json, plus "server"
-# and "round") and a median summary with ratios against the first castnet
-# server (castnet-tokio at this checkout).
+# and "round") and a median summary with ratios against castnet-tokio at this
+# checkout, and of each castnet server against the baseline on its runtime.
 #
 # OLD_REV builds `echo_server` and `fanout_server` of that git revision into
 # target/bench-old (from a temporary worktree) and adds them as "old-tokio",
@@ -60,9 +61,11 @@ run() { # label binary-path runtime-flag scenario-name netbench-args...
     echo "$line" | python3 -c "import json,sys; d=json.load(sys.stdin); d['server']='$label'; d['scenario']='$name'; d['round']=$round; print(json.dumps(d))" | tee -a "$OUT"
 }
 
-# label:binary:runtime-flag (the baselines take no --runtime other than tokio).
-echo_servers=("castnet-tokio:$B/echo_server:tokio" "castnet-smol:$B/echo_server:smol" "baseline:$B/baseline_echo:")
-fanout_servers=("castnet-tokio:$B/fanout_server:tokio" "castnet-smol:$B/fanout_server:smol" "baseline:$B/baseline_fanout:")
+# label:binary:runtime-flag
+echo_servers=("castnet-tokio:$B/echo_server:tokio" "castnet-smol:$B/echo_server:smol"
+    "baseline:$B/baseline_echo:tokio" "baseline-smol:$B/baseline_echo:smol")
+fanout_servers=("castnet-tokio:$B/fanout_server:tokio" "castnet-smol:$B/fanout_server:smol"
+    "baseline:$B/baseline_fanout:tokio" "baseline-smol:$B/baseline_fanout:smol")
 if [ -n "$OLD" ]; then
     echo_servers+=("old-tokio:$OLD/echo_server:")
     fanout_servers+=("old-tokio:$OLD/fanout_server:")
@@ -112,5 +115,9 @@ for s in sorted({s for s, _ in by}):
         ]
         rounds = ", ".join(f"{x:.2f}" for x in per_round)
         print(f"{'':22} {k[1]}/castnet-tokio frames/s x{fr:.2f} (rounds: {rounds})")
+    for a, b in [("castnet-smol", "baseline-smol"), ("castnet-tokio", "baseline")]:
+        if (s, a) in by and (s, b) in by:
+            fr = med(by[(s, a)], 'frames_per_sec') / med(by[(s, b)], 'frames_per_sec')
+            print(f"{'':22} {a}/{b} frames/s x{fr:.2f}")
     print()
 PY

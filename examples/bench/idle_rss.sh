@@ -5,14 +5,14 @@
 # read the server's RSS. Prints one JSON line per server:
 # {"server", "runtime", "conns", "rss_before_kib", "rss_after_kib", "bytes_per_conn"}.
 #
-#   bash examples/bench/idle_rss.sh                      # echo_server on tokio and smol, baseline_echo
+#   bash examples/bench/idle_rss.sh                      # echo_server and baseline_echo, on tokio and smol
 #   CONNS=5000 IDLE=5 SERVERS="echo_server:tokio" bash examples/bench/idle_rss.sh
 #   SERVERS="target/bench-old/release/echo_server:tokio" ...   # a binary by path (compare.sh OLD_REV builds one)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONNS="${CONNS:-5000}"
 IDLE="${IDLE:-5}"
-SERVERS="${SERVERS:-echo_server:tokio echo_server:smol baseline_echo:tokio}"
+SERVERS="${SERVERS:-echo_server:tokio echo_server:smol baseline_echo:tokio baseline_echo:smol}"
 ulimit -n $((CONNS * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release -q -p castnet-examples
 B=target/release

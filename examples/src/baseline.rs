@@ -1,11 +1,18 @@
 //! Shared configuration of the baseline servers (`baseline_echo`,
-//! `baseline_fanout`): the tokio-util codec built from [`ServerArgs`] and the
-//! flush policy.
+//! `baseline_fanout`): the tokio-util codec built from [`ServerArgs`], the
+//! flush policy, and the smol flavour of the accept loop.
 
+use std::future::Future;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use async_io::Async;
 use clap::ValueEnum;
 use tokio_util::codec::LengthDelimitedCodec;
 
 use crate::flags::{Endian, ServerArgs};
+use crate::server::{announce_listening, Shutdown};
 
 /// When a baseline flushes what it has written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
@@ -36,6 +43,47 @@ pub fn length_delimited(args: &ServerArgs) -> LengthDelimitedCodec {
         Endian::Le => builder.little_endian(),
     };
     builder.new_codec()
+}
+
+/// Runs a baseline server on smol, as a plain smol user would with the
+/// same tokio-util codecs (`tokio_util::compat` adapts async-io's sockets to
+/// them): smol's global executor with `--workers` threads, the listener
+/// bound and announced, `conn` spawned for every accepted connection
+/// (TCP_NODELAY set), until SIGINT or SIGTERM. The process runs the way the
+/// castnet-smol bench servers do, so the two compare like for like.
+pub fn serve_smol<F, Fut>(args: &ServerArgs, name: &'static str, conn: F) -> io::Result<()>
+where
+    F: Fn(Async<TcpStream>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    // The global executor reads its thread count once, at its first spawn;
+    // nothing else runs yet.
+    std::env::set_var("SMOL_THREADS", args.workers.max(1).to_string());
+    let shutdown = Shutdown::install_blocking()?;
+    smol::block_on(async {
+        let listener = Async::<TcpListener>::bind(args.addr)?;
+        announce_listening(listener.get_ref().local_addr()?)?;
+        let accept = smol::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((socket, _)) => {
+                        // A client leaving is the normal end of a connection.
+                        let _ = socket.get_ref().set_nodelay(true);
+                        smol::spawn(conn(socket)).detach();
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off
+                        // briefly rather than spin.
+                        tracing::warn!(error = %e, "{name}: accept failed");
+                        async_io::Timer::after(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        });
+        smol::unblock(move || shutdown.wait()).await;
+        accept.cancel().await;
+        Ok(())
+    })
 }
 
 #[cfg(test)]

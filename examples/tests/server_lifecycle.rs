@@ -19,14 +19,20 @@ const LIMIT: Duration = Duration::from_secs(20);
 /// serving a live connection when it is signalled.
 async fn connected_client(server: &Server) -> TcpStream {
     let mut client = TcpStream::connect(server.addr).await.unwrap();
-    client.write_all(b"\0\0\0\x02hi").await.unwrap();
-    let mut back = [0u8; 6];
+    round_trip(&mut client, b"\0\0\0\x02hi").await;
+    client
+}
+
+/// Writes `frame` and reads the same bytes back (an echo, or a broadcast
+/// that reaches its sender too).
+async fn round_trip(client: &mut TcpStream, frame: &[u8]) {
+    client.write_all(frame).await.unwrap();
+    let mut back = vec![0u8; frame.len()];
     timeout(LIMIT, client.read_exact(&mut back))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(&back, b"\0\0\0\x02hi");
-    client
+    assert_eq!(back, frame);
 }
 
 #[tokio::test]
@@ -81,12 +87,22 @@ async fn refused(bin: &str, args: &[&str]) -> String {
 }
 
 #[tokio::test]
-async fn baselines_refuse_runtimes_other_than_tokio() {
+async fn baselines_refuse_the_std_runtime() {
     for bin in [BASELINE_ECHO, BASELINE_FANOUT] {
-        for runtime in ["smol", "std"] {
-            let stderr = refused(bin, &["--runtime", runtime]).await;
-            assert!(stderr.contains("supports only --runtime tokio"), "{stderr}");
-        }
+        let stderr = refused(bin, &["--runtime", "std"]).await;
+        assert!(stderr.contains("supports only --runtime tokio"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn baselines_serve_on_smol_and_stop_with_status_zero() {
+    for (bin, signal) in [(BASELINE_ECHO, "TERM"), (BASELINE_FANOUT, "INT")] {
+        let server = Server::start(bin, &["--runtime", "smol"]).await;
+        // Echoed, or (fan-out) broadcast back to its sender.
+        let mut client = connected_client(&server).await;
+        round_trip(&mut client, b"\0\0\0\x01!").await;
+        let status = server.stop_with(signal).await;
+        assert_eq!(status.code(), Some(0), "{bin}: {status}");
     }
 }
 

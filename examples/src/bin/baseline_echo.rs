@@ -13,6 +13,10 @@
 //!
 //! TCP_NODELAY is set on every connection, as any request/response server
 //! does, so Nagle's algorithm does not delay small echoes.
+//!
+//! `--runtime smol` runs the same loop on smol, over async-io's sockets
+//! through `tokio_util::compat`: the plain smol server castnet-smol is
+//! measured against.
 // A server binary: prints its `listening on` line and its last words.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -22,13 +26,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use castnet_examples::baseline::{length_delimited, FlushMode};
+use castnet_examples::baseline::{length_delimited, serve_smol, FlushMode};
 use castnet_examples::flags::{RuntimeKind, ServerArgs};
 use castnet_examples::server::{announce_listening, tokio_runtime, Shutdown};
 use clap::Parser;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 /// Echo server on tokio-util's `Framed` + `LengthDelimitedCodec`.
 #[derive(Debug, Parser)]
@@ -43,8 +49,20 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli.server.require_runtime::<Cli>(&[RuntimeKind::Tokio]);
-    let result = tokio_runtime(cli.server.workers).and_then(|rt| rt.block_on(serve(&cli)));
+    cli.server
+        .require_runtime::<Cli>(&[RuntimeKind::Tokio, RuntimeKind::Smol]);
+    let result = match cli.server.runtime {
+        RuntimeKind::Smol => {
+            let (codec, flush) = (length_delimited(&cli.server), cli.flush);
+            serve_smol(&cli.server, "baseline_echo", move |socket| {
+                let codec = codec.clone();
+                async move {
+                    let _ = echo(socket.compat(), codec, flush).await;
+                }
+            })
+        }
+        _ => tokio_runtime(cli.server.workers).and_then(|rt| rt.block_on(serve(&cli))),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -74,7 +92,9 @@ async fn accept_loop(listener: TcpListener, codec: LengthDelimitedCodec, flush: 
                 tokio::spawn(async move {
                     // A client leaving, even mid-frame, is the normal end of a
                     // benchmark connection: nothing to report.
-                    let _ = echo(socket, codec, flush).await;
+                    if socket.set_nodelay(true).is_ok() {
+                        let _ = echo(socket, codec, flush).await;
+                    }
                 });
             }
             Err(e) => {
@@ -87,8 +107,10 @@ async fn accept_loop(listener: TcpListener, codec: LengthDelimitedCodec, flush: 
     }
 }
 
-async fn echo(socket: TcpStream, codec: LengthDelimitedCodec, flush: FlushMode) -> io::Result<()> {
-    socket.set_nodelay(true)?;
+async fn echo<S>(socket: S, codec: LengthDelimitedCodec, flush: FlushMode) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut framed = Framed::new(socket, codec);
     match flush {
         FlushMode::Every => {

@@ -14,6 +14,12 @@
 //!
 //! `--flush batch` (default) feeds every message already waiting in the
 //! channel and flushes once; `--flush every` sends (and flushes) each.
+//!
+//! `--runtime smol` runs the same tasks on smol (`tokio::sync::broadcast`
+//! needs no Tokio runtime), over async-io's sockets through
+//! `tokio_util::compat`, each connection read and written through two
+//! descriptors of its socket: the plain smol server castnet-smol is measured
+//! against.
 // A server binary: prints its `listening on` line and its last words.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -23,15 +29,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_io::Async;
 use bytes::Bytes;
-use castnet_examples::baseline::{length_delimited, FlushMode};
+use castnet_examples::baseline::{length_delimited, serve_smol, FlushMode};
 use castnet_examples::flags::{RuntimeKind, ServerArgs};
 use castnet_examples::server::{announce_listening, tokio_runtime, Shutdown};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 /// Fan-out server on `tokio::sync::broadcast` and tokio-util codecs.
 #[derive(Debug, Parser)]
@@ -49,10 +58,14 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli.server.require_runtime::<Cli>(&[RuntimeKind::Tokio]);
+    cli.server
+        .require_runtime::<Cli>(&[RuntimeKind::Tokio, RuntimeKind::Smol]);
     let lagged = Arc::new(AtomicU64::new(0));
-    let result = tokio_runtime(cli.server.workers)
-        .and_then(|rt| rt.block_on(serve(&cli, Arc::clone(&lagged))));
+    let result = match cli.server.runtime {
+        RuntimeKind::Smol => serve_smol_fanout(&cli, Arc::clone(&lagged)),
+        _ => tokio_runtime(cli.server.workers)
+            .and_then(|rt| rt.block_on(serve(&cli, Arc::clone(&lagged)))),
+    };
     let skipped = lagged.load(Ordering::Relaxed);
     if skipped > 0 {
         eprintln!("baseline_fanout: lagging receivers skipped {skipped} messages");
@@ -79,6 +92,25 @@ async fn serve(cli: &Cli, lagged: Arc<AtomicU64>) -> io::Result<()> {
     Ok(())
 }
 
+fn serve_smol_fanout(cli: &Cli, lagged: Arc<AtomicU64>) -> io::Result<()> {
+    let codec = length_delimited(&cli.server);
+    let capacity = usize::try_from(cli.capacity).unwrap_or(usize::MAX);
+    let (tx, _) = broadcast::channel::<Bytes>(capacity);
+    let flush = cli.flush;
+    serve_smol(&cli.server, "baseline_fanout", move |socket| {
+        // Subscribe before spawning, as the Tokio flavour does.
+        let rx = tx.subscribe();
+        let (tx, codec, lagged) = (tx.clone(), codec.clone(), Arc::clone(&lagged));
+        async move {
+            let Ok(writer) = socket.get_ref().try_clone().and_then(Async::new) else {
+                return;
+            };
+            let (rd, wr) = (socket.compat(), writer.compat());
+            let _ = client(rd, wr, codec, tx, rx, flush, &lagged).await;
+        }
+    })
+}
+
 async fn accept_loop(
     listener: TcpListener,
     codec: LengthDelimitedCodec,
@@ -95,7 +127,10 @@ async fn accept_loop(
                 let (tx, codec, lagged) = (tx.clone(), codec.clone(), Arc::clone(&lagged));
                 tokio::spawn(async move {
                     // A client leaving is the normal end of a connection.
-                    let _ = client(socket, codec, tx, rx, flush, &lagged).await;
+                    if socket.set_nodelay(true).is_ok() {
+                        let (rd, wr) = socket.into_split();
+                        let _ = client(rd, wr, codec, tx, rx, flush, &lagged).await;
+                    }
                 });
             }
             Err(e) => {
@@ -108,16 +143,19 @@ async fn accept_loop(
     }
 }
 
-async fn client(
-    socket: TcpStream,
+async fn client<R, W>(
+    rd: R,
+    wr: W,
     codec: LengthDelimitedCodec,
     tx: broadcast::Sender<Bytes>,
     mut rx: broadcast::Receiver<Bytes>,
     flush: FlushMode,
     lagged: &AtomicU64,
-) -> io::Result<()> {
-    socket.set_nodelay(true)?;
-    let (rd, wr) = socket.into_split();
+) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut frames = FramedRead::new(rd, codec.clone());
     let mut out = FramedWrite::new(wr, codec);
     loop {
