@@ -252,6 +252,11 @@ fn a_partial_frame_is_never_freed_and_a_grown_buffer_is_not_kept() {
     feed(&mut s, &wire(&[big.as_str()]), now + secs(61));
     assert_eq!(frames(&events(&mut s)).len(), 1);
     assert_eq!(s.read_buffer_capacity(), 0);
+    // With that frame dropped, the next read reuses its allocation; once
+    // decoding empties it, it is not kept either.
+    feed(&mut s, &wire(&["small"]), now + secs(62));
+    assert_eq!(frames(&events(&mut s)), [b("small")]);
+    assert_eq!(s.read_buffer_capacity(), 0);
 }
 
 fn untracked(s: &mut Session<PacketN>, body: &'static str, deadline: SendDeadline, now: Instant) {
@@ -770,14 +775,21 @@ fn end_of_stream_drains_the_queue_then_closes_with_peer_eof() {
 
 #[test]
 fn end_of_stream_inside_a_frame_is_a_fatal_frame_error() {
-    let (mut s, now) = new(SessionConfig::default());
-    feed(&mut s, &wire(&["cut"])[..5], now);
-    s.on_eof(now);
-    assert!(!s.wants_read());
-    assert!(matches!(
-        closed_reason(&events(&mut s)),
-        Some(CloseReason::Frame(FrameError::UnexpectedEof { .. }))
-    ));
+    // Inside the payload, or right after the header: the decoder has taken
+    // the header, so nothing is left in the buffer, yet the frame was cut.
+    for cut in [5, 4] {
+        let (mut s, now) = new(SessionConfig::default());
+        feed(&mut s, &wire(&["cut"])[..cut], now);
+        s.on_eof(now);
+        assert!(!s.wants_read());
+        assert!(
+            matches!(
+                closed_reason(&events(&mut s)),
+                Some(CloseReason::Frame(FrameError::UnexpectedEof { buffered })) if *buffered == cut
+            ),
+            "cut at {cut}"
+        );
+    }
 }
 
 #[test]
@@ -921,15 +933,19 @@ fn a_fatal_decode_error_during_a_local_close_becomes_its_reason() {
     ));
 }
 
-#[test]
-fn a_recoverable_decode_error_is_reported_and_decoding_goes_on() {
-    let now = t0();
-    let codec = PacketN::builder()
+/// A PacketN codec that skips frames longer than 4 bytes.
+fn discarding_over_4() -> PacketN {
+    PacketN::builder()
         .max_frame_len(4)
         .oversize_policy(OversizePolicy::Discard)
         .build()
-        .unwrap();
-    let mut s = Session::new(codec, SessionConfig::default(), now);
+        .unwrap()
+}
+
+#[test]
+fn a_recoverable_decode_error_is_reported_and_decoding_goes_on() {
+    let now = t0();
+    let mut s = Session::new(discarding_over_4(), SessionConfig::default(), now);
     feed(&mut s, &wire(&["ok", "too long", "ok2"]), now);
     let evs = events(&mut s);
     assert!(matches!(
@@ -1092,6 +1108,15 @@ fn limited(
     frames: Option<Rate>,
     bytes: Option<Rate>,
 ) -> (Session<PacketN>, Instant) {
+    limited_with(PacketN::default(), policy, frames, bytes)
+}
+
+fn limited_with(
+    codec: PacketN,
+    policy: RatePolicy,
+    frames: Option<Rate>,
+    bytes: Option<Rate>,
+) -> (Session<PacketN>, Instant) {
     let mut limit = RateLimit::new(policy);
     if let Some(r) = frames {
         limit = limit.frames(r);
@@ -1099,7 +1124,9 @@ fn limited(
     if let Some(r) = bytes {
         limit = limit.bytes(r);
     }
-    new(config().rate_limit(Some(limit)).build().unwrap())
+    let now = t0();
+    let config = config().rate_limit(Some(limit)).build().unwrap();
+    (Session::new(codec, config, now), now)
 }
 
 #[test]
@@ -1144,9 +1171,10 @@ fn byte_debt_pauses_reading_until_repaid() {
     let big = "x".repeat(46);
     feed(&mut s, &wire(&[big.as_str(), "next"]), now);
     let evs = events(&mut s);
+    // Admitted only once its bytes are paid for; one pause says until when.
     assert!(
-        frames(&evs).is_empty(),
-        "admitted only once its bytes are paid for"
+        matches!(evs.as_slice(), [Event::RatePaused { resume_at: Some(at) }] if *at == now + ms(400)),
+        "{evs:?}"
     );
     assert_eq!(s.poll_timeout(), Some(now + ms(400)));
     s.handle_timeout(now + ms(400));
@@ -1156,6 +1184,32 @@ fn byte_debt_pauses_reading_until_repaid() {
     assert_eq!(s.poll_timeout(), Some(now + ms(480)));
     s.handle_timeout(now + ms(480));
     assert_eq!(frames(&events(&mut s)), [b("next")]);
+}
+
+#[test]
+fn bytes_skipped_without_a_frame_to_refuse_still_pause_reading_until_repaid() {
+    // 100 B/s with a 10 B burst: the 4-byte header of a frame over the
+    // maximum is admitted as a discard report, then skipping its 46 bytes
+    // leaves 40 B of debt.
+    let (mut s, now) = limited_with(
+        discarding_over_4(),
+        RatePolicy::Pause,
+        None,
+        Some(Rate::per_sec(100).burst(10)),
+    );
+    let skipped = "x".repeat(46);
+    feed(&mut s, &wire(&[skipped.as_str()]), now);
+    let evs = events(&mut s);
+    assert!(
+        matches!(
+            evs.as_slice(),
+            [Event::FrameDiscarded(_), Event::RatePaused { resume_at: Some(at) }] if *at == now + ms(400)
+        ),
+        "{evs:?}"
+    );
+    assert!(!s.wants_read());
+    s.handle_timeout(now + ms(400));
+    assert!(s.wants_read());
 }
 
 #[test]
