@@ -317,7 +317,8 @@ fn untracked_frames_due_at_one_instant_share_a_run_whether_default_or_override()
     s.handle_timeout(now + ms(513));
     let done = s.take_untracked_finished();
     assert_eq!((done.frames, done.bytes), (2, 26));
-    assert_eq!((s.stats().sent, s.stats().failed_timed_out), (2, 0));
+    let st = s.stats();
+    assert_eq!((st.sends_accepted, st.sent, st.failed_timed_out), (2, 2, 0));
     assert!(events(&mut s).is_empty());
 }
 
@@ -630,6 +631,18 @@ fn inbound_bytes_keep_the_peer_timeout_away() {
     s.handle_timeout(now + secs(54));
     assert!(!s.is_closed());
     assert_eq!(s.poll_timeout(), Some(now + secs(55)));
+}
+
+#[test]
+fn a_read_that_would_block_does_not_count_as_hearing_the_peer() {
+    let (mut s, now) = new(config().peer_timeout(Some(secs(30))).build().unwrap());
+    let _ = s.read_space();
+    s.on_read(0, now + secs(25));
+    s.handle_timeout(now + secs(30));
+    assert!(matches!(
+        closed_reason(&events(&mut s)),
+        Some(CloseReason::PeerTimeout)
+    ));
 }
 
 #[test]
@@ -971,6 +984,16 @@ fn poll_timeout_returns_now_while_events_wait() {
     let _ = events(&mut s);
     // Only the read buffer kept for reuse is left to free.
     assert_eq!(s.poll_timeout(), Some(now + secs(2)));
+}
+
+#[test]
+fn has_events_says_whether_poll_event_has_one() {
+    let (mut s, now) = new(SessionConfig::default());
+    assert!(!s.has_events());
+    feed(&mut s, &wire(&["x"]), now);
+    assert!(s.has_events());
+    assert!(matches!(s.poll_event(), Some(Event::Frame(_))));
+    assert!(!s.has_events());
 }
 
 #[test]
@@ -1458,6 +1481,16 @@ fn liveness_is_not_judged_while_backpressured_and_restarts_on_resume() {
         };
         assert!(expected, "{reason}");
     }
+}
+
+#[test]
+fn debug_shows_the_state_and_the_queue() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.send(b("x"), now).unwrap();
+    let shown = format!("{s:?}");
+    assert!(shown.starts_with("Session {"), "{shown}");
+    assert!(shown.contains("state: Open"), "{shown}");
+    assert!(shown.contains("queued_frames: 1"), "{shown}");
 }
 
 #[test]
