@@ -162,6 +162,16 @@ fn on_written_beyond_the_queue_is_a_runtime_bug() {
 }
 
 #[test]
+fn bytes_reported_written_after_the_session_closed_are_ignored() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.send(b("x"), now).unwrap();
+    let n = s.queued_bytes();
+    s.abort(); // the queue is gone; the runtime's write had taken it all
+    s.on_written(n, now);
+    assert_eq!(s.stats().bytes_out, 0);
+}
+
+#[test]
 fn read_space_keeps_only_the_bytes_reported_by_on_read() {
     let (mut s, now) = new(SessionConfig::default());
     let bytes = wire(&["ping"]);
@@ -513,6 +523,15 @@ fn a_heartbeat_goes_out_after_an_interval_without_writes() {
 }
 
 #[test]
+fn a_write_that_would_block_does_not_put_the_heartbeat_off() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.set_heartbeat(Some((secs(10), b("hb"))), now).unwrap();
+    s.on_written(0, now + secs(5));
+    s.handle_timeout(now + secs(10));
+    assert_eq!(write_all(&mut s, now + secs(10)), wire(&["hb"]));
+}
+
+#[test]
 fn a_busy_link_sends_no_heartbeat() {
     let (mut s, now) = new(SessionConfig::default());
     s.set_heartbeat(Some((secs(10), b("hb"))), now).unwrap();
@@ -584,6 +603,10 @@ fn a_heartbeat_the_codec_refuses_leaves_the_previous_one() {
     let err = s.set_heartbeat(Some((secs(2), Bytes::from(vec![0; 300]))), now);
     assert!(matches!(err, Err(FrameError::PayloadTooLarge { .. })));
     assert_eq!(s.poll_timeout(), Some(now + secs(1)));
+    // A zero interval stops it, whatever the payload: nothing is encoded.
+    s.set_heartbeat(Some((Duration::ZERO, Bytes::from(vec![0; 300]))), now)
+        .unwrap();
+    assert_eq!(s.poll_timeout(), None);
 }
 
 #[test]
