@@ -740,6 +740,27 @@ mod tests {
     }
 
     #[test]
+    fn the_slow_reader_grace_is_one_second_unless_set() {
+        let ring = BroadcastRing::<()>::new(1, 10).unwrap();
+        assert_eq!(ring.slow_reader_grace(), Duration::from_secs(1));
+        let ring = ring.with_slow_reader_grace(ms(250));
+        assert_eq!(ring.slow_reader_grace(), ms(250));
+    }
+
+    #[test]
+    fn a_ring_is_empty_only_until_its_first_frame_as_the_newest_is_always_kept() {
+        let now = t0();
+        let mut ring = BroadcastRing::<()>::new(1, 10).unwrap();
+        assert!(ring.is_empty());
+        publish_all(&mut ring, &["1"], now);
+        assert!(!ring.is_empty());
+        // No reader holds the first: the second pushes it out, and is kept.
+        publish_all(&mut ring, &["2"], now);
+        assert_eq!(ring.len(), 1);
+        assert!(!ring.is_empty());
+    }
+
+    #[test]
     fn a_reader_sees_only_what_was_published_after_it_subscribed() {
         let now = t0();
         let mut ring = BroadcastRing::<()>::new(8, 1024).unwrap();

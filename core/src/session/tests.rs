@@ -162,6 +162,16 @@ fn on_written_beyond_the_queue_is_a_runtime_bug() {
 }
 
 #[test]
+fn bytes_reported_written_after_the_session_closed_are_ignored() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.send(b("x"), now).unwrap();
+    let n = s.queued_bytes();
+    s.abort(); // the queue is gone; the runtime's write had taken it all
+    s.on_written(n, now);
+    assert_eq!(s.stats().bytes_out, 0);
+}
+
+#[test]
 fn read_space_keeps_only_the_bytes_reported_by_on_read() {
     let (mut s, now) = new(SessionConfig::default());
     let bytes = wire(&["ping"]);
@@ -367,6 +377,11 @@ fn a_partial_frame_is_never_freed_and_a_grown_buffer_is_not_kept() {
     feed(&mut s, &wire(&[big.as_str()]), now + secs(61));
     assert_eq!(frames(&events(&mut s)).len(), 1);
     assert_eq!(s.read_buffer_capacity(), 0);
+    // With that frame dropped, the next read reuses its allocation; once
+    // decoding empties it, it is not kept either.
+    feed(&mut s, &wire(&["small"]), now + secs(62));
+    assert_eq!(frames(&events(&mut s)), [b("small")]);
+    assert_eq!(s.read_buffer_capacity(), 0);
 }
 
 fn untracked(s: &mut Session<PacketN>, body: &'static str, deadline: SendDeadline, now: Instant) {
@@ -427,7 +442,8 @@ fn untracked_frames_due_at_one_instant_share_a_run_whether_default_or_override()
     s.handle_timeout(now + ms(513));
     let done = s.take_untracked_finished();
     assert_eq!((done.frames, done.bytes), (2, 26));
-    assert_eq!((s.stats().sent, s.stats().failed_timed_out), (2, 0));
+    let st = s.stats();
+    assert_eq!((st.sends_accepted, st.sent, st.failed_timed_out), (2, 2, 0));
     assert!(events(&mut s).is_empty());
 }
 
@@ -622,6 +638,15 @@ fn a_heartbeat_goes_out_after_an_interval_without_writes() {
 }
 
 #[test]
+fn a_write_that_would_block_does_not_put_the_heartbeat_off() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.set_heartbeat(Some((secs(10), b("hb"))), now).unwrap();
+    s.on_written(0, now + secs(5));
+    s.handle_timeout(now + secs(10));
+    assert_eq!(write_all(&mut s, now + secs(10)), wire(&["hb"]));
+}
+
+#[test]
 fn a_busy_link_sends_no_heartbeat() {
     let (mut s, now) = new(SessionConfig::default());
     s.set_heartbeat(Some((secs(10), b("hb"))), now).unwrap();
@@ -693,6 +718,10 @@ fn a_heartbeat_the_codec_refuses_leaves_the_previous_one() {
     let err = s.set_heartbeat(Some((secs(2), Bytes::from(vec![0; 300]))), now);
     assert!(matches!(err, Err(FrameError::PayloadTooLarge { .. })));
     assert_eq!(s.poll_timeout(), Some(now + secs(1)));
+    // A zero interval stops it, whatever the payload: nothing is encoded.
+    s.set_heartbeat(Some((Duration::ZERO, Bytes::from(vec![0; 300]))), now)
+        .unwrap();
+    assert_eq!(s.poll_timeout(), None);
 }
 
 #[test]
@@ -740,6 +769,18 @@ fn inbound_bytes_keep_the_peer_timeout_away() {
     s.handle_timeout(now + secs(54));
     assert!(!s.is_closed());
     assert_eq!(s.poll_timeout(), Some(now + secs(55)));
+}
+
+#[test]
+fn a_read_that_would_block_does_not_count_as_hearing_the_peer() {
+    let (mut s, now) = new(config().peer_timeout(Some(secs(30))).build().unwrap());
+    let _ = s.read_space();
+    s.on_read(0, now + secs(25));
+    s.handle_timeout(now + secs(30));
+    assert!(matches!(
+        closed_reason(&events(&mut s)),
+        Some(CloseReason::PeerTimeout)
+    ));
 }
 
 #[test]
@@ -885,14 +926,21 @@ fn end_of_stream_drains_the_queue_then_closes_with_peer_eof() {
 
 #[test]
 fn end_of_stream_inside_a_frame_is_a_fatal_frame_error() {
-    let (mut s, now) = new(SessionConfig::default());
-    feed(&mut s, &wire(&["cut"])[..5], now);
-    s.on_eof(now);
-    assert!(!s.wants_read());
-    assert!(matches!(
-        closed_reason(&events(&mut s)),
-        Some(CloseReason::Frame(FrameError::UnexpectedEof { .. }))
-    ));
+    // Inside the payload, or right after the header: the decoder has taken
+    // the header, so nothing is left in the buffer, yet the frame was cut.
+    for cut in [5, 4] {
+        let (mut s, now) = new(SessionConfig::default());
+        feed(&mut s, &wire(&["cut"])[..cut], now);
+        s.on_eof(now);
+        assert!(!s.wants_read());
+        assert!(
+            matches!(
+                closed_reason(&events(&mut s)),
+                Some(CloseReason::Frame(FrameError::UnexpectedEof { buffered })) if *buffered == cut
+            ),
+            "cut at {cut}"
+        );
+    }
 }
 
 #[test]
@@ -1036,15 +1084,19 @@ fn a_fatal_decode_error_during_a_local_close_becomes_its_reason() {
     ));
 }
 
-#[test]
-fn a_recoverable_decode_error_is_reported_and_decoding_goes_on() {
-    let now = t0();
-    let codec = PacketN::builder()
+/// A PacketN codec that skips frames longer than 4 bytes.
+fn discarding_over_4() -> PacketN {
+    PacketN::builder()
         .max_frame_len(4)
         .oversize_policy(OversizePolicy::Discard)
         .build()
-        .unwrap();
-    let mut s = Session::new(codec, SessionConfig::default(), now);
+        .unwrap()
+}
+
+#[test]
+fn a_recoverable_decode_error_is_reported_and_decoding_goes_on() {
+    let now = t0();
+    let mut s = Session::new(discarding_over_4(), SessionConfig::default(), now);
     feed(&mut s, &wire(&["ok", "too long", "ok2"]), now);
     let evs = events(&mut s);
     assert!(matches!(
@@ -1070,6 +1122,16 @@ fn poll_timeout_returns_now_while_events_wait() {
     let _ = events(&mut s);
     // Only the read buffer kept for reuse is left to free.
     assert_eq!(s.poll_timeout(), Some(now + secs(2)));
+}
+
+#[test]
+fn has_events_says_whether_poll_event_has_one() {
+    let (mut s, now) = new(SessionConfig::default());
+    assert!(!s.has_events());
+    feed(&mut s, &wire(&["x"]), now);
+    assert!(s.has_events());
+    assert!(matches!(s.poll_event(), Some(Event::Frame(_))));
+    assert!(!s.has_events());
 }
 
 #[test]
@@ -1207,6 +1269,15 @@ fn limited(
     frames: Option<Rate>,
     bytes: Option<Rate>,
 ) -> (Session<PacketN>, Instant) {
+    limited_with(PacketN::default(), policy, frames, bytes)
+}
+
+fn limited_with(
+    codec: PacketN,
+    policy: RatePolicy,
+    frames: Option<Rate>,
+    bytes: Option<Rate>,
+) -> (Session<PacketN>, Instant) {
     let mut limit = RateLimit::new(policy);
     if let Some(r) = frames {
         limit = limit.frames(r);
@@ -1214,7 +1285,9 @@ fn limited(
     if let Some(r) = bytes {
         limit = limit.bytes(r);
     }
-    new(config().rate_limit(Some(limit)).build().unwrap())
+    let now = t0();
+    let config = config().rate_limit(Some(limit)).build().unwrap();
+    (Session::new(codec, config, now), now)
 }
 
 #[test]
@@ -1259,9 +1332,10 @@ fn byte_debt_pauses_reading_until_repaid() {
     let big = "x".repeat(46);
     feed(&mut s, &wire(&[big.as_str(), "next"]), now);
     let evs = events(&mut s);
+    // Admitted only once its bytes are paid for; one pause says until when.
     assert!(
-        frames(&evs).is_empty(),
-        "admitted only once its bytes are paid for"
+        matches!(evs.as_slice(), [Event::RatePaused { resume_at: Some(at) }] if *at == now + ms(400)),
+        "{evs:?}"
     );
     assert_eq!(s.poll_timeout(), Some(now + ms(400)));
     s.handle_timeout(now + ms(400));
@@ -1271,6 +1345,32 @@ fn byte_debt_pauses_reading_until_repaid() {
     assert_eq!(s.poll_timeout(), Some(now + ms(480)));
     s.handle_timeout(now + ms(480));
     assert_eq!(frames(&events(&mut s)), [b("next")]);
+}
+
+#[test]
+fn bytes_skipped_without_a_frame_to_refuse_still_pause_reading_until_repaid() {
+    // 100 B/s with a 10 B burst: the 4-byte header of a frame over the
+    // maximum is admitted as a discard report, then skipping its 46 bytes
+    // leaves 40 B of debt.
+    let (mut s, now) = limited_with(
+        discarding_over_4(),
+        RatePolicy::Pause,
+        None,
+        Some(Rate::per_sec(100).burst(10)),
+    );
+    let skipped = "x".repeat(46);
+    feed(&mut s, &wire(&[skipped.as_str()]), now);
+    let evs = events(&mut s);
+    assert!(
+        matches!(
+            evs.as_slice(),
+            [Event::FrameDiscarded(_), Event::RatePaused { resume_at: Some(at) }] if *at == now + ms(400)
+        ),
+        "{evs:?}"
+    );
+    assert!(!s.wants_read());
+    s.handle_timeout(now + ms(400));
+    assert!(s.wants_read());
 }
 
 #[test]
@@ -1535,6 +1635,16 @@ fn liveness_is_not_judged_while_backpressured_and_restarts_on_resume() {
         };
         assert!(expected, "{reason}");
     }
+}
+
+#[test]
+fn debug_shows_the_state_and_the_queue() {
+    let (mut s, now) = new(SessionConfig::default());
+    s.send(b("x"), now).unwrap();
+    let shown = format!("{s:?}");
+    assert!(shown.starts_with("Session {"), "{shown}");
+    assert!(shown.contains("state: Open"), "{shown}");
+    assert!(shown.contains("queued_frames: 1"), "{shown}");
 }
 
 #[test]
