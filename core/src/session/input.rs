@@ -84,6 +84,16 @@ impl ReadBuffer {
         }
     }
 
+    /// Lets go of a buffer decoded to the very end of its capacity: it
+    /// reports no capacity yet may still hold its allocation (shared with
+    /// the frames split off it, then its own once they are dropped), which
+    /// neither `release_if_empty` nor `give_back` would see.
+    pub(super) fn forget_if_exhausted(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() == 0 && self.unfilled == 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
     /// Frees the allocation if nothing is left to decode.
     pub(super) fn release_if_empty(&mut self) {
         if self.is_idle() {

@@ -1254,6 +1254,7 @@ impl<C: Decoder> Session<C> {
                 }
             }
         }
+        self.input.forget_if_exhausted();
         // A kept buffer is read into again in place; a large one is not kept.
         if self.config.keep_buffers().is_zero()
             || self.input.capacity() > 4 * self.config.read_chunk()
