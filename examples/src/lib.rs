@@ -10,7 +10,8 @@
 //!   arrives with that runtime).
 //! - `baseline_echo`, `baseline_fanout`: what castnet is measured against,
 //!   written the way a plain Tokio user writes them (tokio-util `Framed` +
-//!   `LengthDelimitedCodec`, a `tokio::sync::broadcast` fan-out).
+//!   `LengthDelimitedCodec`, a `tokio::sync::broadcast` fan-out), on Tokio
+//!   or, with `--runtime smol`, the same code on smol.
 //!
 //! Every benchmark server parses the same flags ([`flags::ServerArgs`]),
 //! announces itself with [`server::announce_listening`] and stops on
