@@ -305,6 +305,9 @@ fn returned_buffers_go_to_an_empty_spare_and_are_freed_when_it_is_full() {
     let _ = write(&mut s, usize::MAX, now);
     s.return_buffers(&mut spare);
     assert!(spare.read.is_some() && spare.run.capacity() > 0);
+    let read = spare.read.as_ref().map_or(0, BytesMut::capacity);
+    assert!(read > 0);
+    assert_eq!(spare.capacity(), read + spare.run.capacity());
     let (mut next, _) = new(SessionConfig::default());
     next.borrow_buffers(&mut spare);
     assert_eq!(spare.capacity(), 0, "both lent");
@@ -1530,6 +1533,28 @@ fn replies_are_refused_only_once_closing_or_closed_or_when_the_codec_refuses() {
         Err(SendError::Closed(_))
     ));
     assert_eq!(s.stats().refused_closed, 3);
+}
+
+#[test]
+fn a_reply_is_packed_only_when_small_and_not_empty() {
+    let now = t0();
+    // Raw encodes an empty payload as nothing at all: done at once.
+    let mut s = Session::new(crate::frame::RawCodec::new(), SessionConfig::default(), now);
+    s.reply(Bytes::new(), now).unwrap();
+    assert_eq!((s.queued_frames(), s.stats().sent), (0, 1));
+    // Over PACK_FRAME_MAX: queued as it is, its payload not copied.
+    let (mut s, now) = new(SessionConfig::default());
+    let big = Bytes::from(vec![7u8; 1025]);
+    let at = big.as_ptr();
+    s.reply(b("small"), now).unwrap();
+    s.reply(big, now).unwrap();
+    let mut slices = [IoSlice::new(&[]); 4];
+    let n = s.chunks_vectored(&mut slices);
+    assert_eq!(
+        n, 3,
+        "the small frame's run, the big one's header, its payload"
+    );
+    assert_eq!(slices[2].as_ptr(), at, "written from the payload itself");
 }
 
 #[test]
