@@ -321,6 +321,19 @@ pub async fn round_trip<T: TestRuntime>(client: &Session<PacketN>, payload: &'st
     assert_eq!(&back[..], payload.as_bytes());
 }
 
+/// A server whose sessions queue at most `frames` frames, with a small
+/// socket send buffer (see [`small_send_buffer`]), recording what happens
+/// (no echo).
+pub async fn recorded_with_queue_bound<T: TestRuntime>(frames: usize) -> (Running<T>, SeenRx<T>) {
+    let session = SessionConfig::builder()
+        .max_queue_frames(frames)
+        .build()
+        .unwrap();
+    let (recorder, seen) = Recorder::new::<T>(Echo::No);
+    let running = Running::<T>::start(small_send_buffer(session), recorder).await;
+    (running, seen)
+}
+
 /// A config whose connections have a small socket send buffer, so a peer
 /// that does not read stalls them after a few KiB.
 pub fn small_send_buffer(session: SessionConfig) -> Config {

@@ -286,6 +286,25 @@ mod backpressure {
         drop(bad);
     }
 
+    /// Writes `bytes` in one go (then shuts the write side when `eof`) and
+    /// reads frames until the server ends the stream, on a thread of its
+    /// own; gives the stream back so it is closed only afterwards.
+    async fn send_all_then_read_to_end(
+        mut stream: TcpStream,
+        bytes: Vec<u8>,
+        eof: bool,
+    ) -> (Vec<Vec<u8>>, TcpStream) {
+        raw::thread(move || {
+            raw::write(&mut stream, &bytes);
+            if eof {
+                raw::shutdown_write(&stream);
+            }
+            (raw::read_to_end(&mut stream), stream)
+        })
+        .join()
+        .await
+    }
+
     pub async fn every_frame_before_an_oversized_header_is_echoed_before_the_server_closes<
         T: TestRuntime,
     >() {
@@ -295,14 +314,9 @@ mod backpressure {
         let payloads: Vec<Vec<u8>> = (0..100).map(small_payload).collect();
         let mut bytes = raw::packets(&payloads);
         bytes.extend_from_slice(&1001u32.to_be_bytes());
-        let mut stream = raw::connect(running.addr());
+        let stream = raw::connect(running.addr());
         let id = seen.open().await;
-        let (got, stream) = raw::thread(move || {
-            raw::write(&mut stream, &bytes);
-            (raw::read_to_end(&mut stream), stream)
-        })
-        .join()
-        .await;
+        let (got, stream) = send_all_then_read_to_end(stream, bytes, false).await;
         assert_eq!(got, payloads, "every echo, in order, then the end");
         assert!(matches!(
             seen.close_of(id).await,
@@ -319,15 +333,9 @@ mod backpressure {
         let payloads: Vec<Vec<u8>> = (0..1000).map(small_payload).collect();
         let mut bytes = raw::packets(&payloads);
         bytes.extend_from_slice(&raw::packet(&[7u8; 100])[..52]);
-        let mut stream = raw::connect(running.addr());
+        let stream = raw::connect(running.addr());
         let id = seen.open().await;
-        let (got, stream) = raw::thread(move || {
-            raw::write(&mut stream, &bytes);
-            raw::shutdown_write(&stream);
-            (raw::read_to_end(&mut stream), stream)
-        })
-        .join()
-        .await;
+        let (got, stream) = send_all_then_read_to_end(stream, bytes, true).await;
         assert_eq!(got, payloads, "every echo, in order, then the end");
         assert!(matches!(
             seen.close_of(id).await,

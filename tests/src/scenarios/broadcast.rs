@@ -5,7 +5,9 @@
 //! ring.
 
 use crate::raw;
-use crate::support::{small_send_buffer, wait_until, Echo, Recorder, Running};
+use crate::support::{
+    recorded_with_queue_bound, small_send_buffer, wait_until, Echo, Recorder, Running,
+};
 use crate::TestRuntime;
 use bytes::Bytes;
 use castnet_core::hub::DeliveryStatus;
@@ -39,12 +41,7 @@ pub async fn broadcast_to_everyone_arrives_once_at_each_session<T: TestRuntime>(
 }
 
 pub async fn report_counts_sent_closed_and_queue_full_per_recipient<T: TestRuntime>() {
-    let session = SessionConfig::builder()
-        .max_queue_frames(1)
-        .build()
-        .unwrap();
-    let (recorder, seen) = Recorder::new::<T>(Echo::No);
-    let running = Running::<T>::start(small_send_buffer(session), recorder).await;
+    let (running, seen) = recorded_with_queue_bound::<T>(1).await;
     let server = running.server.clone();
 
     let (r0, id0) = running.connect(&seen).await;

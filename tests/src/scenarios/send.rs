@@ -10,7 +10,7 @@
 use crate::raw;
 use crate::rt::timeout;
 use crate::support::{
-    dial, echo, small_send_buffer, wait_until, Echo, Recorder, Running, Seen, Server,
+    dial, echo, recorded_with_queue_bound, small_send_buffer, wait_until, Running, Seen, Server,
 };
 use crate::TestRuntime;
 use bytes::Bytes;
@@ -156,12 +156,7 @@ pub async fn a_dropped_send_work_does_not_cancel_the_send<T: TestRuntime>() {
 }
 
 pub async fn every_send_ends_exactly_once_in_its_send_work_and_in_on_sent<T: TestRuntime>() {
-    let session = SessionConfig::builder()
-        .max_queue_frames(16)
-        .build()
-        .unwrap();
-    let (recorder, seen) = Recorder::new::<T>(Echo::No);
-    let running = Running::<T>::start(small_send_buffer(session), recorder).await;
+    let (running, seen) = recorded_with_queue_bound::<T>(16).await;
     let peer = raw::stalled(running.addr());
     let id = seen.open().await;
     let s = running.server.session(id).unwrap();
