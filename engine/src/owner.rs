@@ -416,11 +416,10 @@ where
     }
 
     /// Room to read into, appending (see `castnet_core::Session::read_buf`),
-    /// in the thread's spare read buffer when the session holds none.
+    /// in the thread's spare read buffer when the session holds none (or
+    /// only a partial frame, which the core copies into it).
     pub(crate) fn read_buf(&mut self) -> &mut bytes::BytesMut {
-        if self.core.read_buffer_capacity() == 0 {
-            SPARE_BUFFERS.with_borrow_mut(|spare| self.core.borrow_buffers(spare));
-        }
+        SPARE_BUFFERS.with_borrow_mut(|spare| self.core.borrow_buffers(spare));
         self.core.read_buf()
     }
 

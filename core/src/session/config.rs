@@ -13,7 +13,7 @@ use std::time::Duration;
 /// | `max_queue_bytes` / `max_queue_frames` | 1 MiB / 1024 |
 /// | `linger` | 5 s |
 /// | `peer_timeout`, `first_frame_timeout`, `idle_timeout` | none |
-/// | `read_chunk` | 8 KiB |
+/// | `read_chunk` | 64 KiB |
 /// | `keep_buffers` | 1 s |
 /// | `rate_limit` | none |
 /// | `slow_consumer_timeout` | none |
@@ -57,7 +57,7 @@ impl Default for SessionConfig {
             peer_timeout: None,
             first_frame_timeout: None,
             idle_timeout: None,
-            read_chunk: 8 * 1024,
+            read_chunk: 64 * 1024,
             keep_buffers: Duration::from_secs(1),
             rate_limit: None,
             slow_consumer_timeout: None,
@@ -190,7 +190,12 @@ impl SessionConfigBuilder {
         self
     }
 
-    /// Room made for one read (at least 1).
+    /// Room made for one read (at least 1). One read takes everything a
+    /// pipelining peer sent, up to this, in one system call; with
+    /// [`SpareBuffers`](crate::session::SpareBuffers) lent per thread, the
+    /// room is the thread's, and a session keeps only a partial frame of
+    /// at most an eighth of it in an allocation of its own (longer ones
+    /// keep the buffer they are in).
     pub fn read_chunk(mut self, bytes: usize) -> Self {
         self.config.read_chunk = bytes;
         self

@@ -62,26 +62,50 @@ impl ReadBuffer {
         &mut self.buf
     }
 
-    /// Adopts `spare`'s buffer (emptied) when no allocation is held and no
-    /// room is unconfirmed.
+    /// Adopts `spare`'s buffer (emptied) when no room is unconfirmed and
+    /// this one holds no allocation, or holds only a partial frame moved
+    /// out by `give_back` (which is copied into it).
     pub(super) fn borrow(&mut self, spare: &mut Option<BytesMut>) {
-        if self.buf.capacity() == 0 && self.unfilled == 0 {
-            if let Some(mut buf) = spare.take() {
-                buf.clear();
-                self.buf = buf;
-            }
+        if self.unfilled != 0 || !(self.buf.capacity() == 0 || self.is_moved_out()) {
+            return;
+        }
+        if let Some(mut buf) = spare.take() {
+            buf.clear();
+            buf.extend_from_slice(&self.buf);
+            self.buf = buf;
         }
     }
 
     /// If nothing is left to decode, moves the allocation into `spare` when
-    /// that holds none, and frees it otherwise.
-    pub(super) fn give_back(&mut self, spare: &mut Option<BytesMut>) {
+    /// that holds none, and frees it otherwise. If only a short partial
+    /// frame is left (at most `chunk / 8` bytes), moves those bytes into an
+    /// allocation of their own size first, and gives the large one back the
+    /// same way: a session waiting for the rest of a frame holds what it
+    /// has of it, not a whole read chunk.
+    pub(super) fn give_back(&mut self, spare: &mut Option<BytesMut>, chunk: usize) {
         if self.is_idle() {
             let buf = std::mem::take(&mut self.buf);
             if spare.is_none() {
                 *spare = Some(buf);
             }
+        } else if self.unfilled == 0
+            && !self.buf.is_empty()
+            && self.buf.len() <= chunk / 8
+            && !self.is_moved_out()
+        {
+            let rest = BytesMut::from(&self.buf[..]);
+            let mut buf = std::mem::replace(&mut self.buf, rest);
+            if spare.is_none() {
+                buf.clear();
+                *spare = Some(buf);
+            }
         }
+    }
+
+    /// Whether the buffer is exactly its undecoded bytes, as `give_back`
+    /// leaves a moved-out partial frame (no room to read into).
+    fn is_moved_out(&self) -> bool {
+        !self.buf.is_empty() && self.buf.capacity() == self.buf.len()
     }
 
     /// Lets go of a buffer decoded to the very end of its capacity: it

@@ -423,7 +423,10 @@ impl<C: Decoder> Session<C> {
     /// Zeroed room (at least `read_chunk` bytes) for a reader that fills a
     /// `&mut [u8]` (`std::io::Read::read`). Then call
     /// [`on_read(n, now)`](Self::on_read), with 0 if the read failed or would
-    /// block: only the first `n` bytes are kept.
+    /// block: only the first `n` bytes are kept. Zeroing costs about as
+    /// much as the copy a read does, every call: a loop reading this way may
+    /// prefer a smaller [`read_chunk`](super::SessionConfigBuilder::read_chunk)
+    /// than the default.
     pub fn read_space(&mut self) -> &mut [u8] {
         self.input.space(self.config.read_chunk())
     }
@@ -451,7 +454,8 @@ impl<C: Decoder> Session<C> {
     /// its writes done.
     pub fn return_buffers(&mut self, spare: &mut SpareBuffers) {
         if self.events.is_empty() {
-            self.input.give_back(&mut spare.read);
+            self.input
+                .give_back(&mut spare.read, self.config.read_chunk());
         }
         self.queue.return_spare(&mut spare.run);
     }

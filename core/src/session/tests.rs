@@ -240,9 +240,13 @@ fn a_busy_session_reads_into_one_buffer_and_frees_it_once_idle_for_keep_buffers(
 fn a_borrowed_read_buffer_is_read_into_in_place_and_returned_once_its_frames_are_polled() {
     let (mut s, now) = new(SessionConfig::default());
     let mut spare = SpareBuffers::new();
-    let mut lent = BytesMut::with_capacity(16 * 1024);
+    // Room for a read chunk as it is: reading reallocates nothing.
+    let lent_capacity = 2 * s.config().read_chunk();
+    let mut lent = BytesMut::with_capacity(lent_capacity);
     lent.put_slice(b"stale");
     let at = lent.as_ptr();
+    let within_lent =
+        |p: *const u8| (at as usize..at as usize + lent_capacity).contains(&(p as usize));
     spare.read = Some(lent);
     s.borrow_buffers(&mut spare);
     assert!(spare.read.is_none(), "adopted");
@@ -254,28 +258,59 @@ fn a_borrowed_read_buffer_is_read_into_in_place_and_returned_once_its_frames_are
     assert!(spare.read.is_none() && s.read_buffer_capacity() > 0);
     let first = s.poll_event();
     assert!(matches!(&first, Some(Event::Frame(f)) if f == "one"));
-    // A partial frame keeps its bytes, and the buffer holding them.
+    // A short partial frame keeps its bytes in an allocation of their own
+    // size; the large buffer goes back.
     s.return_buffers(&mut spare);
-    assert!(spare.read.is_none() && s.read_buffer_capacity() > 0);
-    spare.read = Some(BytesMut::with_capacity(64));
+    assert_eq!(s.read_buffer_capacity(), 3, "the 3 bytes of `tw` read");
+    drop(first);
+    let taken = spare.read.take().expect("given back");
+    assert!(taken.is_empty());
+    assert!(within_lent(taken.as_ptr()), "the lent allocation");
+    // Borrowing again copies the partial frame into the thread's buffer.
+    spare.read = Some(taken);
     s.borrow_buffers(&mut spare);
-    assert_eq!(
-        spare.read.as_ref().map(BytesMut::capacity),
-        Some(64),
-        "not taken"
-    );
-    spare.read = None;
+    assert!(spare.read.is_none(), "adopted");
+    assert!(within_lent(s.read_buf().as_ptr()));
     feed(&mut s, &wire(&["one", "tw"])[10..], now);
     assert_eq!(frames(&events(&mut s)), [b("tw")]);
-    drop(first);
     s.return_buffers(&mut spare);
     assert_eq!(s.read_buffer_capacity(), 0, "the session holds none");
     assert_eq!(s.poll_timeout(), None, "nothing kept, nothing to free");
-    // Its frames dropped, the allocation is reused whole.
-    let mut taken = spare.read.take().expect("given back");
-    assert!(taken.is_empty());
-    taken.reserve(16 * 1024);
-    assert_eq!(taken.as_ptr(), at, "same allocation");
+    assert!(within_lent(
+        spare.read.as_ref().expect("given back").as_ptr()
+    ));
+}
+
+#[test]
+fn a_partial_frame_longer_than_an_eighth_of_read_chunk_keeps_its_buffer() {
+    let chunk = 1024;
+    let (mut s, now) = new(config().read_chunk(chunk).build().unwrap());
+    let mut spare = SpareBuffers::new();
+    let long = "x".repeat(chunk);
+    let bytes = wire(&[&long]);
+    // The decoder takes the header once it has it: the partial frame left
+    // is the payload read so far. An eighth, and one byte more.
+    let head = bytes.len() - long.len();
+    for (cut, kept_whole) in [(head + chunk / 8, false), (head + chunk / 8 + 1, true)] {
+        spare.read = Some(BytesMut::with_capacity(4 * chunk));
+        s.borrow_buffers(&mut spare);
+        feed(&mut s, &bytes[..cut], now);
+        s.return_buffers(&mut spare);
+        assert_eq!(spare.read.is_none(), kept_whole, "cut at {cut}");
+        assert_eq!(
+            s.read_buffer_capacity() > cut - head,
+            kept_whole,
+            "cut at {cut}"
+        );
+        // A moved-out partial frame is not moved again.
+        let (cap, read) = (s.read_buffer_capacity(), spare.read.take());
+        s.return_buffers(&mut spare);
+        assert!(spare.read.is_none() && s.read_buffer_capacity() == cap);
+        spare.read = read;
+        feed(&mut s, &bytes[cut..], now);
+        assert_eq!(frames(&events(&mut s)), [Bytes::from(long.clone())]);
+        s.return_buffers(&mut spare);
+    }
 }
 
 #[test]
