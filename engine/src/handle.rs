@@ -295,16 +295,32 @@ impl<C: Decoder> Session<C> {
                 Err(TrySendError::Frame(e)) => return Err(SendError::Frame(e)),
                 Err(TrySendError::QueueFull(m)) => msg = m,
             }
-            // Listen, announce the wait, then re-check (see
-            // `SendQuota::announce_waiter`): the owner signals `room` only
-            // when someone waits, and a release after the announcement
-            // reaches the listener made before it.
-            let room = self.shared.room.listen();
-            self.shared.quota.announce_waiter();
-            if self.shared.quota.is_full() && !self.is_closed() {
-                room.await;
+            self.room().await;
+        }
+    }
+
+    /// Waits until the send queue may have room, or the session closed:
+    /// what [`send`](Self::send) waits for between attempts. Room can be
+    /// taken by another sender before this caller tries, so try again and
+    /// wait again. Cancel-safe: dropping it loses nothing. A blocking
+    /// binding (castnet-std) waits on it with a deadline to build
+    /// `send_timeout`.
+    pub async fn room(&self) {
+        // Listen, announce the wait, then re-check (see
+        // `SendQuota::announce_waiter`): the owner signals `room` only when
+        // someone waits, and a release after the announcement reaches the
+        // listener made before it.
+        struct Announced<'a>(&'a castnet_core::sync::SendQuota);
+        impl Drop for Announced<'_> {
+            fn drop(&mut self) {
+                self.0.withdraw_waiter();
             }
-            self.shared.quota.withdraw_waiter();
+        }
+        let room = self.shared.room.listen();
+        self.shared.quota.announce_waiter();
+        let _announced = Announced(&self.shared.quota);
+        if self.shared.quota.is_full() && !self.is_closed() {
+            room.await;
         }
     }
 

@@ -46,7 +46,7 @@ pub struct ServerArgs {
     /// Largest accepted payload in bytes (clamped to what the header can express).
     #[arg(long = "max-frame", value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME_LEN)]
     pub max_frame: u64,
-    /// Worker threads (tokio, smol).
+    /// Worker threads (tokio, smol; event-loop threads for std).
     #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = workers_parser())]
     pub workers: usize,
 }
@@ -101,7 +101,7 @@ pub enum RuntimeKind {
     Tokio,
     /// `castnet-smol`.
     Smol,
-    /// `castnet-std`: blocking threads.
+    /// `castnet-std`: blocking calls, on a few event-loop threads.
     Std,
 }
 

@@ -188,7 +188,8 @@ pub trait BenchApp {
 
 /// The whole life of a castnet bench server, shared by `echo_server` and
 /// `fanout_server`: parse the flags, build the codec and the runtime the
-/// `--runtime` flag names (`tokio` or `smol`, with `--workers` threads),
+/// `--runtime` flag names (`tokio`, `smol` or `std`, with `--workers`
+/// threads),
 /// install the signal handlers, bind, announce, serve with `A`'s handler,
 /// and stop gracefully on SIGINT/SIGTERM. Returns the process exit code.
 pub fn run_castnet_server<A: BenchApp>(name: &str) -> std::process::ExitCode {
@@ -225,8 +226,14 @@ pub fn run_castnet_server<A: BenchApp>(name: &str) -> std::process::ExitCode {
             })
         }
         RuntimeKind::Std => {
-            args.require_runtime::<ServerArgs>(&[RuntimeKind::Tokio, RuntimeKind::Smol]);
-            unreachable!("require_runtime exits")
+            // castnet-std's loop count is read once, at its first use.
+            std::env::set_var("CASTNET_STD_THREADS", args.workers.max(1).to_string());
+            Shutdown::install_blocking().and_then(|shutdown| {
+                let (tx, rx) = async_channel::bounded(1);
+                std::thread::spawn(move || tx.send_blocking(shutdown.wait()));
+                let stop = async move { rx.recv().await.unwrap_or(StopSignal::Terminate) };
+                castnet_std::block_on(serve::<castnet_std::Std, A>(args.addr, config, stop))
+            })
         }
     };
     match served {

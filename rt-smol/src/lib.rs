@@ -28,11 +28,7 @@
 //! Tasks run on smol's global executor (`smol::spawn`): drive it with
 //! `smol::block_on` as above, or with more threads through the
 //! `SMOL_THREADS` environment variable.
-// One `unsafe` block: reading into the read buffer's spare capacity
-// without zeroing it first. Zeroing it (safe code must read into
-// initialised memory) was 38% of castnet-smol's instructions on 64-byte
-// echo (callgrind).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub use castnet_engine::*;
@@ -125,27 +121,17 @@ where
     T: AsFd + Send + Sync + 'static,
     for<'a> &'a T: Read + Write,
 {
-    #[allow(unsafe_code)] // one `set_len`, proved below
     fn poll_read_buf(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut bytes::BytesMut,
     ) -> Poll<io::Result<usize>> {
         loop {
-            match self.socket().recv(buf.spare_capacity_mut()) {
-                Ok(n) => {
-                    // SAFETY: `recv` hands the spare capacity to recv(2),
-                    // which wrote `n` bytes at its start (socket2 writes no
-                    // uninitialised bytes and returns the system call's
-                    // count, at most the slice's length). So the first
-                    // `len + n` bytes are initialised and within capacity.
-                    unsafe { buf.set_len(buf.len() + n) };
-                    return Poll::Ready(Ok(n));
-                }
+            match recv_buf(self.socket(), buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     ready!(self.0.poll_readable(cx))?;
                 }
-                Err(e) => return Poll::Ready(Err(e)),
+                done => return Poll::Ready(done),
             }
         }
     }

@@ -67,7 +67,7 @@ pub mod rt;
 pub mod scenarios;
 pub mod support;
 
-pub use rt::{Smol, TestRuntime, Tokio};
+pub use rt::{Smol, Std, TestRuntime, Tokio};
 
 /// Instantiates scenarios as one `#[test]` per runtime.
 ///
@@ -90,6 +90,7 @@ macro_rules! conformance {
     ($($groups:tt)*) => {
         $crate::__per_runtime! { tokio, $crate::rt::Tokio, $($groups)* }
         $crate::__per_runtime! { smol, $crate::rt::Smol, $($groups)* }
+        $crate::__per_runtime! { std, $crate::rt::Std, $($groups)* }
     };
 }
 

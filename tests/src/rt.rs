@@ -70,6 +70,20 @@ impl TestRuntime for Smol {
     }
 }
 
+/// castnet-std, on its own loop threads: the test body blocks the test
+/// thread with `castnet_std::block_on`, as a synchronous caller does.
+#[derive(Debug)]
+pub struct Std;
+
+impl TestRuntime for Std {
+    type Rt = castnet_std::Std;
+    const NAME: &'static str = "std";
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        castnet_std::block_on(future)
+    }
+}
+
 /// A task spawned with [`spawn`]: [`join`](Self::join) it for its output (a
 /// panic in the task is resumed in the joiner). Dropping it detaches the
 /// task.

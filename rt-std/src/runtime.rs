@@ -1,0 +1,311 @@
+//! [`Std`]: the engine's [`Runtime`] on castnet-std's loops, and the
+//! blocking wait a calling thread uses.
+
+use crate::reactor::{on_loop_thread, Dir, Io, Loops};
+use castnet_engine::{recv_buf, AsyncListener, AsyncStream, AsyncTimer, PeerAddr, Runtime};
+use std::future::Future;
+use std::io::{self, IoSlice, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+use std::time::Instant;
+
+/// castnet-std's runtime, for the engine: tasks run on a few loop threads
+/// (`CASTNET_STD_THREADS`, default one per core), each polling its own
+/// sockets with `mio` (epoll, kqueue) and keeping its own timers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Std;
+
+impl Runtime for Std {
+    type TcpStream = Io<TcpStream>;
+    type UnixStream = Io<UnixStream>;
+    type TcpListener = Io<TcpListener>;
+    type UnixListener = Io<UnixListener>;
+    type Timer = Timer;
+
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        Loops::get().spawn(Box::pin(future));
+    }
+
+    fn timer(&self, at: Instant) -> Self::Timer {
+        Timer { at, entry: None }
+    }
+
+    fn wrap_tcp_listener(&self, listener: TcpListener) -> io::Result<Self::TcpListener> {
+        Ok(Io::new(listener))
+    }
+
+    fn wrap_unix_listener(&self, listener: UnixListener) -> io::Result<Self::UnixListener> {
+        Ok(Io::new(listener))
+    }
+
+    async fn connect_tcp(&self, addr: SocketAddr) -> io::Result<Self::TcpStream> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        socket.set_nonblocking(true)?;
+        match socket.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc_einprogress()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        let stream = Io::new(TcpStream::from(socket));
+        // Connected (or failed) once the poller says writable.
+        loop {
+            stream.unready(Dir::Write);
+            std::future::poll_fn(|cx| stream.poll_ready(Dir::Write, cx)).await?;
+            if let Some(e) = stream.get_ref().take_error()? {
+                return Err(e);
+            }
+            match stream.get_ref().peer_addr() {
+                Ok(_) => return Ok(stream),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn connect_unix(&self, path: &Path) -> io::Result<Self::UnixStream> {
+        // A local connect completes (or fails) at once.
+        let stream = UnixStream::connect(path)?;
+        stream.set_nonblocking(true)?;
+        Ok(Io::new(stream))
+    }
+
+    async fn yield_now(&self) {
+        // Queued behind this batch of tasks, after the loop's next look at
+        // its sockets.
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// `EINPROGRESS`, without a libc dependency: 115 on Linux, 36 on the BSDs
+/// and macOS.
+fn libc_einprogress() -> i32 {
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        115
+    } else {
+        36
+    }
+}
+
+/// The [`Std`] runtime's timer: a deadline kept by the loop of the thread
+/// that waits for it.
+pub struct Timer {
+    at: Instant,
+    entry: Option<(Arc<crate::reactor::Loop>, (Instant, u64))>,
+}
+
+impl Timer {
+    fn unregister(&mut self) {
+        if let Some((home, key)) = self.entry.take() {
+            home.remove_timer(key);
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
+impl AsyncTimer for Timer {
+    fn reset(&mut self, at: Instant) {
+        self.at = at;
+    }
+
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let timer = self;
+        if Instant::now() >= timer.at {
+            timer.unregister();
+            return Poll::Ready(());
+        }
+        // One entry, for the current deadline and waker.
+        timer.unregister();
+        let home = Loops::get().local();
+        let key = home.add_timer(timer.at, cx.waker().clone());
+        timer.entry = Some((home, key));
+        Poll::Pending
+    }
+}
+
+/// TCP and Unix streams alike: readable and writable through `&T`.
+impl<T> AsyncStream for Io<T>
+where
+    T: AsRawFd + Send + Sync + Unpin + 'static,
+    for<'a> &'a T: io::Read + Write,
+    for<'a> socket2::SockRef<'a>: From<&'a T>,
+{
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut bytes::BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        self.attempt(Dir::Read, Some(cx), |s| {
+            recv_buf(socket2::SockRef::from(s), buf)
+        })
+    }
+
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(Dir::Read, cx)
+    }
+
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(Dir::Write, cx)
+    }
+
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self.attempt(Dir::Write, None, |mut s| s.write_vectored(bufs)) {
+            Poll::Ready(done) => done,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.socket().shutdown(std::net::Shutdown::Write)
+    }
+
+    fn socket(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(self.get_ref())
+    }
+}
+
+/// Accepts one connection, non-blocking, once the poller says the listener
+/// is readable.
+fn poll_accept<L: AsRawFd, S: AsRawFd, A>(
+    listener: &Io<L>,
+    cx: &mut Context<'_>,
+    accept: impl Fn(&L) -> io::Result<(S, A)>,
+    nonblocking: impl Fn(&S) -> io::Result<()>,
+    peer: impl FnOnce(A) -> PeerAddr,
+) -> Poll<io::Result<(Io<S>, PeerAddr)>> {
+    listener
+        .attempt(Dir::Read, Some(cx), |l| {
+            let (stream, addr) = accept(l)?;
+            nonblocking(&stream)?;
+            Ok((stream, addr))
+        })
+        .map_ok(|(stream, addr)| (Io::new(stream), peer(addr)))
+}
+
+impl AsyncListener for Io<TcpListener> {
+    type Stream = Io<TcpStream>;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, PeerAddr)>> {
+        poll_accept(
+            self,
+            cx,
+            TcpListener::accept,
+            |s| s.set_nonblocking(true),
+            PeerAddr::Ip,
+        )
+    }
+}
+
+impl AsyncListener for Io<UnixListener> {
+    type Stream = Io<UnixStream>;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, PeerAddr)>> {
+        poll_accept(
+            self,
+            cx,
+            UnixListener::accept,
+            |s| s.set_nonblocking(true),
+            |addr| PeerAddr::Unix(addr.as_pathname().map(Path::to_path_buf)),
+        )
+    }
+}
+
+/// Wakes a thread blocked in [`block_on_until`].
+struct Unpark {
+    thread: Thread,
+    woken: AtomicBool,
+}
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+/// Runs `future` on the calling thread until it completes, or until
+/// `deadline` (then `None`; the future is dropped, which every castnet wait
+/// allows without losing anything).
+///
+/// # Panics
+///
+/// On a castnet-std loop thread (a handler's callback, say): blocking there
+/// would stall every connection of the loop. Use the handler's
+/// [`Conn`](castnet_engine::Conn) instead.
+pub fn block_on_until<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
+    assert!(
+        !on_loop_thread(),
+        "castnet-std: a blocking call on a loop thread would stall its connections; \
+         reply through the handler's `Conn` instead"
+    );
+    let unpark = Arc::new(Unpark {
+        thread: std::thread::current(),
+        woken: AtomicBool::new(false),
+    });
+    let waker = Waker::from(unpark.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return Some(output);
+        }
+        while !unpark.woken.swap(false, Ordering::AcqRel) {
+            match deadline {
+                None => std::thread::park(),
+                Some(at) => {
+                    let now = Instant::now();
+                    if now >= at {
+                        return None;
+                    }
+                    std::thread::park_timeout(at - now);
+                }
+            }
+        }
+    }
+}
+
+/// Runs `future` on the calling thread until it completes (see
+/// [`block_on_until`]).
+///
+/// ```
+/// assert_eq!(castnet_std::block_on(async { 40 + 2 }), 42);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    match block_on_until(future, None) {
+        Some(output) => output,
+        None => unreachable!("no deadline"),
+    }
+}
