@@ -40,6 +40,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod handoff;
 mod reactor;
 mod runtime;
 

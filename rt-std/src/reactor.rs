@@ -4,6 +4,7 @@
 //! its sockets register with that loop's poller the first time it waits on
 //! them, edge-triggered, once.
 
+use crate::handoff::Handoff;
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io;
@@ -91,10 +92,8 @@ pub(crate) fn on_loop_thread() -> bool {
 pub(crate) struct Loop {
     registry: Registry,
     waker: mio::Waker,
-    /// Set while the loop sleeps in its poller; a wake-up from another
-    /// thread then wakes the poller.
-    sleeping: AtomicBool,
-    runnable: Mutex<VecDeque<Arc<Task>>>,
+    /// What is runnable, and whether a push must wake the poller.
+    runnable: Handoff<Arc<Task>>,
     /// Sources by token.
     sources: Mutex<Slab>,
     timers: Mutex<BTreeMap<(Instant, u64), Waker>>,
@@ -109,8 +108,7 @@ impl Loop {
         let this = Arc::new(Loop {
             registry,
             waker,
-            sleeping: AtomicBool::new(false),
-            runnable: Mutex::new(VecDeque::new()),
+            runnable: Handoff::new(),
             sources: Mutex::new(Slab::default()),
             timers: Mutex::new(BTreeMap::new()),
             next_timer: AtomicU64::new(0),
@@ -131,7 +129,7 @@ impl Loop {
         loop {
             // Tasks woken while this batch runs (a yield among them) wait
             // for the next one, after the sockets were looked at.
-            std::mem::swap(&mut batch, &mut *lock(&self.runnable));
+            std::mem::swap(&mut batch, &mut *self.runnable.queue());
             let mut polled = 0;
             while let Some(task) = batch.pop_front() {
                 task.run();
@@ -141,20 +139,19 @@ impl Loop {
                 }
             }
             if !batch.is_empty() {
-                let mut runnable = lock(&self.runnable);
+                let mut runnable = self.runnable.queue();
                 while let Some(task) = batch.pop_back() {
                     runnable.push_front(task);
                 }
             }
 
-            self.sleeping.store(true, Ordering::SeqCst);
-            let timeout = if lock(&self.runnable).is_empty() {
+            let timeout = if self.runnable.may_sleep() {
                 self.next_timer_in()
             } else {
                 Some(Duration::ZERO)
             };
             let polled = poller.poll(&mut events, timeout);
-            self.sleeping.store(false, Ordering::SeqCst);
+            self.runnable.awake();
             if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     tracing::error!(error = %e, "castnet-std: poll failed");
@@ -202,11 +199,7 @@ impl Loop {
     }
 
     fn push(&self, task: Arc<Task>) {
-        lock(&self.runnable).push_back(task);
-        // The loop sets `sleeping` before it looks at `runnable` for the
-        // last time; a push after that look sees `sleeping` (both SeqCst,
-        // and the look and the push are ordered by the lock).
-        if self.sleeping.load(Ordering::SeqCst) {
+        if self.runnable.push(task) {
             let _ = self.waker.wake();
         }
     }
@@ -215,7 +208,7 @@ impl Loop {
     pub(crate) fn add_timer(&self, at: Instant, waker: Waker) -> (Instant, u64) {
         let key = (at, self.next_timer.fetch_add(1, Ordering::Relaxed));
         lock(&self.timers).insert(key, waker);
-        if self.sleeping.load(Ordering::SeqCst) {
+        if self.runnable.is_sleeping() {
             // It may sleep past this deadline otherwise.
             let _ = self.waker.wake();
         }
