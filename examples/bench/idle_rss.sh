@@ -17,9 +17,12 @@
 # per connection, so the soft limit on open files is raised to CONNS + 512
 # for both (they inherit it), and the hard limit too when it is lower and
 # this shell may raise it (root). The thread-per-connection baseline also
-# needs two threads per connection: kernel.pid_max and kernel.threads-max
-# bound those, and vm.max_map_count the two mappings (stack and guard page)
-# of each.
+# needs two threads per connection, bounded by kernel.pid_max and
+# kernel.threads-max, and each thread takes four memory mappings (its
+# stack and guard page, and the signal stack and guard page Rust's std
+# gives every thread): past vm.max_map_count (65530 by default, about 8,000
+# connections) a thread's start fails and Rust's std aborts the process.
+# The script warns when CONNS would cross it, and changes no kernel setting.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONNS="${CONNS:-5000}"
@@ -42,6 +45,14 @@ B=target/release
 for entry in $SERVERS; do
     bin=${entry%%:*} runtime=${entry#*:}
     case "$bin" in */*) path=$bin ;; *) path=$B/$bin ;; esac
+    case "$(basename "$bin"):$runtime" in
+        baseline_*:std)
+            maps=$((CONNS * 2 * 4 + 1024)) max=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo "$((1 << 30))")
+            if [ "$max" -lt "$maps" ]; then
+                echo "idle_rss: $bin --runtime std needs about $maps memory mappings for $CONNS connections;" \
+                    "vm.max_map_count is $max, so it will likely abort (sysctl -w vm.max_map_count=$maps)" >&2
+            fi ;;
+    esac
     port=$((10000 + RANDOM % 20000)) # below the ephemeral range
     "$path" --addr "127.0.0.1:$port" --runtime "$runtime" --workers 1 > /tmp/idle-rss-server.out 2>&1 &
     pid=$!
