@@ -47,6 +47,9 @@ fi
 run() { # label binary-path runtime-flag scenario-name netbench-args...
     local label=$1 bin=$2 runtime=$3 name=$4; shift 4
     local line="" attempt
+    # Seconds, fractions allowed (netbench takes them): not bash arithmetic.
+    local limit
+    limit=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { print int(d + w + 31) }')
     # A random port can be taken by something else: try another (3 at most).
     for attempt in 1 2 3; do
         # Below the ephemeral range (32768 on), where clients take ports.
@@ -56,7 +59,7 @@ run() { # label binary-path runtime-flag scenario-name netbench-args...
         "$bin" "${flags[@]}" > /tmp/compare-server.out 2>/dev/null &
         local pid=$!
         for _ in $(seq 100); do grep -q "listening on" /tmp/compare-server.out 2>/dev/null && break; sleep 0.05; done
-        line=$(timeout $((DURATION + WARMUP + 30)) "$B/netbench" --addr "127.0.0.1:$port" --workers 1 \
+        line=$(timeout "$limit" "$B/netbench" --addr "127.0.0.1:$port" --workers 1 \
             --duration "$DURATION" --warmup "$WARMUP" --verify --json --server-pid "$pid" "$@") || line=""
         kill -TERM "$pid" 2>/dev/null || true
         wait "$pid" || true
