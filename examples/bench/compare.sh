@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of castnet's bench servers (on castnet-tokio and on
-# castnet-smol, and castnet-std once the servers take `--runtime std`) against
-# the plain baselines (tokio-util codecs on Tokio, the same code on smol, and
-# a thread-per-connection server on blocking std::net), in one run, on
-# 127.0.0.1.
+# Side-by-side benchmark of castnet's bench servers (on castnet-tokio,
+# castnet-smol and castnet-std) against the plain baselines (tokio-util
+# codecs on Tokio, the same code on smol, and a thread-per-connection server
+# on blocking std::net), in one run, on 127.0.0.1.
 #
 #   bash examples/bench/compare.sh                   # ROUNDS=3 DURATION=5 by default
 #   OLD_REV=f91a05c bash examples/bench/compare.sh   # also an older castnet-tokio, built beside
@@ -15,8 +14,8 @@
 # checkout, and of each castnet server against the baseline on its runtime.
 #
 # A server whose `--runtime` is refused as unsupported (clap's usage error,
-# exit 2) is left out of the run with a note, so castnet-std is measured as
-# soon as `echo_server --runtime std` exists, with no change here.
+# exit 2: a build from before castnet-std, say) is left out of the run with a
+# note.
 #
 # OLD_REV builds `echo_server` and `fanout_server` of that git revision into
 # target/bench-old (from a temporary worktree) and adds them as "old-tokio",
@@ -72,14 +71,13 @@ run() { # label binary-path runtime-flag scenario-name netbench-args...
 
 # label:binary:runtime-flag
 echo_servers=("castnet-tokio:$B/echo_server:tokio" "castnet-smol:$B/echo_server:smol"
+    "castnet-std:$B/echo_server:std"
     "baseline:$B/baseline_echo:tokio" "baseline-smol:$B/baseline_echo:smol"
     "baseline-std:$B/baseline_echo:std")
 fanout_servers=("castnet-tokio:$B/fanout_server:tokio" "castnet-smol:$B/fanout_server:smol"
+    "castnet-std:$B/fanout_server:std"
     "baseline:$B/baseline_fanout:tokio" "baseline-smol:$B/baseline_fanout:smol"
     "baseline-std:$B/baseline_fanout:std")
-# castnet-std: skipped (see `supported`) until the servers take --runtime std.
-echo_servers+=("castnet-std:$B/echo_server:std")
-fanout_servers+=("castnet-std:$B/fanout_server:std")
 if [ -n "$OLD" ]; then
     echo_servers+=("old-tokio:$OLD/echo_server:")
     fanout_servers+=("old-tokio:$OLD/fanout_server:")

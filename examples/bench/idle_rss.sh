@@ -10,8 +10,8 @@
 #   CONNS=10000 SERVERS="baseline_echo:std baseline_echo:tokio" bash examples/bench/idle_rss.sh
 #   SERVERS="target/bench-old/release/echo_server:tokio" ...   # a binary by path (compare.sh OLD_REV builds one)
 #
-# A server that refuses its runtime (clap's usage error: castnet's
-# echo_server before castnet-std exists) is skipped with a note.
+# A server that refuses its runtime (clap's usage error: an echo_server built
+# from before castnet-std, say) is skipped with a note.
 #
 # The server and the client (this script's python) each hold one descriptor
 # per connection, so the soft limit on open files is raised to CONNS + 512
