@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of castnet's bench servers (on castnet-tokio and on
-# castnet-smol) against the plain baselines (tokio-util codecs on Tokio, and
-# the same code on smol), in one run, on 127.0.0.1.
+# Side-by-side benchmark of castnet's bench servers (on castnet-tokio,
+# castnet-smol and castnet-std) against the plain baselines (tokio-util
+# codecs on Tokio, the same code on smol, and a thread-per-connection server
+# on blocking std::net), in one run, on 127.0.0.1.
 #
 #   bash examples/bench/compare.sh                   # ROUNDS=3 DURATION=5 by default
 #   OLD_REV=f91a05c bash examples/bench/compare.sh   # also an older castnet-tokio, built beside
@@ -11,6 +12,10 @@
 # (--workers 1). Prints one JSON line per run (netbench --json, plus "server"
 # and "round") and a median summary with ratios against castnet-tokio at this
 # checkout, and of each castnet server against the baseline on its runtime.
+#
+# A server whose `--runtime` is refused as unsupported (clap's usage error,
+# exit 2: a build from before castnet-std, say) is left out of the run with a
+# note.
 #
 # OLD_REV builds `echo_server` and `fanout_server` of that git revision into
 # target/bench-old (from a temporary worktree) and adds them as "old-tokio",
@@ -41,6 +46,9 @@ fi
 run() { # label binary-path runtime-flag scenario-name netbench-args...
     local label=$1 bin=$2 runtime=$3 name=$4; shift 4
     local line="" attempt
+    # Seconds, fractions allowed (netbench takes them): not bash arithmetic.
+    local limit
+    limit=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { print int(d + w + 31) }')
     # A random port can be taken by something else: try another (3 at most).
     for attempt in 1 2 3; do
         # Below the ephemeral range (32768 on), where clients take ports.
@@ -50,7 +58,7 @@ run() { # label binary-path runtime-flag scenario-name netbench-args...
         "$bin" "${flags[@]}" > /tmp/compare-server.out 2>/dev/null &
         local pid=$!
         for _ in $(seq 100); do grep -q "listening on" /tmp/compare-server.out 2>/dev/null && break; sleep 0.05; done
-        line=$(timeout $((DURATION + WARMUP + 30)) "$B/netbench" --addr "127.0.0.1:$port" --workers 1 \
+        line=$(timeout "$limit" "$B/netbench" --addr "127.0.0.1:$port" --workers 1 \
             --duration "$DURATION" --warmup "$WARMUP" --verify --json --server-pid "$pid" "$@") || line=""
         kill -TERM "$pid" 2>/dev/null || true
         wait "$pid" || true
@@ -63,13 +71,55 @@ run() { # label binary-path runtime-flag scenario-name netbench-args...
 
 # label:binary:runtime-flag
 echo_servers=("castnet-tokio:$B/echo_server:tokio" "castnet-smol:$B/echo_server:smol"
-    "baseline:$B/baseline_echo:tokio" "baseline-smol:$B/baseline_echo:smol")
+    "castnet-std:$B/echo_server:std"
+    "baseline:$B/baseline_echo:tokio" "baseline-smol:$B/baseline_echo:smol"
+    "baseline-std:$B/baseline_echo:std")
 fanout_servers=("castnet-tokio:$B/fanout_server:tokio" "castnet-smol:$B/fanout_server:smol"
-    "baseline:$B/baseline_fanout:tokio" "baseline-smol:$B/baseline_fanout:smol")
+    "castnet-std:$B/fanout_server:std"
+    "baseline:$B/baseline_fanout:tokio" "baseline-smol:$B/baseline_fanout:smol"
+    "baseline-std:$B/baseline_fanout:std")
 if [ -n "$OLD" ]; then
     echo_servers+=("old-tokio:$OLD/echo_server:")
     fanout_servers+=("old-tokio:$OLD/fanout_server:")
 fi
+
+supported() { # binary runtime-flag: false if the server refuses that runtime
+    local bin=$1 runtime=$2 out
+    [ -n "$runtime" ] || return 0
+    # A server that takes the runtime starts, announces itself and is
+    # stopped; one that does not exits at once with clap's usage error.
+    out=$(mktemp)
+    "$bin" --addr 127.0.0.1:0 --runtime "$runtime" --workers 1 > "$out" 2>&1 &
+    local pid=$! status=0
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        grep -q "listening on" "$out" && break
+        sleep 0.05
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || status=$?
+    if [ "$status" = 2 ] && grep -q "supports only" "$out"; then
+        rm -f "$out"
+        return 1
+    fi
+    rm -f "$out"
+}
+
+keep_supported() { # servers-array-name: drops the entries whose runtime is refused
+    local -n list=$1
+    local kept=() s label bin runtime
+    for s in "${list[@]}"; do
+        IFS=: read -r label bin runtime <<< "$s"
+        if supported "$bin" "$runtime"; then
+            kept+=("$s")
+        else
+            echo "compare: $label skipped: $(basename "$bin") refuses --runtime $runtime" >&2
+        fi
+    done
+    list=("${kept[@]}")
+}
+keep_supported echo_servers
+keep_supported fanout_servers
 
 each() { # scenario-name servers-array-name netbench-args...
     local name=$1 list=$2; shift 2
@@ -115,9 +165,11 @@ for s in sorted({s for s, _ in by}):
         ]
         rounds = ", ".join(f"{x:.2f}" for x in per_round)
         print(f"{'':22} {k[1]}/castnet-tokio frames/s x{fr:.2f} (rounds: {rounds})")
-    for a, b in [("castnet-smol", "baseline-smol"), ("castnet-tokio", "baseline")]:
+    for a, b in [("castnet-smol", "baseline-smol"), ("castnet-tokio", "baseline"),
+                 ("castnet-std", "baseline-std"), ("baseline-std", "baseline")]:
         if (s, a) in by and (s, b) in by:
             fr = med(by[(s, a)], 'frames_per_sec') / med(by[(s, b)], 'frames_per_sec')
-            print(f"{'':22} {a}/{b} frames/s x{fr:.2f}")
+            cpu = med(by[(s, a)], 'server_cpu_us_per_frame') / med(by[(s, b)], 'server_cpu_us_per_frame')
+            print(f"{'':22} {a}/{b} frames/s x{fr:.2f}, server CPU per frame x{cpu:.2f}")
     print()
 PY

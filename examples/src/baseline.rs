@@ -1,6 +1,7 @@
 //! Shared configuration of the baseline servers (`baseline_echo`,
 //! `baseline_fanout`): the tokio-util codec built from [`ServerArgs`], the
-//! flush policy, and the smol flavour of the accept loop.
+//! flush policy, and the smol flavour of the accept loop. The
+//! thread-per-connection flavour (`--runtime std`) is in [`threads`].
 
 use std::future::Future;
 use std::io;
@@ -13,6 +14,8 @@ use tokio_util::codec::LengthDelimitedCodec;
 
 use crate::flags::{Endian, ServerArgs};
 use crate::server::{announce_listening, Shutdown};
+
+pub mod threads;
 
 /// When a baseline flushes what it has written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]

@@ -11,7 +11,9 @@
 //! - `baseline_echo`, `baseline_fanout`: what castnet is measured against,
 //!   written the way a plain Tokio user writes them (tokio-util `Framed` +
 //!   `LengthDelimitedCodec`, a `tokio::sync::broadcast` fan-out), on Tokio
-//!   or, with `--runtime smol`, the same code on smol.
+//!   or, with `--runtime smol`, the same code on smol; with `--runtime std`,
+//!   a thread-per-connection server on blocking `std::net`, as a plain std
+//!   user writes it ([`baseline::threads`]).
 //!
 //! Every benchmark server parses the same flags ([`flags::ServerArgs`]),
 //! announces itself with [`server::announce_listening`] and stops on

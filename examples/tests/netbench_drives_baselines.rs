@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    f64_field, netbench, u64_field, verified, verified_fanout, Server, BASELINE_ECHO,
-    BASELINE_FANOUT,
+    f64_field, framing, netbench, u64_field, verified, verified_fanout, verified_fanout_with,
+    Server, BASELINE_ECHO, BASELINE_FANOUT,
 };
 
 #[tokio::test]
@@ -76,26 +76,28 @@ async fn fanout_baseline_delivers_each_frame_to_every_subscriber_in_sender_order
 
 #[tokio::test]
 async fn idle_connections_stay_open_and_server_memory_is_read() {
-    let server = Server::start(BASELINE_ECHO, &[]).await;
-    let pid = server.pid().to_string();
-    let flags = [
-        "--mode",
-        "idle",
-        "--conns",
-        "50",
-        "--server-pid",
-        &pid,
-        "--json",
-    ];
-    let run = netbench(server.addr, &flags).await;
-    let report = run.report();
-    assert!(run.status.success(), "{report}");
-    assert_eq!(u64_field(&report, "connected"), 50);
-    assert_eq!(u64_field(&report, "open"), 50);
-    assert_eq!(u64_field(&report, "errors"), 0);
-    assert!(u64_field(&report, "server_rss_before_kib") > 0);
-    assert!(u64_field(&report, "server_rss_after_kib") > 0);
-    assert!(report["server_rss_per_conn_bytes"].is_f64(), "{report}");
+    for runtime in ["tokio", "std"] {
+        let server = Server::start(BASELINE_ECHO, &["--runtime", runtime]).await;
+        let pid = server.pid().to_string();
+        let flags = [
+            "--mode",
+            "idle",
+            "--conns",
+            "50",
+            "--server-pid",
+            &pid,
+            "--json",
+        ];
+        let run = netbench(server.addr, &flags).await;
+        let report = run.report();
+        assert!(run.status.success(), "{runtime}: {report}");
+        assert_eq!(u64_field(&report, "connected"), 50, "{runtime}");
+        assert_eq!(u64_field(&report, "open"), 50, "{runtime}");
+        assert_eq!(u64_field(&report, "errors"), 0, "{runtime}");
+        assert!(u64_field(&report, "server_rss_before_kib") > 0);
+        assert!(u64_field(&report, "server_rss_after_kib") > 0);
+        assert!(report["server_rss_per_conn_bytes"].is_f64(), "{report}");
+    }
 }
 
 #[tokio::test]
@@ -137,4 +139,40 @@ async fn without_a_terminal_the_report_is_text_and_no_progress_bar_is_drawn() {
     );
     assert!(run.stdout.contains("frames") && run.stdout.contains("latency"));
     assert!(run.stderr.is_empty(), "stderr: {:?}", run.stderr);
+}
+
+#[tokio::test]
+async fn std_echo_baseline_returns_every_frame_on_every_header_size_and_byte_order() {
+    for (header, endian, payload) in [
+        ("1", "be", "255"),
+        ("2", "le", "1000"),
+        ("4", "be", "64"),
+        ("4", "le", "0"),
+        ("8", "be", "4096"),
+        ("8", "le", "1000000"),
+    ] {
+        let args = ["--runtime", "std", "--header", header, "--endian", endian];
+        let server = Server::start(BASELINE_ECHO, &args).await;
+        let pid = server.pid().to_string();
+        let mut flags = framing(header, endian).to_vec();
+        flags.extend(["--payload", payload, "--conns", "8", "--pipeline", "16"]);
+        flags.extend(["--server-pid", &pid]);
+        let report = verified(server.addr, &flags).await;
+        assert_eq!(u64_field(&report, "connected"), 8, "{report}");
+        assert!(f64_field(&report, "server_cpu_us_per_frame") >= 0.0);
+        let status = server.stop_with("TERM").await;
+        assert_eq!(status.code(), Some(0), "{header}/{endian}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn std_fanout_baseline_delivers_each_frame_to_every_subscriber_in_sender_order() {
+    for (header, endian) in [("4", "be"), ("2", "le")] {
+        let args = ["--runtime", "std", "--header", header, "--endian", endian];
+        let server = Server::start(BASELINE_FANOUT, &args).await;
+        let report = verified_fanout_with(server.addr, &framing(header, endian)).await;
+        assert_eq!(u64_field(&report, "lost"), 0, "{report}");
+        let status = server.stop_with("INT").await;
+        assert_eq!(status.code(), Some(0), "{header}/{endian}: {status}");
+    }
 }

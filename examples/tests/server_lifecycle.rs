@@ -62,10 +62,12 @@ async fn sigterm_stops_baseline_fanout_with_status_zero() {
 
 #[tokio::test]
 async fn signal_right_after_the_listening_line_is_still_a_clean_exit() {
-    for bin in [BASELINE_ECHO, BASELINE_FANOUT] {
-        let server = Server::start(bin, &[]).await;
-        let status = server.stop_with("TERM").await;
-        assert_eq!(status.code(), Some(0), "{bin}: {status}");
+    for runtime in ["tokio", "smol", "std"] {
+        for bin in [BASELINE_ECHO, BASELINE_FANOUT] {
+            let server = Server::start(bin, &["--runtime", runtime]).await;
+            let status = server.stop_with("TERM").await;
+            assert_eq!(status.code(), Some(0), "{bin} {runtime}: {status}");
+        }
     }
 }
 
@@ -87,22 +89,16 @@ async fn refused(bin: &str, args: &[&str]) -> String {
 }
 
 #[tokio::test]
-async fn baselines_refuse_the_std_runtime() {
-    for bin in [BASELINE_ECHO, BASELINE_FANOUT] {
-        let stderr = refused(bin, &["--runtime", "std"]).await;
-        assert!(stderr.contains("supports only --runtime tokio"), "{stderr}");
-    }
-}
-
-#[tokio::test]
-async fn baselines_serve_on_smol_and_stop_with_status_zero() {
-    for (bin, signal) in [(BASELINE_ECHO, "TERM"), (BASELINE_FANOUT, "INT")] {
-        let server = Server::start(bin, &["--runtime", "smol"]).await;
-        // Echoed, or (fan-out) broadcast back to its sender.
-        let mut client = connected_client(&server).await;
-        round_trip(&mut client, b"\0\0\0\x01!").await;
-        let status = server.stop_with(signal).await;
-        assert_eq!(status.code(), Some(0), "{bin}: {status}");
+async fn baselines_serve_on_smol_and_on_std_threads_and_stop_with_status_zero() {
+    for runtime in ["smol", "std"] {
+        for (bin, signal) in [(BASELINE_ECHO, "TERM"), (BASELINE_FANOUT, "INT")] {
+            let server = Server::start(bin, &["--runtime", runtime]).await;
+            // Echoed, or (fan-out) broadcast back to its sender.
+            let mut client = connected_client(&server).await;
+            round_trip(&mut client, b"\0\0\0\x01!").await;
+            let status = server.stop_with(signal).await;
+            assert_eq!(status.code(), Some(0), "{bin} {runtime}: {status}");
+        }
     }
 }
 

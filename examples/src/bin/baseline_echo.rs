@@ -17,15 +17,26 @@
 //! `--runtime smol` runs the same loop on smol, over async-io's sockets
 //! through `tokio_util::compat`: the plain smol server castnet-smol is
 //! measured against.
+//!
+//! `--runtime std` is the thread-per-connection server a plain std user
+//! writes (`baseline::threads`), what castnet-std is measured against: per
+//! connection a reader thread (`BufReader`, one frame at a time) sends each
+//! frame over a `sync_channel` of [`ECHO_QUEUE`] frames to a writer thread
+//! (`BufWriter`, flushed whenever the channel is momentarily empty). A client
+//! that does not read its echoes fills the channel, and the reader then
+//! blocks instead of reading more: backpressure, as `Framed` gives. `--flush`
+//! and `--workers` do not apply.
 // A server binary: prints its `listening on` line and its last words.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io;
+use std::io::{self, BufReader};
 use std::process::ExitCode;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use bytes::Bytes;
 
+use castnet_examples::baseline::threads::{self, Framing};
 use castnet_examples::baseline::{length_delimited, serve_smol, FlushMode};
 use castnet_examples::flags::{RuntimeKind, ServerArgs};
 use castnet_examples::server::{announce_listening, tokio_runtime, Shutdown};
@@ -47,11 +58,20 @@ struct Cli {
     flush: FlushMode,
 }
 
+/// Frames a `--runtime std` connection's reader may hand its writer before
+/// it waits for the writer: bounds what a client that does not read can
+/// make the server hold, beyond the socket buffers.
+const ECHO_QUEUE: usize = 64;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli.server
-        .require_runtime::<Cli>(&[RuntimeKind::Tokio, RuntimeKind::Smol]);
     let result = match cli.server.runtime {
+        RuntimeKind::Std => {
+            let framing = Framing::new(&cli.server);
+            threads::serve_threads(&cli.server, "baseline_echo", move |socket| {
+                echo_threads(socket, framing)
+            })
+        }
         RuntimeKind::Smol => {
             let (codec, flush) = (length_delimited(&cli.server), cli.flush);
             serve_smol(&cli.server, "baseline_echo", move |socket| {
@@ -61,7 +81,9 @@ fn main() -> ExitCode {
                 }
             })
         }
-        _ => tokio_runtime(cli.server.workers).and_then(|rt| rt.block_on(serve(&cli))),
+        RuntimeKind::Tokio => {
+            tokio_runtime(cli.server.workers).and_then(|rt| rt.block_on(serve(&cli)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,6 +92,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Starts a connection's writer thread, then its reader thread. If the
+/// reader cannot start, its end of the channel is dropped and the writer
+/// ends at once.
+fn echo_threads(socket: std::net::TcpStream, framing: Framing) -> io::Result<()> {
+    let socket = Arc::new(socket);
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(ECHO_QUEUE);
+    let out = Arc::clone(&socket);
+    threads::spawn(move || threads::write_frames(&out, framing, rx))?;
+    threads::spawn(move || {
+        let mut input = BufReader::new(&*socket);
+        // Ends at the client's end of stream, at a bad frame, or when the
+        // writer has gone (its socket failed); the writer then writes what
+        // is queued and the socket closes with the last of the two.
+        while let Ok(Some(frame)) = framing.read_frame(&mut input) {
+            if tx.send(frame).is_err() {
+                break;
+            }
+        }
+    })?;
+    Ok(())
 }
 
 async fn serve(cli: &Cli) -> io::Result<()> {

@@ -20,17 +20,32 @@
 //! `tokio_util::compat`, each connection read and written through two
 //! descriptors of its socket: the plain smol server castnet-smol is measured
 //! against.
+//!
+//! `--runtime std` is the thread-per-connection server a plain std user
+//! writes (`baseline::threads`), what castnet-std is measured against: per
+//! connection a reader thread reads frames (`BufReader`) and publishes each,
+//! as one shared `Arc<Vec<u8>>`, to every connection's writer thread through
+//! that writer's bounded `sync_channel` of `--capacity` messages; the writer
+//! encodes each into its `BufWriter` and flushes whenever its channel is
+//! momentarily empty. The subscriber list is a `Mutex<Vec<_>>`, held while
+//! a frame is handed to every subscriber. A publisher never waits for a slow
+//! subscriber: it `try_send`s, and a subscriber whose channel is full skips
+//! that message (the newest, where `tokio::sync::broadcast` makes a lagging
+//! receiver skip the oldest; neither disconnects it). The skipped total is
+//! printed on exit, as on Tokio. `--flush` and `--workers` do not apply.
 // A server binary: prints its `listening on` line and its last words.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io;
+use std::io::{self, BufReader};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_io::Async;
 use bytes::Bytes;
+use castnet_examples::baseline::threads::{self, Framing};
 use castnet_examples::baseline::{length_delimited, serve_smol, FlushMode};
 use castnet_examples::flags::{RuntimeKind, ServerArgs};
 use castnet_examples::server::{announce_listening, tokio_runtime, Shutdown};
@@ -51,19 +66,19 @@ struct Cli {
     /// When to flush delivered frames.
     #[arg(long, value_enum, default_value_t = FlushMode::Batch)]
     flush: FlushMode,
-    /// Messages the broadcast channel keeps for slow receivers.
+    /// Messages the broadcast channel keeps for slow receivers (std: each
+    /// subscriber's channel).
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     capacity: u64,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli.server
-        .require_runtime::<Cli>(&[RuntimeKind::Tokio, RuntimeKind::Smol]);
     let lagged = Arc::new(AtomicU64::new(0));
     let result = match cli.server.runtime {
+        RuntimeKind::Std => serve_threads_fanout(&cli, Arc::clone(&lagged)),
         RuntimeKind::Smol => serve_smol_fanout(&cli, Arc::clone(&lagged)),
-        _ => tokio_runtime(cli.server.workers)
+        RuntimeKind::Tokio => tokio_runtime(cli.server.workers)
             .and_then(|rt| rt.block_on(serve(&cli, Arc::clone(&lagged)))),
     };
     let skipped = lagged.load(Ordering::Relaxed);
@@ -108,6 +123,81 @@ fn serve_smol_fanout(cli: &Cli, lagged: Arc<AtomicU64>) -> io::Result<()> {
             let (rd, wr) = (socket.compat(), writer.compat());
             let _ = client(rd, wr, codec, tx, rx, flush, &lagged).await;
         }
+    })
+}
+
+/// One published frame, shared by every subscriber's channel.
+type Message = Arc<Vec<u8>>;
+
+/// `--runtime std`: the writer channel of every connection, by connection
+/// number.
+#[derive(Default)]
+struct Subscribers {
+    list: Mutex<Vec<(u64, SyncSender<Message>)>>,
+    next_id: AtomicU64,
+}
+
+impl Subscribers {
+    fn subscribe(&self, tx: SyncSender<Message>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().push((id, tx));
+        id
+    }
+
+    fn unsubscribe(&self, id: u64) {
+        self.lock().retain(|(each, _)| *each != id);
+    }
+
+    /// Hands `message` to every subscriber without waiting: a full channel
+    /// skips it (counted in `lagged`), a closed one leaves the list.
+    fn publish(&self, message: &Message, lagged: &AtomicU64) {
+        self.lock()
+            .retain(|(_, tx)| match tx.try_send(Arc::clone(message)) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    lagged.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, SyncSender<Message>)>> {
+        // Nothing panics while holding it; a poisoned list is still whole.
+        self.list.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn serve_threads_fanout(cli: &Cli, lagged: Arc<AtomicU64>) -> io::Result<()> {
+    let framing = Framing::new(&cli.server);
+    let capacity = usize::try_from(cli.capacity).unwrap_or(usize::MAX);
+    let subscribers = Arc::new(Subscribers::default());
+    threads::serve_threads(&cli.server, "baseline_fanout", move |socket| {
+        let socket = Arc::new(socket);
+        let (tx, rx) = mpsc::sync_channel::<Message>(capacity);
+        // Subscribed before its threads start, as the Tokio flavour does.
+        let id = subscribers.subscribe(tx);
+        let out = Arc::clone(&socket);
+        let (subs, lagged) = (Arc::clone(&subscribers), Arc::clone(&lagged));
+        let started =
+            threads::spawn(move || threads::write_frames(&out, framing, rx)).and_then(|_| {
+                threads::spawn(move || {
+                    let mut input = BufReader::new(&*socket);
+                    // Ends at the client's end of stream, at a bad frame, or
+                    // when the writer hung up (its socket failed).
+                    while let Ok(Some(frame)) = framing.read_frame(&mut input) {
+                        subs.publish(&Arc::new(frame), &lagged);
+                    }
+                    // The writer ends once its channel is gone; what it
+                    // still holds is dropped with the connection, as on Tokio.
+                    subs.unsubscribe(id);
+                    threads::hang_up(&socket);
+                })
+            });
+        if started.is_err() {
+            subscribers.unsubscribe(id);
+        }
+        started.map(drop)
     })
 }
 

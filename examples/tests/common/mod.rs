@@ -156,11 +156,21 @@ pub fn assert_clean(run: &Run) -> serde_json::Value {
     report
 }
 
+/// netbench's flags for `--header` and `--endian`.
+pub fn framing<'a>(header: &'a str, endian: &'a str) -> [&'a str; 4] {
+    ["--header", header, "--endian", endian]
+}
+
 /// Drives a fan-out server with 6 connections, 2 of them publishing, verified,
 /// and asserts each published frame reached every subscriber, not only its
 /// sender. Returns the report for further checks.
 pub async fn verified_fanout(addr: SocketAddr) -> serde_json::Value {
-    let flags = [
+    verified_fanout_with(addr, &[]).await
+}
+
+/// [`verified_fanout`] with `extra` netbench flags.
+pub async fn verified_fanout_with(addr: SocketAddr, extra: &[&str]) -> serde_json::Value {
+    let mut flags = vec![
         "--mode",
         "fanout",
         "--conns",
@@ -170,6 +180,7 @@ pub async fn verified_fanout(addr: SocketAddr) -> serde_json::Value {
         "--pipeline",
         "8",
     ];
+    flags.extend_from_slice(extra);
     let report = verified(addr, &flags).await;
     assert_eq!(report["mode"], "fanout");
     assert_eq!(u64_field(&report, "publishers"), 2);
