@@ -183,6 +183,21 @@ fn read_space_keeps_only_the_bytes_reported_by_on_read() {
 }
 
 #[test]
+fn read_space_behind_a_partial_frame_is_the_spare_capacity_and_allocates_nothing_more() {
+    let (mut s, now) = new(SessionConfig::default());
+    feed(&mut s, &wire(&["partial"])[..6], now);
+    // Room for a read chunk made once; asked again, it is the same room.
+    let _ = s.read_space();
+    s.on_read(0, now);
+    let capacity = s.read_buffer_capacity();
+    let space = s.read_space().len();
+    // The 2 payload bytes read so far stay; the room is the rest.
+    assert_eq!(space, capacity - 2);
+    assert_eq!(s.read_buffer_capacity(), capacity, "no reallocation");
+    s.on_read(0, now);
+}
+
+#[test]
 fn read_space_withdrawn_by_a_zero_read_leaves_no_zeroes_behind() {
     let (mut s, now) = new(SessionConfig::default());
     let _ = s.read_space(); // the read would block
