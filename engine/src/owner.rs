@@ -11,7 +11,9 @@
 //! [`wants_write`](Owner::wants_write), the inbox, the lanes and the sink
 //! ([`poll_wake`](Owner::poll_wake)), and the deadline [`Owner::after_write`]
 //! returns. The owner compares `now >= deadline` itself rather than trusting
-//! that a timer fired on time.
+//! that a timer fired on time. That is the drive loop of
+//! `castnet_core::Session`'s docs, where the order is stated once (the
+//! runtime reads, the turn runs steps 2 to 5, the write step 6).
 //!
 //! Nothing here knows which runtime drives it; a transport layer (TLS)
 //! would sit between the socket and these calls, inside the same loop.

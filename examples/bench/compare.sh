@@ -2,16 +2,18 @@
 # Side-by-side benchmark of castnet's bench servers (on castnet-tokio,
 # castnet-smol and castnet-std) against the plain baselines (tokio-util
 # codecs on Tokio, the same code on smol, and a thread-per-connection server
-# on blocking std::net), in one run, on 127.0.0.1.
+# on blocking std::net), in one run, on 127.0.0.1. The echo scenarios also
+# run `custom_event_loop` (castnet-core driven from its own mio loop).
 #
 #   bash examples/bench/compare.sh                   # ROUNDS=3 DURATION=5 by default
 #   OLD_REV=f91a05c bash examples/bench/compare.sh   # also an older castnet-tokio, built beside
 #
 # Every scenario runs each server once per round, in turn (A B C A B C ...),
 # so drift on a noisy machine hits all of them; one core per side
-# (--workers 1). Prints one JSON line per run (netbench --json, plus "server"
-# and "round") and a median summary with ratios against castnet-tokio at this
-# checkout, and of each castnet server against the baseline on its runtime.
+# (--workers 1; custom_event_loop is one thread and takes no such flag).
+# Prints one JSON line per run (netbench --json, plus "server" and "round")
+# and a median summary with ratios against castnet-tokio at this checkout,
+# and of each castnet server against the baseline on its runtime.
 #
 # A server whose `--runtime` is refused as unsupported (clap's usage error,
 # exit 2: a build from before castnet-std, say) is left out of the run with a
@@ -53,8 +55,10 @@ run() { # label binary-path runtime-flag scenario-name netbench-args...
     for attempt in 1 2 3; do
         # Below the ephemeral range (32768 on), where clients take ports.
         local port=$((10000 + RANDOM % 20000))
-        local flags=(--addr "127.0.0.1:$port" --workers 1)
-        [ -n "$runtime" ] && flags+=(--runtime "$runtime")
+        local flags=(--addr "127.0.0.1:$port")
+        # "own-loop": a single-threaded server that takes neither flag.
+        [ "$runtime" != own-loop ] && flags+=(--workers 1)
+        [ -n "$runtime" ] && [ "$runtime" != own-loop ] && flags+=(--runtime "$runtime")
         "$bin" "${flags[@]}" > /tmp/compare-server.out 2>/dev/null &
         local pid=$!
         for _ in $(seq 100); do grep -q "listening on" /tmp/compare-server.out 2>/dev/null && break; sleep 0.05; done
@@ -73,7 +77,8 @@ run() { # label binary-path runtime-flag scenario-name netbench-args...
 echo_servers=("castnet-tokio:$B/echo_server:tokio" "castnet-smol:$B/echo_server:smol"
     "castnet-std:$B/echo_server:std"
     "baseline:$B/baseline_echo:tokio" "baseline-smol:$B/baseline_echo:smol"
-    "baseline-std:$B/baseline_echo:std")
+    "baseline-std:$B/baseline_echo:std"
+    "custom-loop:$B/custom_event_loop:own-loop")
 fanout_servers=("castnet-tokio:$B/fanout_server:tokio" "castnet-smol:$B/fanout_server:smol"
     "castnet-std:$B/fanout_server:std"
     "baseline:$B/baseline_fanout:tokio" "baseline-smol:$B/baseline_fanout:smol"

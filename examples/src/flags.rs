@@ -13,7 +13,8 @@ use clap::builder::RangedU64ValueParser;
 use clap::{CommandFactory, Parser, ValueEnum};
 
 /// The flags every benchmark server takes, with the defaults of
-/// `BENCH-PROTOCOL.md`.
+/// `BENCH-PROTOCOL.md`: where it listens and how its frames look
+/// ([`ListenArgs`], which it dereferences to), and which runtime serves.
 ///
 /// ```
 /// use castnet_examples::flags::{Endian, RuntimeKind, ServerArgs};
@@ -31,38 +32,26 @@ use clap::{CommandFactory, Parser, ValueEnum};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
 pub struct ServerArgs {
-    /// Listen address (port 0 picks a free port; the bound one is printed).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7000")]
-    pub addr: SocketAddr,
+    /// Where the server listens and the frames it speaks.
+    #[command(flatten)]
+    pub listen: ListenArgs,
     /// Which runtime crate serves.
     #[arg(long, value_enum, default_value_t = RuntimeKind::Tokio)]
     pub runtime: RuntimeKind,
-    /// Length header size in bytes.
-    #[arg(long, value_name = "1|2|4|8", default_value = "4", value_parser = parse_header_len)]
-    pub header: HeaderLen,
-    /// Length header byte order.
-    #[arg(long, value_enum, default_value_t = Endian::Be)]
-    pub endian: Endian,
-    /// Largest accepted payload in bytes (clamped to what the header can express).
-    #[arg(long = "max-frame", value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME_LEN)]
-    pub max_frame: u64,
     /// Worker threads (tokio, smol; event-loop threads for std).
     #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = workers_parser())]
     pub workers: usize,
 }
 
+impl std::ops::Deref for ServerArgs {
+    type Target = ListenArgs;
+
+    fn deref(&self) -> &ListenArgs {
+        &self.listen
+    }
+}
+
 impl ServerArgs {
-    /// The header byte order as castnet's type.
-    pub fn byte_order(&self) -> ByteOrder {
-        self.endian.byte_order()
-    }
-
-    /// `--max-frame` clamped to the largest length the header can express, so
-    /// that a 1-byte header never claims to accept 8 MiB.
-    pub fn max_frame_len(&self) -> u64 {
-        self.max_frame.min(self.header.max_len())
-    }
-
     /// For a server that runs on some runtimes only: unless `--runtime`
     /// names one of them, exits with clap's usage error (status 2) saying
     /// which work. `C` is the server's command, for the usage text.
@@ -82,6 +71,48 @@ impl ServerArgs {
                 .error(clap::error::ErrorKind::InvalidValue, message)
                 .exit();
         }
+    }
+}
+
+/// The flags of a server that picks no runtime and no thread count (the
+/// `custom_event_loop` example runs its own single-threaded loop):
+/// `--addr`, `--header`, `--endian`, `--max-frame`. [`ServerArgs`] adds
+/// `--runtime` and `--workers` to these.
+///
+/// ```
+/// use castnet_examples::flags::ListenArgs;
+/// use clap::Parser;
+///
+/// let args = ListenArgs::try_parse_from(["custom_event_loop", "--max-frame", "1000"]).unwrap();
+/// assert_eq!(args.packet_codec().unwrap().max_frame_len(), 1000);
+/// assert!(ListenArgs::try_parse_from(["custom_event_loop", "--workers", "2"]).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+pub struct ListenArgs {
+    /// Listen address (port 0 picks a free port; the bound one is printed).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7000")]
+    pub addr: SocketAddr,
+    /// Length header size in bytes.
+    #[arg(long, value_name = "1|2|4|8", default_value = "4", value_parser = parse_header_len)]
+    pub header: HeaderLen,
+    /// Length header byte order.
+    #[arg(long, value_enum, default_value_t = Endian::Be)]
+    pub endian: Endian,
+    /// Largest accepted payload in bytes (clamped to what the header can express).
+    #[arg(long = "max-frame", value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME_LEN)]
+    pub max_frame: u64,
+}
+
+impl ListenArgs {
+    /// The header byte order as castnet's type.
+    pub fn byte_order(&self) -> ByteOrder {
+        self.endian.byte_order()
+    }
+
+    /// `--max-frame` clamped to the largest length the header can express, so
+    /// that a 1-byte header never claims to accept 8 MiB.
+    pub fn max_frame_len(&self) -> u64 {
+        self.max_frame.min(self.header.max_len())
     }
 
     /// A [`PacketN`] codec configured from these flags.

@@ -8,6 +8,9 @@
 //! - `echo_server`, `fanout_server`: castnet's bench servers, on
 //!   `castnet-tokio` or `castnet-smol` (`--runtime tokio|smol`; `std`
 //!   arrives with that runtime).
+//! - `custom_event_loop`: an echo server that drives `castnet-core` from its
+//!   own single-threaded mio loop, with no castnet runtime: the template for
+//!   embedding the core in any loop. It takes the flags of [`flags::ListenArgs`].
 //! - `baseline_echo`, `baseline_fanout`: what castnet is measured against,
 //!   written the way a plain Tokio user writes them (tokio-util `Framed` +
 //!   `LengthDelimitedCodec`, a `tokio::sync::broadcast` fan-out), on Tokio

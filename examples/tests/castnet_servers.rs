@@ -1,30 +1,38 @@
 //! castnet's own bench servers (`echo_server`, `fanout_server`, on
-//! castnet-tokio, castnet-smol and castnet-std) follow the bench protocol exactly as the
-//! baselines do: netbench drives them as real processes over 127.0.0.1 with
+//! castnet-tokio, castnet-smol and castnet-std, and `custom_event_loop`,
+//! which drives castnet-core from its own loop) follow the bench protocol
+//! exactly as the baselines do: netbench drives them as real processes over 127.0.0.1 with
 //! `--verify`, every header size and byte order, and they stop with exit 0 on
 //! a signal.
 
 mod common;
 
-use common::{u64_field, verified, verified_fanout, Server, ECHO_SERVER, FANOUT_SERVER};
+use common::{refused, u64_field, verified, verified_fanout, Server, FANOUT_SERVER};
+use common::{CASTNET_SMOL, CASTNET_STD, CASTNET_TOKIO, CUSTOM_EVENT_LOOP, OWN_LOOP};
 
 #[tokio::test]
-async fn echo_server_returns_every_frame_in_order_on_every_header_size_and_byte_order() {
-    for (runtime, header, endian, payload) in [
-        ("tokio", "1", "be", "255"),
-        ("tokio", "2", "le", "1000"),
-        ("tokio", "4", "be", "64"),
-        ("tokio", "4", "le", "0"),
-        ("tokio", "8", "be", "4096"),
-        ("smol", "1", "le", "255"),
-        ("smol", "4", "be", "64"),
-        ("smol", "8", "le", "4096"),
-        ("std", "2", "be", "1000"),
-        ("std", "4", "le", "64"),
-        ("std", "8", "be", "4096"),
+async fn echo_servers_return_every_frame_in_order_on_every_header_size_and_byte_order() {
+    for (server, header, endian, payload) in [
+        (CASTNET_TOKIO, "1", "be", "255"),
+        (CASTNET_TOKIO, "2", "le", "1000"),
+        (CASTNET_TOKIO, "4", "be", "64"),
+        (CASTNET_TOKIO, "4", "le", "0"),
+        (CASTNET_TOKIO, "8", "be", "4096"),
+        (CASTNET_SMOL, "1", "le", "255"),
+        (CASTNET_SMOL, "4", "be", "64"),
+        (CASTNET_SMOL, "8", "le", "4096"),
+        (CASTNET_STD, "2", "be", "1000"),
+        (CASTNET_STD, "4", "le", "64"),
+        (CASTNET_STD, "8", "be", "4096"),
+        (OWN_LOOP, "1", "be", "255"),
+        (OWN_LOOP, "2", "le", "1000"),
+        (OWN_LOOP, "4", "be", "64"),
+        (OWN_LOOP, "4", "le", "0"),
+        (OWN_LOOP, "8", "le", "4096"),
     ] {
-        let args = ["--runtime", runtime, "--header", header, "--endian", endian];
-        let server = Server::start(ECHO_SERVER, &args).await;
+        let running = server
+            .start(&["--header", header, "--endian", endian])
+            .await;
         let flags = [
             "--header",
             header,
@@ -35,13 +43,14 @@ async fn echo_server_returns_every_frame_in_order_on_every_header_size_and_byte_
             "--conns",
             "8",
         ];
-        let report = verified(server.addr, &flags).await;
+        let report = verified(running.addr, &flags).await;
         assert_eq!(u64_field(&report, "connected"), 8, "{report}");
-        let status = server.stop_with("TERM").await;
+        let status = running.stop_with("TERM").await;
         assert_eq!(
             status.code(),
             Some(0),
-            "{runtime} {header}/{endian}: {status}"
+            "{} {header}/{endian}: {status}",
+            server.name
         );
     }
 }
@@ -55,6 +64,17 @@ async fn fanout_server_delivers_each_frame_to_every_subscriber_in_sender_order()
         let status = server.stop_with(signal).await;
         assert_eq!(status.code(), Some(0), "{runtime}: {status}");
     }
+}
+
+#[tokio::test]
+async fn custom_event_loop_refuses_runtime_and_workers_flags_and_stops_on_sigint() {
+    for flag in [["--runtime", "tokio"], ["--workers", "1"]] {
+        let stderr = refused(CUSTOM_EVENT_LOOP, &flag).await;
+        assert!(stderr.contains("unexpected argument"), "{stderr}");
+    }
+    let running = OWN_LOOP.start(&[]).await;
+    let status = running.stop_with("INT").await;
+    assert_eq!(status.code(), Some(0), "{status}");
 }
 
 #[tokio::test]

@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Server, BASELINE_ECHO, BASELINE_FANOUT};
+use common::{refused, Server, BASELINE_ECHO, BASELINE_FANOUT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::Command;
 use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -69,23 +67,6 @@ async fn signal_right_after_the_listening_line_is_still_a_clean_exit() {
             assert_eq!(status.code(), Some(0), "{bin} {runtime}: {status}");
         }
     }
-}
-
-async fn refused(bin: &str, args: &[&str]) -> String {
-    let output = Command::new(bin)
-        .args(["--addr", "127.0.0.1:0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = timeout(LIMIT, output).await.unwrap().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "{bin} {args:?} should be a usage error"
-    );
-    assert!(output.stdout.is_empty(), "nothing announced");
-    String::from_utf8(output.stderr).unwrap()
 }
 
 #[tokio::test]

@@ -22,7 +22,9 @@
 //! `socket_options` (process-wide descriptor state, in a test binary of
 //! their own). `tests/backpressure.rs` holds the backpressure scenarios:
 //! pipelined floods echoed with [`Conn::send`], clients that never read,
-//! frames before a fatal decode error, and a channel relay burst.
+//! frames before a fatal decode error, and a channel relay burst; their
+//! client halves are [`peers`], which castnet-examples also points at its
+//! echo server processes.
 //! `tests/tokio_only.rs` holds what only Tokio can do (tokio-util interop,
 //! dropping a runtime under live sessions).
 //!
@@ -61,6 +63,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod peers;
 pub mod raw;
 pub mod rt;
 #[allow(missing_docs)] // a scenario's name says what it proves

@@ -24,47 +24,18 @@ mod backpressure {
     use castnet_core::frame::{FrameError, HeaderLen, PacketN};
     use castnet_core::session::{CloseReason, SessionConfig};
     use castnet_engine::{handler_fn, Config, Conn, SocketOptions};
-    use castnet_tests::raw;
     use castnet_tests::support::{echo, round_trip, wait_until, Echo, Recorder, Running, Server};
     use castnet_tests::TestRuntime;
-    use std::io::{Read, Write};
+    use castnet_tests::{peers, raw};
     use std::net::{SocketAddr, TcpStream};
     use std::time::{Duration, Instant};
-
-    /// The `i`th of a deterministic run of small payloads (0 to 57 bytes,
-    /// 29 on average): 10,000 of them framed are about 330 KB.
-    fn small_payload(i: u32) -> Vec<u8> {
-        let len = (i.wrapping_mul(2_654_435_761) >> 26) as usize; // 0..64
-        let len = len * 58 / 64;
-        (0..len).map(|j| (i as usize * 31 + j) as u8).collect()
-    }
 
     pub async fn a_client_pipelining_ten_thousand_small_frames_in_one_write_gets_every_echo_in_order<
         T: TestRuntime,
     >() {
         let running = Running::<T>::start(Config::default(), echo()).await;
-        let payloads: Vec<Vec<u8>> = (0..10_000).map(small_payload).collect();
-        let burst = raw::packets(&payloads);
-        assert!((300_000..360_000).contains(&burst.len()), "{}", burst.len());
-        let mut stream = raw::connect(running.addr());
-        let expected = payloads.clone();
-        // One write of the whole burst before reading anything: the server
-        // stops reading while its queue is over the bound, so this relies on
-        // nothing but the kernel's buffers and the server's replies.
-        let got = raw::thread(move || {
-            raw::write(&mut stream, &burst);
-            let got: Vec<Vec<u8>> = (0..expected.len())
-                .map(|_| raw::read_packet(&mut stream).expect("an echo"))
-                .collect();
-            (got, stream)
-        })
-        .join()
-        .await;
-        let (got, stream) = got;
-        assert_eq!(got.len(), 10_000);
-        for (i, (got, want)) in got.iter().zip(&payloads).enumerate() {
-            assert_eq!(got, want, "echo {i}");
-        }
+        let stream =
+            peers::small_frames_pipelined_in_one_write_are_all_echoed(running.addr(), 10_000).await;
         // Counters are published after each turn's write: the last echo may
         // arrive first.
         let server = running.server.clone();
@@ -77,79 +48,17 @@ mod backpressure {
         drop(stream);
     }
 
-    /// A deterministic pseudo-random run of `n` frame sizes up to `max`,
-    /// skewed small (a fifth power of a uniform draw: about a sixth of `max`
-    /// on average), the first two being `max` and 0.
-    fn large_sizes(n: usize, max: usize) -> Vec<usize> {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut sizes = vec![max, 0];
-        while sizes.len() < n {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x % 1001) as u128;
-            sizes.push((u.pow(5) * max as u128 / 1000u128.pow(5)) as usize);
-        }
-        sizes
-    }
-
-    /// `payload` framed with an `n`-byte big-endian length header.
-    fn frame(n: usize, payload: &[u8]) -> Vec<u8> {
-        let mut out = (payload.len() as u64).to_be_bytes()[8 - n..].to_vec();
-        out.extend_from_slice(payload);
-        out
-    }
-
-    /// Reads one frame with an `n`-byte big-endian length header.
-    fn read_frame(n: usize, stream: &mut TcpStream) -> Vec<u8> {
-        let mut head = [0u8; 8];
-        stream.read_exact(&mut head[8 - n..]).expect("a header");
-        let mut payload = vec![0u8; u64::from_be_bytes(head) as usize];
-        stream.read_exact(&mut payload).expect("a whole frame");
-        payload
-    }
-
-    fn large_payload(i: usize, len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|j| (i * 7 + j * 13 + (j >> 8)) as u8)
-            .collect()
-    }
-
     async fn large_frames_echo_intact<T: TestRuntime>(header: HeaderLen, n: usize) {
         let codec = PacketN::builder().header_len(header).build().unwrap();
         let server = Server::<T>::bind("127.0.0.1:0", Config::new(codec))
             .await
             .unwrap();
         let running = Running::<T>::serve(server, echo());
-        let sizes = large_sizes(400, 200_000);
+        let sizes = peers::large_sizes(400, 200_000);
         let total: usize = sizes.iter().sum();
         assert!((8_000_000..16_000_000).contains(&total), "{total}");
-
-        let stream = raw::connect(running.addr());
-        let mut writer = stream.try_clone().unwrap();
-        let to_write = sizes.clone();
-        // The writer pipelines everything; the reader takes echoes as they
-        // come, on its own thread.
-        let write = raw::thread(move || {
-            for (i, &len) in to_write.iter().enumerate() {
-                writer
-                    .write_all(&frame(n, &large_payload(i, len)))
-                    .expect("write");
-            }
-            writer
-        });
-        let mut reader = stream;
-        let to_read = sizes.clone();
-        let read = raw::thread(move || {
-            for (i, &len) in to_read.iter().enumerate() {
-                let got = read_frame(n, &mut reader);
-                assert_eq!(got.len(), len, "echo {i}'s length");
-                assert!(got == large_payload(i, len), "echo {i} corrupted");
-            }
-            reader
-        });
-        let writer = write.join().await;
-        let reader = read.join().await;
+        let (writer, reader) =
+            peers::large_frames_pipelined_are_echoed_intact(running.addr(), n, &sizes).await;
         let server = running.server.clone();
         wait_until::<T>("every frame is counted", || server.stats().frames_in == 400).await;
         assert_eq!(server.stats().bytes_in as usize, total + 400 * n);
@@ -178,35 +87,6 @@ mod backpressure {
         Config::default().session(session).socket(socket)
     }
 
-    /// A client that writes 1 KiB frames and never reads, with small socket
-    /// buffers of its own; it gives up once a write has been blocked for
-    /// half a second (the server stopped reading) and returns how many bytes
-    /// it got written, and its socket.
-    fn flood(addr: SocketAddr, frames: usize) -> raw::PeerThread<(usize, TcpStream)> {
-        let mut stream = raw::connect_small(addr, 4096);
-        socket2::SockRef::from(&stream)
-            .set_send_buffer_size(4096)
-            .unwrap();
-        stream
-            .set_write_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
-        raw::thread(move || {
-            let frame = raw::packet(&[0x5a; 1024]);
-            let mut written = 0;
-            for _ in 0..frames {
-                match stream.write(&frame) {
-                    Ok(n) if n == frame.len() => written += n,
-                    Ok(n) => {
-                        written += n;
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
-            (written, stream)
-        })
-    }
-
     pub async fn a_client_that_never_reads_keeps_its_queue_bounded_and_stays_connected_by_default<
         T: TestRuntime,
     >() {
@@ -221,7 +101,7 @@ mod backpressure {
         let server = running.server.clone();
         let (good, _) = running.connect(&seen).await;
         let flood_frames = 4096; // 4 MiB
-        let bad = flood(running.addr(), flood_frames);
+        let bad = peers::flood(running.addr(), flood_frames);
         let bad_id = seen.open().await;
 
         // A few seconds in which the other client keeps being served.
@@ -271,7 +151,7 @@ mod backpressure {
         let running = Running::<T>::start(small_buffers(session), recorder).await;
         let (good, _) = running.connect(&seen).await;
         let started = Instant::now();
-        let bad = flood(running.addr(), 4096);
+        let bad = peers::flood(running.addr(), 4096);
         let bad_id = seen.open().await;
         let reason = seen.close_of(bad_id).await;
         let after = started.elapsed();
@@ -286,37 +166,18 @@ mod backpressure {
         drop(bad);
     }
 
-    /// Writes `bytes` in one go (then shuts the write side when `eof`) and
-    /// reads frames until the server ends the stream, on a thread of its
-    /// own; gives the stream back so it is closed only afterwards.
-    async fn send_all_then_read_to_end(
-        mut stream: TcpStream,
-        bytes: Vec<u8>,
-        eof: bool,
-    ) -> (Vec<Vec<u8>>, TcpStream) {
-        raw::thread(move || {
-            raw::write(&mut stream, &bytes);
-            if eof {
-                raw::shutdown_write(&stream);
-            }
-            (raw::read_to_end(&mut stream), stream)
-        })
-        .join()
-        .await
-    }
-
     pub async fn every_frame_before_an_oversized_header_is_echoed_before_the_server_closes<
         T: TestRuntime,
     >() {
         let codec = PacketN::builder().max_frame_len(1000).build().unwrap();
         let (recorder, seen) = Recorder::new::<T>(Echo::Conn);
         let running = Running::<T>::start(Config::new(codec), recorder).await;
-        let payloads: Vec<Vec<u8>> = (0..100).map(small_payload).collect();
+        let payloads: Vec<Vec<u8>> = (0..100).map(peers::small_payload).collect();
         let mut bytes = raw::packets(&payloads);
         bytes.extend_from_slice(&1001u32.to_be_bytes());
         let stream = raw::connect(running.addr());
         let id = seen.open().await;
-        let (got, stream) = send_all_then_read_to_end(stream, bytes, false).await;
+        let (got, stream) = peers::send_all_then_read_to_end(stream, bytes, false).await;
         assert_eq!(got, payloads, "every echo, in order, then the end");
         assert!(matches!(
             seen.close_of(id).await,
@@ -330,12 +191,12 @@ mod backpressure {
     pub async fn every_frame_before_a_cut_frame_and_end_of_stream_is_echoed<T: TestRuntime>() {
         let (recorder, seen) = Recorder::new::<T>(Echo::Conn);
         let running = Running::<T>::start(Config::default(), recorder).await;
-        let payloads: Vec<Vec<u8>> = (0..1000).map(small_payload).collect();
+        let payloads: Vec<Vec<u8>> = (0..1000).map(peers::small_payload).collect();
         let mut bytes = raw::packets(&payloads);
         bytes.extend_from_slice(&raw::packet(&[7u8; 100])[..52]);
         let stream = raw::connect(running.addr());
         let id = seen.open().await;
-        let (got, stream) = send_all_then_read_to_end(stream, bytes, true).await;
+        let (got, stream) = peers::send_all_then_read_to_end(stream, bytes, true).await;
         assert_eq!(got, payloads, "every echo, in order, then the end");
         assert!(matches!(
             seen.close_of(id).await,

@@ -54,22 +54,41 @@ macro_rules! outcomes {
 ///
 /// # The drive loop
 ///
-/// Each time the runtime wakes up (socket readable or writable, a command from
-/// a handle, or the `poll_timeout` deadline), at its own `now`:
+/// Every driver follows this order, stated here once: castnet's engine
+/// (under castnet-tokio and castnet-smol) does, and so does the
+/// `custom_event_loop` example of castnet-examples
+/// (`examples/src/bin/custom_event_loop.rs`), an echo server on `mio` that
+/// shows in about 200 lines how to embed the core in a loop of your own.
+/// Each time the loop wakes up for a session (its socket readable or
+/// writable, a command for it, or its `poll_timeout` deadline), at the
+/// loop's own `now`:
 ///
-/// 1. `handle_timeout(now)`. It is O(1) when nothing is due, and calling it on
-///    every wake-up means a late timer never lets an expired send slip out.
-/// 2. Input: read into `read_buf()` / `read_space()`, report `on_read(n, now)`;
-///    a read of 0 bytes at end of stream is `on_eof(now)`.
-/// 3. Commands from the user: `send`, `set_heartbeat`, `close`, `abort`
-///    (handlers that run in this loop answer frames with `reply`).
-/// 4. Output: if `wants_write()`, one vectored write of `chunks_vectored`, then
-///    `on_written(n, now)` with however many bytes the OS took.
-/// 5. Drain `poll_event()` until `None`: frames, send outcomes, `Writable`,
-///    and `Closed` last. Delivering a frame may lead the user to send, so a
-///    runtime loops back to 4 while `wants_write()` and the socket takes more.
-/// 6. Wait for: readable if `wants_read()`, writable if `wants_write()`, a
-///    command, or `poll_timeout()`. After `Closed`, drop the socket.
+/// 1. **Read**, while `wants_read()` and the socket has bytes (up to a
+///    budget, so other sessions get their turn): into `read_buf()` or
+///    `read_space()`, then `on_read(n, now)`. A read of 0 bytes at end of
+///    stream is remembered, and reported in step 5.
+/// 2. **Timers**: `handle_timeout(now)`. Cheap when nothing is due; called
+///    before every write, it never lets an expired send slip out late.
+/// 3. **Events**: `poll_event()` until `None`: frames (a handler that runs
+///    in the loop answers with `reply`, straight into the queue), send
+///    outcomes, `Writable`, and `Closed` last.
+/// 4. **Commands** from elsewhere: `send`, `set_heartbeat`, `close`,
+///    `abort`. If they made events, back to 3.
+/// 5. **End of stream**, if step 1 met it: `on_eof(now)`, then back to 3.
+///    Only now, once every frame before it has been answered: end of
+///    stream begins a graceful close, which refuses replies.
+/// 6. **Write**, while `wants_write()`: one vectored write of
+///    `chunks_vectored`, then `on_written(n, now)` with however many bytes
+///    the OS took, until the queue is empty or the socket would block.
+/// 7. **Again** from 2 if `poll_timeout()` is at or before `now`: the write
+///    completed sends, or a close, whose events wait.
+/// 8. **Buffers**: with [`SpareBuffers`], `borrow_buffers` before steps 1
+///    and 3 and `return_buffers` here, so an idle session holds none.
+/// 9. **Wait** for: readable if `wants_read()`, writable if
+///    `wants_write()`, a command, or `poll_timeout()`; on waking, compare
+///    `now` with the deadline yourself rather than trusting the timer to
+///    have fired on time. After `Closed`, drop the socket (a `Local` or
+///    `PeerEof` close wrote everything queued: shut its write side first).
 ///
 /// A fatal decode error (a header over the codec's maximum, a partial frame
 /// at end of stream) stops reading at once: `wants_read()` turns false and
@@ -87,77 +106,88 @@ macro_rules! outcomes {
 /// has drained to half of it ([`is_backpressured`](Self::is_backpressured));
 /// what the peer sends meanwhile waits in the kernel, its TCP window
 /// closes, and a peer that asks faster than it reads is slowed down (or,
-/// with a `slow_consumer_timeout`, closed).
+/// with a `slow_consumer_timeout`, closed). When a write brings the queue
+/// down to half, `wants_read()` turns true again: resume reading then, even
+/// though the socket reports nothing new (an edge-triggered poller will not
+/// repeat a readiness that was never used up).
 ///
 /// `poll_timeout` returns `now` while events are waiting, so a loop that
-/// forgets step 5 does not sleep on them. Queued bytes are reported by
+/// forgets step 3 does not sleep on them. Queued bytes are reported by
 /// `wants_write` instead: they wait for the socket, not for a timer.
 ///
 /// ```
 /// use bytes::{BufMut, Bytes};
+/// use castnet_core::session::SpareBuffers;
 /// use castnet_core::{Event, PacketN, Session, SessionConfig};
 /// use std::io::IoSlice;
-/// use std::time::{Duration, Instant};
+/// use std::time::Instant;
 ///
-/// /// One wake-up of one session. `inbox` stands for its socket's receive
-/// /// side, `wire` for what its writes reach.
-/// fn wake(s: &mut Session<PacketN>, inbox: &mut Vec<u8>, wire: &mut Vec<u8>, now: Instant) -> Vec<Bytes> {
-///     s.handle_timeout(now);
+/// /// One wake-up of one session, answering "ping" with "pong". `inbox`
+/// /// stands for its socket's receive side, `wire` for what its writes reach.
+/// fn wake(
+///     s: &mut Session<PacketN>,
+///     spare: &mut SpareBuffers,
+///     inbox: &mut Vec<u8>,
+///     wire: &mut Vec<u8>,
+///     now: Instant,
+/// ) -> Vec<Bytes> {
+///     s.borrow_buffers(spare);
 ///     if s.wants_read() && !inbox.is_empty() {
-///         s.read_buf().put_slice(inbox);
+///         s.read_buf().put_slice(inbox); // 1. read
 ///         s.on_read(inbox.len(), now);
 ///         inbox.clear();
 ///     }
 ///     let mut frames = Vec::new();
 ///     loop {
-///         if s.wants_write() {
-///             let mut slices = [IoSlice::new(&[]); 64];
-///             let k = s.chunks_vectored(&mut slices);
-///             // A real socket may take fewer bytes; `on_written` accepts any count.
-///             let n: usize = slices[..k].iter().map(|b| { wire.extend_from_slice(b); b.len() }).sum();
-///             s.on_written(n, now);
-///         }
-///         let mut replied = false;
+///         s.handle_timeout(now); // 2. timers
 ///         while let Some(event) = s.poll_event() {
 ///             match event {
+///                 // 3. events: the reply goes into the queue at once.
 ///                 Event::Frame(f) => {
-///                     // An echo: the reply is written on the next turn of the loop.
-///                     if f.as_ref() != b"pong" {
+///                     if f.as_ref() == b"ping" {
 ///                         s.reply(Bytes::from_static(b"pong"), now).unwrap();
-///                         replied = true;
 ///                     }
 ///                     frames.push(f);
 ///                 }
-///                 Event::Sent(_) | Event::Failed(..) | Event::Writable => {}
 ///                 Event::Closed(reason) => println!("closed: {reason}"),
-///                 _ => {}
+///                 _ => {} // Sent, Failed, Writable, …
 ///             }
 ///         }
-///         if !replied {
-///             return frames;
+///         // 4, 5: no commands and no end of stream here.
+///         while s.wants_write() {
+///             // 6. write; a real socket may take fewer bytes, and
+///             // `on_written` accepts any count.
+///             let mut slices = [IoSlice::new(&[]); 64];
+///             let k = s.chunks_vectored(&mut slices);
+///             let n: usize = slices[..k].iter().map(|b| { wire.extend_from_slice(b); b.len() }).sum();
+///             s.on_written(n, now);
+///         }
+///         if s.poll_timeout().is_none_or(|at| at > now) {
+///             break; // 7. nothing due: done
 ///         }
 ///     }
+///     s.return_buffers(spare); // 8. an idle session holds no buffer
+///     frames
 /// }
 ///
-/// let t0 = Instant::now(); // the runtime's clock; the core never reads one
+/// let t0 = Instant::now(); // the loop's clock; the core never reads one
+/// let mut spare = SpareBuffers::new(); // one per loop, lent to each session in turn
 /// let mut client = Session::new(PacketN::default(), SessionConfig::default(), t0);
 /// let mut server = Session::new(PacketN::default(), SessionConfig::default(), t0);
 /// let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
 ///
-/// let id = client.send(Bytes::from_static(b"ping"), t0).unwrap();
-/// wake(&mut client, &mut Vec::new(), &mut to_server, t0);
-/// assert_eq!(wake(&mut server, &mut to_server, &mut to_client, t0), [Bytes::from_static(b"ping")]);
-/// assert_eq!(wake(&mut client, &mut to_client, &mut to_server, t0), [Bytes::from_static(b"pong")]);
+/// client.send(Bytes::from_static(b"ping"), t0).unwrap();
+/// wake(&mut client, &mut spare, &mut Vec::new(), &mut to_server, t0);
+/// assert_eq!(wake(&mut server, &mut spare, &mut to_server, &mut to_client, t0), [Bytes::from_static(b"ping")]);
+/// assert_eq!(wake(&mut client, &mut spare, &mut to_client, &mut to_server, t0), [Bytes::from_static(b"pong")]);
 /// assert_eq!(client.stats().sent, 1);
 ///
-/// // Nothing due but freeing the buffers this exchange left, if the session
-/// // stays idle (`SessionConfig::keep_buffers`): the runtime would sleep until
-/// // then, or until the peer or a command wakes it.
-/// assert_eq!(client.poll_timeout(), Some(t0 + Duration::from_secs(1)));
-/// client.close(t0 + Duration::from_secs(1));
+/// // 9. Nothing is due (no timer is armed and the buffers went back to
+/// // `spare`): the loop sleeps until the peer or a command wakes it.
+/// assert_eq!(client.poll_timeout(), None);
+/// client.close(t0);
 /// assert!(matches!(client.poll_event(), Some(Event::Closed(_))));
 /// assert!(client.is_closed());
-/// # let _ = id;
 /// ```
 ///
 /// # Reading without `unsafe`

@@ -18,6 +18,52 @@ pub const BASELINE_FANOUT: &str = env!("CARGO_BIN_EXE_baseline_fanout");
 pub const ECHO_SERVER: &str = env!("CARGO_BIN_EXE_echo_server");
 /// castnet's fan-out server (castnet-tokio).
 pub const FANOUT_SERVER: &str = env!("CARGO_BIN_EXE_fanout_server");
+/// The echo server that drives castnet-core from its own mio loop.
+pub const CUSTOM_EVENT_LOOP: &str = env!("CARGO_BIN_EXE_custom_event_loop");
+
+/// An echo server of the bench protocol, and the flags that pick its
+/// runtime and one worker.
+#[derive(Debug, Clone, Copy)]
+pub struct EchoServer {
+    pub name: &'static str,
+    bin: &'static str,
+    flags: &'static [&'static str],
+}
+
+pub const CASTNET_TOKIO: EchoServer = EchoServer {
+    name: "echo_server --runtime tokio",
+    bin: ECHO_SERVER,
+    flags: &["--runtime", "tokio", "--workers", "1"],
+};
+pub const CASTNET_SMOL: EchoServer = EchoServer {
+    name: "echo_server --runtime smol",
+    bin: ECHO_SERVER,
+    flags: &["--runtime", "smol", "--workers", "1"],
+};
+/// One thread of its own: it takes neither `--runtime` nor `--workers`.
+pub const OWN_LOOP: EchoServer = EchoServer {
+    name: "custom_event_loop",
+    bin: CUSTOM_EVENT_LOOP,
+    flags: &[],
+};
+/// castnet-std, on one loop thread.
+pub const CASTNET_STD: EchoServer = EchoServer {
+    name: "echo_server --runtime std",
+    bin: ECHO_SERVER,
+    flags: &["--runtime", "std", "--workers", "1"],
+};
+/// Every echo server that must behave the same to any client.
+pub const ECHO_SERVERS: [EchoServer; 4] = [CASTNET_TOKIO, CASTNET_SMOL, CASTNET_STD, OWN_LOOP];
+
+impl EchoServer {
+    /// Starts it on a free 127.0.0.1 port with `extra` flags.
+    #[allow(clippy::print_stderr)] // test output, shown when a test fails
+    pub async fn start(&self, extra: &[&str]) -> Server {
+        // Shown only if the test fails: which server it was.
+        eprintln!("{} {}", self.name, extra.join(" "));
+        Server::spawn(self.bin, self.flags, extra).await
+    }
+}
 
 const STARTUP: Duration = Duration::from_secs(20);
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -34,8 +80,15 @@ impl Server {
     /// Starts `bin --addr 127.0.0.1:0 --workers 1 EXTRA..` and reads the
     /// address from its `listening on` line.
     pub async fn start(bin: &str, extra: &[&str]) -> Server {
+        Server::spawn(bin, &["--workers", "1"], extra).await
+    }
+
+    /// Starts `bin --addr 127.0.0.1:0 FLAGS.. EXTRA..` and reads the
+    /// address from its `listening on` line.
+    pub async fn spawn(bin: &str, flags: &[&str], extra: &[&str]) -> Server {
         let mut child = Command::new(bin)
-            .args(["--addr", "127.0.0.1:0", "--workers", "1"])
+            .args(["--addr", "127.0.0.1:0"])
+            .args(flags)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -66,6 +119,18 @@ impl Server {
         self.child.id().expect("still running")
     }
 
+    /// The server process's resident memory now, in bytes.
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a VmRSS line");
+        kib * 1024
+    }
+
     /// Sends `signal` (e.g. "TERM") and waits for the exit status.
     pub async fn stop_with(mut self, signal: &str) -> ExitStatus {
         let sent = std::process::Command::new("kill")
@@ -79,6 +144,30 @@ impl Server {
             .expect("server exits in time after the signal")
             .expect("exit status")
     }
+}
+
+/// Runs `bin --addr 127.0.0.1:0 ARGS..`, which must refuse its flags: a
+/// usage error (status 2) within the time limit, nothing announced.
+/// Returns its stderr.
+pub async fn refused(bin: &str, args: &[&str]) -> String {
+    let output = Command::new(bin)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    // Bounded: a server that wrongly starts would otherwise run on.
+    let output = timeout(STARTUP, output)
+        .await
+        .expect("the server refused in time")
+        .expect("the server runs");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{bin} {args:?} should be a usage error"
+    );
+    assert!(output.stdout.is_empty(), "nothing announced");
+    String::from_utf8(output.stderr).expect("utf-8")
 }
 
 /// One finished netbench run.
