@@ -5,7 +5,7 @@
 //! the other member goes on receiving.
 //!
 //! `custom_event_loop` as a server is covered where its binary is built
-//! (castnet-examples' tests).
+//! (castnet-examples' `custom_loop_serves_every_runtime.rs`).
 
 use bytes::Bytes;
 use castnet_core::frame::{ByteOrder, HeaderLen, PacketN};
