@@ -6,6 +6,7 @@ use crate::owner::{Conn, Owner, Sink};
 use crate::recv::{recv_queue, RecvSink};
 use crate::runtime::{AsyncStream, Runtime, Stream};
 use crate::stats::StatsCell;
+use crate::sync::AtomicBool;
 use crate::wait::Signal;
 use castnet_core::hub::PeerAddr;
 use castnet_core::session::{CloseReason, Session as CoreSession};
@@ -15,7 +16,6 @@ use std::future::Future;
 use std::io;
 use std::net::ToSocketAddrs;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tracing::Instrument;
 

@@ -2,6 +2,7 @@
 //! talking to the one owner of the connection's core session through its
 //! inbox.
 
+use crate::sync::AtomicBool;
 use crate::wait::{Completion, Signal};
 use bytes::Bytes;
 use castnet_core::frame::{EncodedFrame, Encoder, FrameError};
@@ -12,7 +13,7 @@ use castnet_core::sync::SendQuota;
 use castnet_core::{Decoder, SessionId};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -89,14 +90,14 @@ impl Drop for Done {
 /// One broadcast's record, shared by the sender and every recipient's
 /// owner. Each outcome takes this record's own lock, never the hub's.
 pub(crate) struct BroadcastShared {
-    pub(crate) record: std::sync::Mutex<BroadcastRecord>,
+    pub(crate) record: crate::sync::Mutex<BroadcastRecord>,
     pub(crate) complete: Signal,
 }
 
 impl BroadcastShared {
     pub(crate) fn new(record: BroadcastRecord) -> Self {
         BroadcastShared {
-            record: std::sync::Mutex::new(record),
+            record: crate::sync::Mutex::new(record),
             complete: Signal::new(),
         }
     }
@@ -554,7 +555,7 @@ enum WorkState {
     Ready(Option<Result<(), SendWorkError>>),
     Waiting(
         Arc<Completion<SendOutcome>>,
-        Option<event_listener::EventListener>,
+        Option<crate::sync::EventListener>,
     ),
 }
 
@@ -581,6 +582,17 @@ impl Future for SendWork {
             WorkState::Waiting(cell, listener) => cell
                 .poll_take(listener, cx)
                 .map(|outcome| outcome.into_result().map_err(SendWorkError::Failed)),
+        }
+    }
+}
+
+#[cfg(all(test, castnet_loom))]
+impl SendWork {
+    /// The outcome cell, for the loom models to look into afterwards.
+    pub(crate) fn cell(&self) -> Option<Arc<Completion<SendOutcome>>> {
+        match &self.0 {
+            WorkState::Waiting(cell, _) => Some(cell.clone()),
+            WorkState::Ready(_) => None,
         }
     }
 }

@@ -7,10 +7,10 @@
 //! an [`AtomicWaker`], so an async runtime and a blocking reactor wait on it
 //! alike.
 
-use atomic_waker::AtomicWaker;
+use crate::sync::{AtomicBool, AtomicUsize, AtomicWaker, Mutex, MutexGuard};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 struct Shared<T> {
@@ -112,7 +112,7 @@ impl<T> Receiver<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(castnet_loom)))]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;

@@ -44,7 +44,11 @@ mod runtime;
 mod server;
 mod socket;
 mod stats;
+mod sync;
 mod wait;
+
+#[cfg(all(test, castnet_loom))]
+mod loom_models;
 
 pub use castnet_core as core;
 pub use castnet_core::hub::PeerAddr;

@@ -3,8 +3,8 @@
 //! frame already read is never dropped: frames read together with the end of
 //! stream still reach `recv` after the session has closed.
 
+use crate::sync::EventListener;
 use crate::wait::Signal;
-use event_listener::EventListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};

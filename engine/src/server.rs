@@ -8,6 +8,7 @@ use crate::lane::Lane;
 use crate::owner::{Conn, Sink};
 use crate::runtime::{Listener, Runtime, Stream, UnixPath};
 use crate::stats::{Stats, StatsCell};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
 use crate::wait::Signal;
 use bytes::Bytes;
 use castnet_core::frame::{Encoder, FrameError};
@@ -21,9 +22,8 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::Poll;
 
 type KickHook<C, K> = Box<dyn Fn(&Session<C>, &K) + Send + Sync>;
@@ -59,7 +59,7 @@ struct Inner<R: Runtime, C: Decoder, K> {
     listener: Mutex<Option<Listener<R>>>,
     local: LocalAddr,
     /// Set by `stop`; the accept loop and `wait_idle` watch it.
-    stopping: std::sync::atomic::AtomicBool,
+    stopping: AtomicBool,
     /// Connection owners and `serve` calls still running; `stop` waits for
     /// zero.
     running: AtomicUsize,
@@ -194,7 +194,7 @@ where
                 stats: Arc::new(StatsCell::default()),
                 listener: Mutex::new(Some(listener)),
                 local,
-                stopping: std::sync::atomic::AtomicBool::new(false),
+                stopping: AtomicBool::new(false),
                 running: AtomicUsize::new(0),
                 changed: Signal::new(),
             }),

@@ -1,10 +1,9 @@
 //! Waiting primitives that serve an `.await` and a blocking wait alike, so
 //! that every runtime binding (async or not) shares the same handles.
 
-use event_listener::{Event, EventListener};
+use crate::sync::{Event, EventListener, Mutex};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 /// Something that happens, any number of times, that tasks or threads wait
