@@ -15,9 +15,9 @@
 //! engine's code does. Each was checked to fail with its protocol broken
 //! once; the comment on each test says what was broken and what loom said.
 //!
-//! castnet-std's hand-off between handle threads and its reactor's loop
-//! threads is not modelled here: that model goes with its code, in rt-std
-//! (the CI step runs the loom tests of every package that has some).
+//! castnet-std's hand-off between handle threads and its loop threads is
+//! modelled with its code, in rt-std (`handoff::loom_models`); the CI step
+//! runs the loom tests of every package that has some.
 
 use crate::config::Config;
 use crate::connect::{start, Role};
