@@ -29,6 +29,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod blocking;
 mod config;
 mod connect;
 mod drive;
@@ -50,6 +51,7 @@ mod wait;
 #[cfg(all(test, castnet_loom))]
 mod loom_models;
 
+pub use blocking::block_on_until;
 pub use castnet_core as core;
 pub use castnet_core::hub::PeerAddr;
 pub use config::Config;

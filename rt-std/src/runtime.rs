@@ -9,11 +9,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 /// castnet-std's runtime, for the engine: tasks run on a few loop threads
@@ -239,26 +236,8 @@ impl AsyncListener for Io<UnixListener> {
     }
 }
 
-/// Wakes a thread blocked in [`block_on_until`].
-struct Unpark {
-    thread: Thread,
-    woken: AtomicBool,
-}
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.thread.unpark();
-    }
-}
-
 /// Runs `future` on the calling thread until it completes, or until
-/// `deadline` (then `None`; the future is dropped, which every castnet wait
-/// allows without losing anything).
+/// `deadline` (then `None`; see [`castnet_engine::block_on_until`]).
 ///
 /// # Panics
 ///
@@ -271,30 +250,7 @@ pub fn block_on_until<F: Future>(future: F, deadline: Option<Instant>) -> Option
         "castnet-std: a blocking call on a loop thread would stall its connections; \
          reply through the handler's `Conn` instead"
     );
-    let unpark = Arc::new(Unpark {
-        thread: std::thread::current(),
-        woken: AtomicBool::new(false),
-    });
-    let waker = Waker::from(unpark.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return Some(output);
-        }
-        while !unpark.woken.swap(false, Ordering::AcqRel) {
-            match deadline {
-                None => std::thread::park(),
-                Some(at) => {
-                    let now = Instant::now();
-                    if now >= at {
-                        return None;
-                    }
-                    std::thread::park_timeout(at - now);
-                }
-            }
-        }
-    }
+    castnet_engine::block_on_until(future, deadline)
 }
 
 /// Runs `future` on the calling thread until it completes (see
