@@ -29,13 +29,14 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-mod blocking;
+pub mod blocking;
 mod config;
 mod connect;
 mod drive;
 mod facade;
 mod handle;
 mod handler;
+mod handoff;
 mod inbox;
 mod lane;
 mod owner;
@@ -58,6 +59,7 @@ pub use config::Config;
 pub use connect::{dial_timeout_with, dial_unix_with, dial_with};
 pub use handle::{SendError, SendWork, SendWorkError, Session, TrySendError};
 pub use handler::{handler_fn, FnHandler, Handler};
+pub use handoff::Handoff;
 pub use owner::Conn;
 pub use runtime::{AsyncListener, AsyncStream, AsyncTimer, Runtime};
 pub use server::{BroadcastWork, Channel, LocalAddr, Server};

@@ -53,25 +53,26 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-mod handoff;
 mod reactor;
 mod runtime;
 
+pub use castnet_engine::blocking::{
+    block_on, block_on_until, RecvTimeoutError, SendTimeoutError, SendWork, Session,
+};
 pub use castnet_engine::{
     core, handler_fn, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr, SendError,
     SendWorkError, SocketOptions, Stats, TrySendError,
 };
 pub use reactor::Io;
-pub use runtime::{block_on, block_on_until, Std, Timer};
+pub use runtime::{Std, Timer};
 
-use castnet_engine::core::frame::FrameError;
 use castnet_engine::core::SessionId;
-use castnet_engine::core::{Decoder, Encoder, PacketN};
+use castnet_engine::core::{Decoder, PacketN};
 use std::hash::Hash;
 use std::io;
 use std::net::ToSocketAddrs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A channel of a [`Server`]; see [`castnet_engine::Channel`]. Its
 /// [`BroadcastWork`] is waited for with [`block_on`].
@@ -81,197 +82,6 @@ pub type Channel<C = PacketN, K = String> = castnet_engine::Channel<Std, C, K>;
 /// [`report`](castnet_engine::BroadcastWork::report) for a snapshot, or
 /// `block_on(work.wait())` to wait for every delivery.
 pub type BroadcastWork = castnet_engine::BroadcastWork;
-
-/// A handle to one connection, with blocking calls. Clone it freely; every
-/// clone talks to the same connection, from any thread. Everything that
-/// does not wait ([`try_send`](castnet_engine::Session::try_send),
-/// [`close`](castnet_engine::Session::close), `id`, `peer_addr`, ...) is
-/// the engine handle's, through `Deref`.
-#[derive(Clone, Debug)]
-pub struct Session<C: Decoder = PacketN>(castnet_engine::Session<C>);
-
-impl<C: Decoder> From<castnet_engine::Session<C>> for Session<C> {
-    /// The blocking form of a handle, for one from a handler's
-    /// [`Conn::session`] or a [`Channel`]'s members.
-    fn from(session: castnet_engine::Session<C>) -> Self {
-        Session(session)
-    }
-}
-
-impl<C: Decoder> std::ops::Deref for Session<C> {
-    type Target = castnet_engine::Session<C>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-/// [`Session::send_timeout`] failed; the message comes back where it can.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendTimeoutError<M> {
-    /// The queue stayed full for the whole timeout.
-    #[error("send queue still full after the timeout")]
-    Timeout(M),
-    /// The session is closed or closing.
-    #[error("session closed")]
-    Closed(M),
-    /// The codec refused the message. Nothing was queued.
-    #[error(transparent)]
-    Frame(FrameError),
-}
-
-/// [`Session::recv_timeout`] got no frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RecvTimeoutError {
-    /// No frame came within the timeout; the session may still be open.
-    #[error("no frame within the timeout")]
-    Timeout,
-    /// The session closed and every frame was taken.
-    #[error("session closed")]
-    Closed,
-}
-
-impl<C: Decoder> Session<C> {
-    /// Queues `msg`, blocking while the send queue is full (backpressure).
-    pub fn send<M>(&self, msg: M) -> Result<(), SendError<M>>
-    where
-        C: Encoder<M> + Clone,
-    {
-        block_on(self.0.send(msg))
-    }
-
-    /// [`send`](Self::send) that gives up after `timeout` of a full queue,
-    /// with the message back.
-    pub fn send_timeout<M>(&self, mut msg: M, timeout: Duration) -> Result<(), SendTimeoutError<M>>
-    where
-        C: Encoder<M> + Clone,
-    {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.0.try_send(msg) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::QueueFull(m)) => msg = m,
-                Err(TrySendError::Closed(m)) => return Err(SendTimeoutError::Closed(m)),
-                Err(TrySendError::Frame(e)) => return Err(SendTimeoutError::Frame(e)),
-                Err(e) => unreachable!("a TrySendError castnet-std does not know: {e}"),
-            }
-            if block_on_until(self.0.room(), Some(deadline)).is_none() {
-                // One last try: room may have come with the deadline.
-                return match self.0.try_send(msg) {
-                    Ok(()) => Ok(()),
-                    Err(TrySendError::Closed(m)) => Err(SendTimeoutError::Closed(m)),
-                    Err(TrySendError::Frame(e)) => Err(SendTimeoutError::Frame(e)),
-                    Err(e) => Err(SendTimeoutError::Timeout(
-                        e.into_inner().expect("a full queue hands the message back"),
-                    )),
-                };
-            }
-        }
-    }
-
-    /// Queues `msg` and returns a [`SendWork`] to wait for how the send
-    /// ended (go-libnet's `AsyncSend`).
-    pub fn async_send<M>(&self, msg: M) -> SendWork
-    where
-        C: Encoder<M> + Clone,
-    {
-        SendWork(self.0.async_send(msg))
-    }
-
-    /// [`async_send`](Self::async_send) with this send timeout instead of the
-    /// session's default.
-    pub fn async_send_timeout<M>(&self, msg: M, timeout: Option<Duration>) -> SendWork
-    where
-        C: Encoder<M> + Clone,
-    {
-        SendWork(self.0.async_send_timeout(msg, timeout))
-    }
-
-    /// The next frame from the peer, blocking; `None` once the session has
-    /// closed and every frame was taken (see
-    /// [`castnet_engine::Session::recv`]).
-    pub fn recv(&self) -> Option<C::Item> {
-        block_on(self.0.recv())
-    }
-
-    /// [`recv`](Self::recv) that gives up after `timeout`. Nothing is lost
-    /// on a timeout: the next call gets the next frame.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<C::Item, RecvTimeoutError> {
-        match block_on_until(self.0.recv(), Some(Instant::now() + timeout)) {
-            Some(Some(frame)) => Ok(frame),
-            Some(None) => Err(RecvTimeoutError::Closed),
-            None => Err(RecvTimeoutError::Timeout),
-        }
-    }
-
-    /// Receives frames and calls `handler` for each until the session closes
-    /// (go-libnet's `Process`). Returns the number of frames handled.
-    pub fn process<F>(&self, mut handler: F) -> usize
-    where
-        F: FnMut(&Session<C>, C::Item),
-    {
-        let mut n = 0;
-        while let Some(frame) = self.recv() {
-            handler(self, frame);
-            n += 1;
-        }
-        n
-    }
-
-    /// Receives one frame and calls `handler` with it; `false` if the
-    /// session closed first (go-libnet's `ProcessOnce`).
-    pub fn process_once<F>(&self, handler: F) -> bool
-    where
-        F: FnOnce(&Session<C>, C::Item),
-    {
-        match self.recv() {
-            Some(frame) => {
-                handler(self, frame);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Blocks until the connection's owner has finished (after a close, an
-    /// abort, an error or the peer leaving).
-    pub fn closed(&self) {
-        block_on(self.0.closed())
-    }
-
-    /// The engine's handle (what handlers and channels deal in).
-    pub fn inner(&self) -> &castnet_engine::Session<C> {
-        &self.0
-    }
-}
-
-/// How one [`Session::async_send`] ended, once it has: wait for it with
-/// [`wait`](Self::wait) or [`wait_timeout`](Self::wait_timeout). Dropping it
-/// does not cancel the send.
-#[must_use = "dropping a SendWork ignores the outcome (the send goes on)"]
-pub struct SendWork(castnet_engine::SendWork);
-
-impl std::fmt::Debug for SendWork {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SendWork")
-    }
-}
-
-impl SendWork {
-    /// Blocks until the send ended: `Ok(())` once every byte was handed to
-    /// the OS, or how it failed.
-    pub fn wait(self) -> Result<(), SendWorkError> {
-        block_on(self.0)
-    }
-
-    /// As [`wait`](Self::wait), for at most `timeout`: `None` if the send
-    /// has not ended yet (wait again later; nothing is lost).
-    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<(), SendWorkError>> {
-        block_on_until(&mut self.0, Some(Instant::now() + timeout))
-    }
-}
 
 /// A castnet server on castnet-std's loops; see
 /// [`castnet_engine::Server`] for everything that does not wait (sessions,
@@ -331,12 +141,12 @@ where
 
     /// A session of this server, by id, with blocking calls.
     pub fn session(&self, id: SessionId) -> Option<Session<C>> {
-        self.0.session(id).map(Session)
+        self.0.session(id).map(Session::from)
     }
 
     /// Every open session, with blocking calls.
     pub fn sessions(&self) -> Vec<Session<C>> {
-        self.0.sessions().into_iter().map(Session).collect()
+        self.0.sessions().into_iter().map(Session::from).collect()
     }
 }
 
@@ -353,7 +163,7 @@ where
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
 {
-    block_on(castnet_engine::dial_with(&Std, addr, config)).map(Session)
+    block_on(castnet_engine::dial_with(&Std, addr, config)).map(Session::from)
 }
 
 /// [`dial`] that gives up with [`io::ErrorKind::TimedOut`] after `timeout`.
@@ -369,7 +179,7 @@ where
     block_on(castnet_engine::dial_timeout_with(
         &Std, addr, timeout, config,
     ))
-    .map(Session)
+    .map(Session::from)
 }
 
 /// Connects to a Unix-socket server at `path`, blocking.
@@ -378,5 +188,5 @@ where
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
 {
-    block_on(castnet_engine::dial_unix_with(&Std, path, config)).map(Session)
+    block_on(castnet_engine::dial_unix_with(&Std, path, config)).map(Session::from)
 }

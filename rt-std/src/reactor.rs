@@ -4,7 +4,7 @@
 //! its sockets register with that loop's poller the first time it waits on
 //! them, edge-triggered, once.
 
-use crate::handoff::Handoff;
+use castnet_engine::Handoff;
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io;
@@ -82,12 +82,6 @@ impl Loops {
     }
 }
 
-/// Whether the calling thread is a loop thread (where blocking would stall
-/// every task of the loop).
-pub(crate) fn on_loop_thread() -> bool {
-    CURRENT.with_borrow(Option::is_some)
-}
-
 /// One loop: its poller's registry, what is runnable, and its timers.
 pub(crate) struct Loop {
     registry: Registry,
@@ -124,6 +118,10 @@ impl Loop {
     /// sockets and timers (without sleeping if tasks are still runnable).
     fn run(self: Arc<Self>, mut poller: Poller) {
         CURRENT.with_borrow_mut(|current| *current = Some(self.clone()));
+        castnet_engine::blocking::forbid_on_this_thread(
+            "castnet-std: a blocking call on a loop thread would stall its connections; \
+             reply through the handler's `Conn` instead",
+        );
         let mut events = Events::with_capacity(1024);
         let mut batch = VecDeque::new();
         loop {

@@ -1,7 +1,7 @@
 //! [`Std`]: the engine's [`Runtime`] on castnet-std's loops, and the
 //! blocking wait a calling thread uses.
 
-use crate::reactor::{on_loop_thread, Dir, Io, Loops};
+use crate::reactor::{Dir, Io, Loops};
 use castnet_engine::{recv_buf, AsyncListener, AsyncStream, AsyncTimer, PeerAddr, Runtime};
 use std::future::Future;
 use std::io::{self, IoSlice, Write};
@@ -233,35 +233,5 @@ impl AsyncListener for Io<UnixListener> {
             |s| s.set_nonblocking(true),
             |addr| PeerAddr::Unix(addr.as_pathname().map(Path::to_path_buf)),
         )
-    }
-}
-
-/// Runs `future` on the calling thread until it completes, or until
-/// `deadline` (then `None`; see [`castnet_engine::block_on_until`]).
-///
-/// # Panics
-///
-/// On a castnet-std loop thread (a handler's callback, say): blocking there
-/// would stall every connection of the loop. Use the handler's
-/// [`Conn`](castnet_engine::Conn) instead.
-pub fn block_on_until<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
-    assert!(
-        !on_loop_thread(),
-        "castnet-std: a blocking call on a loop thread would stall its connections; \
-         reply through the handler's `Conn` instead"
-    );
-    castnet_engine::block_on_until(future, deadline)
-}
-
-/// Runs `future` on the calling thread until it completes (see
-/// [`block_on_until`]).
-///
-/// ```
-/// assert_eq!(castnet_std::block_on(async { 40 + 2 }), 42);
-/// ```
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    match block_on_until(future, None) {
-        Some(output) => output,
-        None => unreachable!("no deadline"),
     }
 }

@@ -1,20 +1,11 @@
-//! The hand-off between threads that make work runnable (handles, other
+//! [`Handoff`]: for a runtime that runs its own event loop (castnet-std's),
+//! the hand-off between threads that make work runnable (handles, other
 //! loops, timers) and the loop thread that runs it: no lost wake-up when a
 //! push races the loop going to sleep. Model-checked with loom
 //! (`--cfg castnet_loom`).
 
-#[cfg(not(castnet_loom))]
-use std::sync::{
-    atomic::{AtomicBool, Ordering},
-    Mutex, MutexGuard,
-};
-
-#[cfg(castnet_loom)]
-use loom::sync::{
-    atomic::{AtomicBool, Ordering},
-    Mutex, MutexGuard,
-};
-
+use crate::sync::{AtomicBool, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
 use std::collections::VecDeque;
 
 /// A loop's runnable queue and whether the loop is (about to be) asleep in
@@ -26,44 +17,52 @@ use std::collections::VecDeque;
 /// looks at the queue; `push` queues and then looks at `sleeping`. Both
 /// looks are ordered with the other side's write (`SeqCst`, and the queue's
 /// lock), so a push the loop's look missed sees `sleeping` and wakes it.
-pub(crate) struct Handoff<T> {
+pub struct Handoff<T> {
     queue: Mutex<VecDeque<T>>,
     sleeping: AtomicBool,
 }
 
+impl<T> Default for Handoff<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T> Handoff<T> {
-    pub(crate) fn new() -> Self {
+    /// An empty queue; the loop is awake.
+    pub fn new() -> Self {
         Handoff {
             queue: Mutex::new(VecDeque::new()),
             sleeping: AtomicBool::new(false),
         }
     }
 
-    pub(crate) fn queue(&self) -> MutexGuard<'_, VecDeque<T>> {
+    /// The queue, locked: the loop takes its batch here.
+    pub fn queue(&self) -> MutexGuard<'_, VecDeque<T>> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queues `item`; `true` when the loop may be asleep and must be woken.
-    pub(crate) fn push(&self, item: T) -> bool {
+    pub fn push(&self, item: T) -> bool {
         self.queue().push_back(item);
         self.sleeping.load(Ordering::SeqCst)
     }
 
     /// Whether a deadline registered now must wake the loop (it may sleep
     /// past it otherwise).
-    pub(crate) fn is_sleeping(&self) -> bool {
+    pub fn is_sleeping(&self) -> bool {
         self.sleeping.load(Ordering::SeqCst)
     }
 
     /// The loop is about to block: `true` if it may (nothing is queued);
     /// from now on pushes ask for a wake-up.
-    pub(crate) fn may_sleep(&self) -> bool {
+    pub fn may_sleep(&self) -> bool {
         self.sleeping.store(true, Ordering::SeqCst);
         self.queue().is_empty()
     }
 
     /// The loop is back from its poller.
-    pub(crate) fn awake(&self) {
+    pub fn awake(&self) {
         self.sleeping.store(false, Ordering::SeqCst);
     }
 }
