@@ -5,8 +5,8 @@
 //! (`--cfg castnet_loom`).
 
 use crate::sync::{AtomicBool, Mutex, MutexGuard};
-use std::sync::atomic::Ordering;
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 
 /// A loop's runnable queue and whether the loop is (about to be) asleep in
 /// its poller.
