@@ -166,7 +166,15 @@ where
         runtime.now(),
         |sink| sink.expect("client sessions receive through recv"),
     );
-    runtime.spawn(crate::drive::drive(runtime.clone(), stream, owner).instrument(span));
+    let drain = config.socket.close_drain;
+    let rt = runtime.clone();
+    let task = async move {
+        let closed = crate::drive::drive(rt.clone(), stream, owner).await;
+        if let Some(closed) = closed.needs_drain(drain) {
+            closed.drain(&rt, drain).await;
+        }
+    };
+    runtime.spawn(task.instrument(span));
     session
 }
 

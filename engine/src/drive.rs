@@ -6,13 +6,14 @@ use crate::runtime::{AsyncStream, AsyncTimer, Runtime};
 use castnet_core::session::CloseReason;
 use castnet_core::Decoder;
 use std::io;
-use std::task::{Context, Poll};
-use std::time::Instant;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 /// Bytes read per turn before other work gets a turn.
 const READ_BUDGET: usize = 256 * 1024;
 
-/// Drives `owner` over `stream` until the session closes.
+/// Drives `owner` over `stream` until the session closes, and gives the
+/// stream back for [`Closed::drain`].
 ///
 /// Per wake-up: a turn (timers, events, commands, lanes), one write of
 /// everything queued, then a wait for the socket, the owner's other wake-ups
@@ -23,7 +24,11 @@ const READ_BUDGET: usize = 256 * 1024;
 /// future holding it inline would hold it twice (once as the spawned
 /// future's capture, once inside this one), which an idle connection pays
 /// for as long as it lives.
-pub(crate) async fn drive<R, T, C, S>(rt: R, mut stream: T, mut owner: Box<Owner<C, S>>)
+pub(crate) async fn drive<R, T, C, S>(
+    rt: R,
+    mut stream: T,
+    mut owner: Box<Owner<C, S>>,
+) -> Closed<T>
 where
     R: Runtime,
     T: AsyncStream,
@@ -79,16 +84,83 @@ where
             woke_at = None;
         }
     }
-    if matches!(
-        owner.close_reason(),
-        Some(CloseReason::Local | CloseReason::PeerEof)
-    ) {
-        // Everything queued was written: tell the peer we are done.
+    // After a close that wrote everything queued, tell the peer we are
+    // done. Where we stopped reading before its end of stream, what it sent
+    // since must still be read (see `Closed::drain`).
+    let (finished_writing, unread) = match owner.close_reason() {
+        Some(CloseReason::PeerEof) => (true, false),
+        Some(
+            CloseReason::Local
+            | CloseReason::Frame(_)
+            | CloseReason::PeerTimeout
+            | CloseReason::FirstFrameTimeout
+            | CloseReason::IdleTimeout,
+        ) => (true, true),
+        _ => (false, false),
+    };
+    if finished_writing {
         let _ = stream.shutdown_write();
     }
     owner.finish();
-    drop(stream);
+    Closed {
+        stream,
+        drain: unread,
+    }
 }
+
+/// Most bytes [`Closed::drain`] reads and throws away before it closes
+/// anyway.
+const DRAIN_BYTES: usize = 8 << 20;
+
+/// A connection whose session has closed, before its socket is.
+pub(crate) struct Closed<T> {
+    stream: T,
+    /// The session wrote everything, sent its FIN and stopped reading
+    /// before the peer's end of stream.
+    drain: bool,
+}
+
+impl<T: AsyncStream> Closed<T> {
+    /// `Some` if the socket is to be drained for up to `limit` before it
+    /// closes; `None` once it is closed (dropped) at once.
+    pub(crate) fn needs_drain(self, limit: Duration) -> Option<Self> {
+        (self.drain && !limit.is_zero()).then_some(self)
+    }
+
+    /// Closes the socket without cutting what the peer has still to
+    /// receive.
+    ///
+    /// Closing a TCP socket with unread bytes in its receive buffer (or
+    /// with bytes arriving after the close) resets the connection, and a
+    /// reset throws away whatever of ours is still in the send buffer: the
+    /// last replies to a peer that writes a lot before it reads, say, or the
+    /// echoes before a malformed frame. So, after a close that wrote
+    /// everything and sent its FIN, this reads and discards what the peer
+    /// sends until its end of stream, for at most `limit` and
+    /// [`DRAIN_BYTES`], and only then closes (the lingering close of HTTP
+    /// servers). `Duration::ZERO` closes at once.
+    pub(crate) async fn drain<R: Runtime>(mut self, rt: &R, limit: Duration) {
+        let mut timer = rt.timer(rt.now() + limit);
+        let mut buf = bytes::BytesMut::with_capacity(DRAIN_CHUNK);
+        let mut left = DRAIN_BYTES;
+        std::future::poll_fn(|cx| loop {
+            if timer.poll_fired(cx).is_ready() {
+                tracing::debug!("peer still sending when the close drain ran out; resetting");
+                return Poll::Ready(());
+            }
+            buf.clear();
+            match ready!(self.stream.poll_read_buf(cx, &mut buf)) {
+                Ok(n) if n > 0 && n < left => left -= n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => return Poll::Ready(()),
+            }
+        })
+        .await;
+    }
+}
+
+/// What one discarding read takes.
+const DRAIN_CHUNK: usize = 16 * 1024;
 
 /// Waits for the socket: reads what it has (until it is drained, the budget
 /// is spent or the owner stops wanting input) and reports whether it can

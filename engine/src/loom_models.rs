@@ -228,7 +228,11 @@ fn server_with_a_connection(name: &str) -> (Server<LoomRt>, Arc<Wire>) {
     let path = std::env::temp_dir().join(format!("castnet-loom-{}-{name}", std::process::id()));
     // Left behind by a model that failed half-way.
     let _ = std::fs::remove_file(&path);
-    let server = Server::bind_unix_with(rt, &path, Config::default()).expect("bind a Unix socket");
+    // No close drain: its socket would outlive `stop` by design, for as
+    // long as the drain lasts.
+    let mut config = Config::default();
+    config.socket.close_drain = std::time::Duration::ZERO;
+    let server = Server::bind_unix_with(rt, &path, config).expect("bind a Unix socket");
     (server, wire)
 }
 

@@ -340,9 +340,15 @@ where
         // accept loop, which user code must not slow down or bring down.
         let rt = self.inner.runtime.clone();
         let span = tracing::debug_span!("session", id = id.get(), %peer);
+        let drain = self.inner.config.socket.close_drain;
         let task = async move {
-            crate::drive::drive(rt, stream, owner).await;
+            let closed = crate::drive::drive(rt.clone(), stream, owner).await;
+            let to_drain = closed.needs_drain(drain);
+            // The session is over: `stop` need not wait for a drain.
             drop(running);
+            if let Some(closed) = to_drain {
+                closed.drain(&rt, drain).await;
+            }
         };
         self.inner
             .runtime
@@ -506,7 +512,11 @@ where
 
     /// Stops gracefully: no new connections; every open session closes after
     /// its queue drains (up to its linger time), so every accepted send
-    /// resolves; returns when every connection's owner has ended.
+    /// resolves; returns when every connection's owner has ended. A socket
+    /// whose peer had not ended its side may stay open a little longer,
+    /// reading and discarding until the peer does (for at most
+    /// [`SocketOptions::close_drain`](crate::SocketOptions::close_drain)),
+    /// so that closing does not reset what it still has to receive.
     pub async fn stop(&self) {
         if !self.begin_stop() {
             return;

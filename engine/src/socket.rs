@@ -27,6 +27,20 @@ pub struct SocketOptions {
     pub recv_buffer_size: Option<usize>,
     /// `SO_SNDBUF` (default `None`: the OS default).
     pub send_buffer_size: Option<usize>,
+    /// How long a closing connection keeps reading, and discarding, what
+    /// its peer still sends before the socket closes (default 2 s;
+    /// `Duration::ZERO` closes at once).
+    ///
+    /// This applies after a close that wrote everything queued and sent a
+    /// FIN while the peer had not ended its side: a local close, a decode
+    /// error, a timeout. Closing a TCP socket with unread input resets the
+    /// connection, and the reset throws away replies still in the kernel's
+    /// send buffer, such as the echoes before a malformed frame, to a peer
+    /// that writes everything before it reads. The drain ends at the peer's
+    /// end of stream, after this long, or after 8 MiB, whichever comes
+    /// first; the session itself is closed already (its `on_close` has run
+    /// and `Server::stop` does not wait for the drain).
+    pub close_drain: Duration,
 }
 
 impl Default for SocketOptions {
@@ -39,6 +53,7 @@ impl Default for SocketOptions {
             backlog: 1024,
             recv_buffer_size: None,
             send_buffer_size: None,
+            close_drain: Duration::from_secs(2),
         }
     }
 }

@@ -14,6 +14,8 @@ castnet_tests::conformance! {
         a_client_that_never_reads_is_disconnected_as_a_slow_consumer_after_the_timeout,
         every_frame_before_an_oversized_header_is_echoed_before_the_server_closes,
         every_frame_before_a_cut_frame_and_end_of_stream_is_echoed,
+        every_echo_before_an_oversized_header_arrives_though_the_peer_sent_more_and_reads_late,
+        a_peer_that_keeps_writing_after_its_decode_error_is_cut_off_once_the_close_drain_runs_out,
         a_room_burst_relayed_from_the_connection_reaches_a_reading_member_complete_and_in_order,
         a_room_member_that_never_reads_does_not_stop_a_reading_member_or_the_server,
     }
@@ -186,6 +188,91 @@ mod backpressure {
         assert_eq!(running.server.stats().frames_in, 100);
         running.stop().await;
         drop(stream);
+    }
+
+    /// The peer writes two megabytes of frames, an oversized header and
+    /// then more bytes the server will never decode, and reads only once it
+    /// has written everything. The server stops reading at the header while
+    /// most echoes still wait in its socket's send buffer for the peer's
+    /// window: closing then, with the rest unread, would reset the
+    /// connection and throw those echoes away. Every one arrives, then the
+    /// end of the stream.
+    pub async fn every_echo_before_an_oversized_header_arrives_though_the_peer_sent_more_and_reads_late<
+        T: TestRuntime,
+    >() {
+        let codec = PacketN::builder().max_frame_len(4096).build().unwrap();
+        let (recorder, seen) = Recorder::new::<T>(Echo::Conn);
+        let running = Running::<T>::start(Config::new(codec), recorder).await;
+        let payloads: Vec<Vec<u8>> = (0..2000u32)
+            .map(|i| {
+                let mut p = vec![(i % 251) as u8; 1024];
+                p[..4].copy_from_slice(&i.to_be_bytes());
+                p
+            })
+            .collect();
+        let mut bytes = raw::packets(&payloads);
+        bytes.extend_from_slice(&4097u32.to_be_bytes());
+        bytes.extend_from_slice(&[0xAB; 64 * 1024]);
+        let stream = raw::connect(running.addr());
+        let id = seen.open().await;
+        let (got, stream) = peers::send_all_then_read_to_end(stream, bytes, false).await;
+        assert_eq!(got.len(), payloads.len(), "every echo arrives");
+        assert!(got == payloads, "every echo intact and in order");
+        assert!(matches!(
+            seen.close_of(id).await,
+            CloseReason::Frame(FrameError::FrameTooLarge { max: 4096, .. })
+        ));
+        running.stop().await;
+        drop(stream);
+    }
+
+    /// The drain that keeps a closing connection from resetting is bounded:
+    /// a peer that goes on writing after its decode error, and never reads,
+    /// is cut off once `close_drain` runs out (a slow writer) or once 8 MiB
+    /// were thrown away (a fast one), and the server keeps serving.
+    pub async fn a_peer_that_keeps_writing_after_its_decode_error_is_cut_off_once_the_close_drain_runs_out<
+        T: TestRuntime,
+    >() {
+        // A slow writer against a short drain, a fast one against a drain
+        // long enough that only the byte bound can end it within the test.
+        for (pace, drain) in [
+            (Some(Duration::from_millis(5)), Duration::from_millis(300)),
+            (None, Duration::from_secs(60)),
+        ] {
+            let mut config = Config::new(PacketN::builder().max_frame_len(1000).build().unwrap());
+            config.socket.close_drain = drain;
+            let running = Running::<T>::start(config, echo()).await;
+            let mut flood = raw::connect(running.addr());
+            let writer = raw::thread(move || {
+                use std::io::Write;
+                flood.write_all(&1001u32.to_be_bytes()).unwrap();
+                let began = Instant::now();
+                let junk = [0x5A; 4096];
+                let mut sent = 0usize;
+                // Until the server resets the connection (or the raw
+                // socket's write timeout, should it never do so).
+                while flood.write_all(&junk).is_ok() {
+                    sent += junk.len();
+                    if let Some(pace) = pace {
+                        std::thread::sleep(pace);
+                    }
+                }
+                (began.elapsed(), sent)
+            });
+            let (cut_after, sent) = writer.join().await;
+            match pace {
+                // About 0.8 MB/s: the time runs out long before 8 MiB.
+                Some(_) => assert!(
+                    cut_after >= Duration::from_millis(300) && cut_after < Duration::from_secs(5),
+                    "cut off {cut_after:?} after the bad header"
+                ),
+                // The server read 8 MiB; the peer wrote that and more.
+                None => assert!(sent >= 8 << 20, "cut off after {sent} bytes"),
+            }
+            let good = running.dial().await;
+            round_trip::<T>(&good, "still served").await;
+            running.stop().await;
+        }
     }
 
     pub async fn every_frame_before_a_cut_frame_and_end_of_stream_is_echoed<T: TestRuntime>() {
