@@ -131,6 +131,20 @@ async fn every_frame_before_an_oversized_header_is_echoed_then_the_connection_en
     }
 }
 
+/// Two megabytes of frames, an oversized header, then bytes the server will
+/// never decode, all written before reading: the server stops reading at
+/// the header with most echoes still in its send buffer, and must not reset
+/// the connection (which would throw them away) by closing with input
+/// unread.
+#[tokio::test]
+async fn every_echo_before_an_oversized_header_arrives_though_more_follows_and_the_peer_reads_late()
+{
+    let (payloads, bytes) = peers::frames_then_an_oversized_header_then_more();
+    for server in ECHO_SERVERS {
+        echoed_then_ended(server, &["--max-frame", "4096"], &bytes, false, &payloads).await;
+    }
+}
+
 #[tokio::test]
 async fn every_frame_before_end_of_stream_is_echoed_with_or_without_a_truncated_tail() {
     let payloads: Vec<Vec<u8>> = (0..1000).map(peers::small_payload).collect();

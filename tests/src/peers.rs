@@ -19,6 +19,25 @@ pub fn small_payload(i: u32) -> Vec<u8> {
     (0..len).map(|j| (i as usize * 31 + j) as u8).collect()
 }
 
+/// Two megabytes of frames (2,000 payloads of 1 KiB, default framing), a
+/// header declaring 4,097 bytes (over a `max_frame_len` of 4,096) and 64 KiB
+/// the server will never decode: the payloads, and the bytes to write. A
+/// peer that writes it all before reading leaves the server, at its decode
+/// error, with most echoes still to send and input unread.
+pub fn frames_then_an_oversized_header_then_more() -> (Vec<Vec<u8>>, Vec<u8>) {
+    let payloads: Vec<Vec<u8>> = (0..2000u32)
+        .map(|i| {
+            let mut p = vec![(i % 251) as u8; 1024];
+            p[..4].copy_from_slice(&i.to_be_bytes());
+            p
+        })
+        .collect();
+    let mut bytes = raw::packets(&payloads);
+    bytes.extend_from_slice(&4097u32.to_be_bytes());
+    bytes.extend_from_slice(&[0xAB; 64 * 1024]);
+    (payloads, bytes)
+}
+
 /// Writes `count` small frames ([`small_payload`], default framing) in one
 /// write before reading anything, then reads and checks every echo, in
 /// order. A server that keeps reading while its queue is over its bound, or

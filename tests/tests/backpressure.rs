@@ -203,16 +203,7 @@ mod backpressure {
         let codec = PacketN::builder().max_frame_len(4096).build().unwrap();
         let (recorder, seen) = Recorder::new::<T>(Echo::Conn);
         let running = Running::<T>::start(Config::new(codec), recorder).await;
-        let payloads: Vec<Vec<u8>> = (0..2000u32)
-            .map(|i| {
-                let mut p = vec![(i % 251) as u8; 1024];
-                p[..4].copy_from_slice(&i.to_be_bytes());
-                p
-            })
-            .collect();
-        let mut bytes = raw::packets(&payloads);
-        bytes.extend_from_slice(&4097u32.to_be_bytes());
-        bytes.extend_from_slice(&[0xAB; 64 * 1024]);
+        let (payloads, bytes) = peers::frames_then_an_oversized_header_then_more();
         let stream = raw::connect(running.addr());
         let id = seen.open().await;
         let (got, stream) = peers::send_all_then_read_to_end(stream, bytes, false).await;

@@ -32,6 +32,12 @@
 //!   decode error: the core stops reading, still hands out the frames before
 //!   it (each is echoed), drains the queue within the linger time and then
 //!   reports `Closed`. The loop drops the socket only then.
+//! - **Closing.** After a close that wrote everything (a local close, a
+//!   decode error, a timeout), the loop sends its FIN and reads and discards
+//!   what the peer still sends, until the peer's end of stream, for at most
+//!   `CLOSE_DRAIN` and `DRAIN_BYTES`: closing a socket with unread input
+//!   resets the connection, and the reset throws away the echoes still in
+//!   the kernel's send buffer (castnet's runtimes do the same).
 //! - **Buffers.** One `SpareBuffers` for the loop, lent to the session being
 //!   driven and given back after its write, so an idle connection holds no
 //!   buffer.
@@ -66,6 +72,10 @@ const SIGNAL: Token = Token(1);
 const READ_BUDGET: usize = 256 * 1024;
 /// Largest number of slices handed to one vectored write.
 const MAX_IOVECS: usize = 64;
+/// Longest a closed connection reads and discards its peer's input.
+const CLOSE_DRAIN: Duration = Duration::from_secs(2);
+/// Most bytes a closed connection discards before it closes regardless.
+const DRAIN_BYTES: usize = 8 << 20;
 
 fn main() -> ExitCode {
     let args = ListenArgs::parse();
@@ -98,6 +108,9 @@ struct Conn {
     eof: bool,
     /// This connection's entry in the loop's deadlines.
     deadline: Option<Instant>,
+    /// Closed, FIN sent, discarding input: until when, and how many more
+    /// bytes.
+    drain: Option<(Instant, usize)>,
 }
 
 struct EventLoop {
@@ -227,6 +240,7 @@ impl EventLoop {
                 writable: false,
                 eof: false,
                 deadline: None,
+                drain: None,
             };
             self.conns.insert(token, conn);
             // A first-frame or idle timeout would be armed from the start.
@@ -252,20 +266,30 @@ impl EventLoop {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
-        match drive(conn, &mut self.spare, &mut self.scratch, now) {
-            None => self.schedule(token),
-            Some(reason) => {
-                tracing::debug!(%reason, "session closed");
-                let mut conn = self.conns.remove(&token).expect("driven just now");
-                if let Some(at) = conn.deadline {
-                    self.deadlines.remove(&(at, token));
+        if conn.drain.is_none() {
+            let Some(reason) = drive(conn, &mut self.spare, &mut self.scratch, now) else {
+                return self.schedule(token);
+            };
+            tracing::debug!(%reason, "session closed");
+            use CloseReason::*;
+            if let Local | PeerEof | Frame(_) | PeerTimeout | FirstFrameTimeout | IdleTimeout =
+                reason
+            {
+                // Everything queued was written: tell the peer we are done.
+                let _ = conn.stream.shutdown(Half::Write);
+                if !matches!(reason, PeerEof) {
+                    conn.drain = Some((now + CLOSE_DRAIN, DRAIN_BYTES));
                 }
-                if matches!(reason, CloseReason::Local | CloseReason::PeerEof) {
-                    // Everything queued was written: tell the peer we are done.
-                    let _ = conn.stream.shutdown(Half::Write);
-                }
-                let _ = self.poll.registry().deregister(&mut conn.stream);
             }
+        }
+        if discard(conn, &mut self.scratch, now) {
+            let mut conn = self.conns.remove(&token).expect("driven just now");
+            if let Some(at) = conn.deadline {
+                self.deadlines.remove(&(at, token));
+            }
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+        } else {
+            self.schedule(token);
         }
     }
 
@@ -273,7 +297,10 @@ impl EventLoop {
     /// to read without waiting for the socket.
     fn schedule(&mut self, token: Token) {
         let conn = self.conns.get_mut(&token).expect("a live connection");
-        let next = conn.session.poll_timeout();
+        let next = match conn.drain {
+            Some((until, _)) => Some(until),
+            None => conn.session.poll_timeout(),
+        };
         if next != conn.deadline {
             if let Some(at) = conn.deadline {
                 self.deadlines.remove(&(at, token));
@@ -283,10 +310,28 @@ impl EventLoop {
             }
             conn.deadline = next;
         }
-        if conn.readable && conn.session.wants_read() {
+        if conn.readable && conn.drain.is_none() && conn.session.wants_read() {
             self.again.push(token);
         }
     }
+}
+
+/// Reads and throws away what the peer of a closed connection still sends;
+/// true once the socket is to close: the peer ended its side, the drain's
+/// time or bytes ran out, or the connection is not draining at all.
+fn discard(conn: &mut Conn, scratch: &mut [u8], now: Instant) -> bool {
+    let Some((until, left)) = &mut conn.drain else {
+        return true;
+    };
+    while conn.readable && now < *until {
+        match conn.stream.read(scratch) {
+            Ok(n) if n > 0 && n < *left => *left -= n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.readable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            _ => return true,
+        }
+    }
+    now >= *until
 }
 
 /// One wake-up of one connection, in the order of the drive loop in
