@@ -19,6 +19,11 @@
 # exit 2: a build from before castnet-std, say) is left out of the run with a
 # note.
 #
+# PIN=1 runs every server on CPU 0 and netbench on CPU 1 (taskset), so
+# "one core per side" holds for servers that start more threads than
+# --workers (the thread-per-connection baselines run a thread pair per
+# connection, which otherwise take CPU from the load generator as well).
+#
 # OLD_REV builds `echo_server` and `fanout_server` of that git revision into
 # target/bench-old (from a temporary worktree) and adds them as "old-tokio",
 # for before/after ratios measured in the same run.
@@ -28,6 +33,10 @@ ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5}"
 WARMUP="${WARMUP:-1}"
 OUT="${OUT:-target/bench-compare.jsonl}"
+SERVER_ON=() CLIENT_ON=()
+if [ "${PIN:-0}" = 1 ]; then
+    SERVER_ON=(taskset -c 0) CLIENT_ON=(taskset -c 1)
+fi
 cargo build --release -q -p castnet-examples
 B=target/release
 OLD=""
@@ -59,10 +68,10 @@ run() { # label binary-path runtime-flag scenario-name netbench-args...
         # "own-loop": a single-threaded server that takes neither flag.
         [ "$runtime" != own-loop ] && flags+=(--workers 1)
         [ -n "$runtime" ] && [ "$runtime" != own-loop ] && flags+=(--runtime "$runtime")
-        "$bin" "${flags[@]}" > /tmp/compare-server.out 2>/dev/null &
+        "${SERVER_ON[@]}" "$bin" "${flags[@]}" > /tmp/compare-server.out 2>/dev/null &
         local pid=$!
         for _ in $(seq 100); do grep -q "listening on" /tmp/compare-server.out 2>/dev/null && break; sleep 0.05; done
-        line=$(timeout "$limit" "$B/netbench" --addr "127.0.0.1:$port" --workers 1 \
+        line=$(timeout "$limit" "${CLIENT_ON[@]}" "$B/netbench" --addr "127.0.0.1:$port" --workers 1 \
             --duration "$DURATION" --warmup "$WARMUP" --verify --json --server-pid "$pid" "$@") || line=""
         kill -TERM "$pid" 2>/dev/null || true
         wait "$pid" || true
