@@ -158,10 +158,14 @@ impl<C: Decoder> Conn<'_, C> {
         self.now
     }
 
-    /// Queues `msg` after everything queued before, with the default send
-    /// timeout. Never refused for a full queue (see the type's docs); refused
-    /// with the message back once the session is closing, or when the codec
-    /// refuses it (nothing queued).
+    /// Queues `msg` after everything queued before. Never refused for a
+    /// full queue (see the type's docs) and never dropped for time: a reply
+    /// waits for its peer to read, however late, since a reply missing from
+    /// the middle of the stream is a gap the peer cannot see (a peer that
+    /// stops reading is held back, and closed by
+    /// `SessionConfig::slow_consumer_timeout` if set). Refused with the
+    /// message back once the session is closing, or when the codec refuses
+    /// it (nothing queued).
     pub fn send<M>(&mut self, msg: M) -> Result<(), crate::SendError<M>>
     where
         C: Encoder<M>,
@@ -176,7 +180,8 @@ impl<C: Decoder> Conn<'_, C> {
         }
     }
 
-    /// As [`send`](Self::send), and returns the send's id: with
+    /// As [`send`](Self::send), with the session's send timeout, and
+    /// returns the send's id: with
     /// [`Handler::REPORT_SENT`](crate::Handler::REPORT_SENT) set,
     /// [`Handler::on_sent`](crate::Handler::on_sent) reports how it ended.
     pub fn send_tracked<M>(&mut self, msg: M) -> Result<SendId, crate::SendError<M>>

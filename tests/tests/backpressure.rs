@@ -8,6 +8,7 @@
 castnet_tests::conformance! {
     backpressure {
         a_client_pipelining_ten_thousand_small_frames_in_one_write_gets_every_echo_in_order,
+        a_client_that_reads_only_long_after_the_send_timeout_still_gets_every_echo,
         a_client_pipelining_twelve_megabytes_of_large_frames_gets_every_echo_intact_with_a_four_byte_header,
         a_client_pipelining_twelve_megabytes_of_large_frames_gets_every_echo_intact_with_an_eight_byte_header,
         a_client_that_never_reads_keeps_its_queue_bounded_and_stays_connected_by_default,
@@ -46,6 +47,45 @@ mod backpressure {
         })
         .await;
         assert_eq!(server.stats().refused_queue_full, 0);
+        running.stop().await;
+        drop(stream);
+    }
+
+    /// Replies made through `Conn` are never dropped for time: a client that
+    /// pipelines 1,500 frames of 4 KiB and reads only well after the send timeout
+    /// gets every echo, in order, and nothing is counted as timed out.
+    pub async fn a_client_that_reads_only_long_after_the_send_timeout_still_gets_every_echo<
+        T: TestRuntime,
+    >() {
+        let session = SessionConfig::builder()
+            .send_timeout(Some(Duration::from_millis(100)))
+            .build()
+            .unwrap();
+        let running = Running::<T>::start(Config::default().session(session), echo()).await;
+        // 6 MB: more than the kernel's buffers hold towards the client, so
+        // echoes wait in the session's queue; less than the server and the
+        // kernel take in before the client's write would block.
+        let payloads: Vec<Vec<u8>> = (0..1500u32)
+            .map(|i| {
+                let mut p = vec![(i % 251) as u8; 4096];
+                p[..4].copy_from_slice(&i.to_be_bytes());
+                p
+            })
+            .collect();
+        let bytes = raw::packets(&payloads);
+        let mut stream = raw::connect(running.addr());
+        let (got, stream) = raw::thread(move || {
+            raw::write(&mut stream, &bytes);
+            std::thread::sleep(Duration::from_millis(600));
+            let got: Vec<Vec<u8>> = (0..1500)
+                .map(|_| raw::read_packet(&mut stream).expect("an echo"))
+                .collect();
+            (got, stream)
+        })
+        .join()
+        .await;
+        assert!(got == payloads, "every echo, in order");
+        assert_eq!(running.server.stats().failed_timed_out, 0);
         running.stop().await;
         drop(stream);
     }

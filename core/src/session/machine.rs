@@ -749,11 +749,18 @@ impl<C: Decoder> Session<C> {
 
     /// Queues `item` as a reply from the session's owner (a handler that
     /// runs where the session is driven): encoded with the session's codec
-    /// and queued untracked with the default send deadline, exactly as
-    /// [`send_untracked`](Self::send_untracked) queues a frame (no
-    /// [`SendId`], no event, counted in
+    /// and queued untracked, as [`send_untracked`](Self::send_untracked)
+    /// queues a frame (no [`SendId`], no event, counted in
     /// [`take_untracked_finished`](Self::take_untracked_finished), packed
-    /// into runs with the untracked frames before it).
+    /// into runs with the untracked frames before it), but with no send
+    /// deadline ([`SendDeadline::Never`]).
+    ///
+    /// A reply is part of the stream its peer asked for: one dropped for
+    /// time would leave a gap that peer cannot see, while the replies after
+    /// it still arrive. So a peer that reads late, however late, gets every
+    /// reply; one that stops reading is held back by the backpressure below
+    /// and, if configured, closed by `slow_consumer_timeout`. A reply with a
+    /// deadline of its own is [`reply_tracked`](Self::reply_tracked).
     ///
     /// Unlike the `send*` methods, a reply is never refused for a full
     /// queue: the owner cannot wait for room without stalling the very
@@ -794,7 +801,7 @@ impl<C: Decoder> Session<C> {
         match self.codec.encoded_len(&item) {
             // A small frame is encoded straight into its packed run.
             Some(len) if len != 0 && len <= PACK_FRAME_MAX => {
-                let deadline = self.queue_deadline(SendDeadline::Default, now);
+                let deadline = self.queue_deadline(SendDeadline::Never, now);
                 let codec = &mut self.codec;
                 let mut out = outcomes!(self);
                 self.queue
@@ -810,7 +817,7 @@ impl<C: Decoder> Session<C> {
             }
             _ => {
                 let frame = self.codec.encode_frame(item).map_err(SendError::Frame)?;
-                self.enqueue_untracked(frame, SendDeadline::Default, now);
+                self.enqueue_untracked(frame, SendDeadline::Never, now);
             }
         }
         Ok(())
@@ -836,7 +843,7 @@ impl<C: Decoder> Session<C> {
     }
 
     /// [`reply`](Self::reply) with a frame that is already encoded: queued
-    /// untracked with the default send deadline, never refused for a full
+    /// untracked with no send deadline, never refused for a full
     /// queue; refused with [`SendError::Closed`] (the frame handed back)
     /// once the session is closing or closed.
     pub fn reply_encoded(
@@ -848,7 +855,7 @@ impl<C: Decoder> Session<C> {
         if let Err(refusal) = self.check_open() {
             return Err(refusal.with(frame));
         }
-        self.enqueue_untracked(frame, SendDeadline::Default, now);
+        self.enqueue_untracked(frame, SendDeadline::Never, now);
         Ok(())
     }
 

@@ -1736,3 +1736,29 @@ fn config_rejects_a_zero_slow_consumer_timeout() {
         .is_err());
     assert_eq!(SessionConfig::default().slow_consumer_timeout(), None);
 }
+
+#[test]
+fn replies_wait_for_a_late_reader_however_late_while_a_default_untracked_send_times_out() {
+    let cfg = config().send_timeout(Some(secs(5))).build().unwrap();
+    let (mut s, now) = new(cfg);
+    // Small replies (packed), a large one (a frame of its own), and a
+    // pre-encoded one, behind an untracked send with the default deadline.
+    let big = "x".repeat(8 * 1024);
+    let late = s.send_untracked(
+        PacketN::default().encode_frame(b("dropped")).unwrap(),
+        SendDeadline::Default,
+        now,
+    );
+    assert!(late.is_ok());
+    s.reply(b("one"), now).unwrap();
+    s.reply(Bytes::from(big.clone()), now).unwrap();
+    let encoded = PacketN::default().encode_frame(b("three")).unwrap();
+    s.reply_encoded(encoded, now).unwrap();
+    // The peer reads nothing for a minute.
+    let later = now + secs(60);
+    s.handle_timeout(later);
+    assert_eq!(s.stats().failed_timed_out, 1, "only the plain send gave up");
+    assert_eq!(write_all(&mut s, later), wire(&["one", &big, "three"]));
+    assert_eq!(s.take_untracked_finished().frames, 4);
+    assert!(!s.is_closed());
+}

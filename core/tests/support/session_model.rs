@@ -54,9 +54,9 @@ pub enum SendHow {
 /// Which reply method is used: never refused for a full queue.
 #[derive(Debug, Clone)]
 pub enum ReplyHow {
-    /// `reply`: encoded by the session, untracked, default deadline.
+    /// `reply`: encoded by the session, untracked, no deadline.
     Untracked,
-    /// `reply_encoded`: pre-encoded, untracked, default deadline.
+    /// `reply_encoded`: pre-encoded, untracked, no deadline.
     Encoded,
     /// `reply_tracked`, with a `SendId` and this deadline.
     Tracked(Deadline),
@@ -647,7 +647,7 @@ impl Harness {
                         s.reply(Bytes::from(payload.clone()), now)
                             .map(|()| None)
                             .map_err(|e| e.failure()),
-                        m.send(payload, &Deadline::Default, true, false),
+                        m.send(payload, &Deadline::Never, true, false),
                     ),
                     ReplyHow::Encoded => {
                         let frame = PacketN::default().encode_to_bytes(&payload).unwrap();
@@ -655,7 +655,7 @@ impl Harness {
                             s.reply_encoded(EncodedFrame::contiguous(frame), now)
                                 .map(|()| None)
                                 .map_err(|e| e.failure()),
-                            m.send(payload, &Deadline::Default, true, false),
+                            m.send(payload, &Deadline::Never, true, false),
                         )
                     }
                     ReplyHow::Tracked(deadline) => (
