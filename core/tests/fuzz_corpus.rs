@@ -3,6 +3,7 @@
 //! targets and their harness are included from `fuzz/src` with `#[path]`.
 
 #[path = "../../fuzz/src/harness.rs"]
+#[allow(dead_code)] // its proptest helpers serve the round-trip tests
 mod harness;
 #[path = "../../fuzz/src/input.rs"]
 mod input;

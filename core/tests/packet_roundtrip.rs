@@ -9,7 +9,7 @@ mod harness;
 
 use bytes::{Bytes, BytesMut};
 use castnet_core::frame::{ByteOrder, Encoder, FrameError, HeaderLen, OversizePolicy, PacketN};
-use harness::{decode_stream, Event};
+use harness::{assert_round_trip, decode_stream, expected_with_limit};
 use proptest::prelude::*;
 
 /// The largest payload generated: enough to cross reads and 1-byte limits,
@@ -77,21 +77,8 @@ proptest! {
         reads in reads(),
     ) {
         let mut codec = codec(header, order, max, oversize);
-        let fits: Vec<&Vec<u8>> = payloads
-            .iter()
-            .filter(|p| p.len() as u64 <= codec.max_frame_len())
-            .collect();
-        let mut wire = BytesMut::new();
-        for &payload in &fits {
-            codec.encode(&payload[..], &mut wire).unwrap();
-        }
-        let decoded = decode_stream(&mut codec, &wire, &reads);
-        prop_assert!(decoded.end.is_ok(), "{:?}", decoded.end);
-        prop_assert_eq!(decoded.remaining, 0);
-        prop_assert_eq!(decoded.consumed, wire.len());
-        let frames: Vec<&[u8]> = decoded.frames().into_iter().map(|f| &f[..]).collect();
-        let expected: Vec<&[u8]> = fits.iter().map(|p| &p[..]).collect();
-        prop_assert_eq!(frames, expected);
+        let max = codec.max_frame_len();
+        assert_round_trip(&mut codec, &payloads, max, &reads);
     }
 
     #[test]
@@ -116,29 +103,8 @@ proptest! {
         let max = ours.max_frame_len();
         let decoded = decode_stream(&mut ours, &wire, &reads);
 
-        let mut expected = Vec::new();
-        let mut expected_end = Ok(());
-        for payload in sent {
-            let declared = payload.len() as u64;
-            if declared <= max {
-                expected.push(format!("frame {payload:?}"));
-            } else if oversize == OversizePolicy::Discard {
-                expected.push(format!("skipped {:?}", FrameError::FrameDiscarded { declared, max }));
-            } else {
-                expected_end = Err(format!("{:?}", FrameError::FrameTooLarge { declared, max }));
-                break;
-            }
-        }
-        let got: Vec<String> = decoded
-            .events
-            .iter()
-            .map(|e| match e {
-                Event::Frame(f) => format!("frame {:?}", f.to_vec()),
-                Event::Skipped(e) => format!("skipped {e:?}"),
-            })
-            .collect();
-        prop_assert_eq!(got, expected);
-        prop_assert_eq!(decoded.end.map_err(|e| format!("{e:?}")), expected_end);
+        let expected = expected_with_limit(sent, max, oversize);
+        prop_assert_eq!(decoded.summary(), expected);
     }
 
     #[test]

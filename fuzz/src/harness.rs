@@ -22,7 +22,7 @@
 //!   left and either ends cleanly with nothing buffered or reports an error.
 
 use bytes::BytesMut;
-use castnet_core::frame::{Decoder, Encoder, FrameError, MAX_RESERVE_STEP};
+use castnet_core::frame::{Decoder, Encoder, FrameError, OversizePolicy, MAX_RESERVE_STEP};
 use std::fmt::Debug;
 use std::ops::Range;
 
@@ -96,6 +96,78 @@ impl<T: PartialEq + Debug> Decoded<T> {
             })
             .collect()
     }
+}
+
+impl<T: AsRef<[u8]>> Decoded<T> {
+    /// Every frame (as its bytes) and skip, and the end, as text: the form
+    /// [`expected_with_limit`] predicts.
+    pub fn summary(&self) -> (Vec<String>, Result<(), String>) {
+        let events = self
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Frame(f) => format!("frame {:?}", f.as_ref()),
+                Event::Skipped(e) => format!("skipped {e:?}"),
+            })
+            .collect();
+        (
+            events,
+            self.end.as_ref().map_err(|e| format!("{e:?}")).copied(),
+        )
+    }
+}
+
+/// What a length-prefixed decoder limited to `max` must make of `payloads`
+/// framed by a peer without that limit, in the form of
+/// [`Decoded::summary`]: each payload up to `max` as a frame; one over it
+/// skipped under [`OversizePolicy::Discard`], or ending the stream with
+/// [`FrameError::FrameTooLarge`] under `Fail`.
+pub fn expected_with_limit<P: AsRef<[u8]>>(
+    payloads: impl IntoIterator<Item = P>,
+    max: u64,
+    policy: OversizePolicy,
+) -> (Vec<String>, Result<(), String>) {
+    let mut events = Vec::new();
+    for payload in payloads {
+        let payload = payload.as_ref();
+        let declared = payload.len() as u64;
+        if declared <= max {
+            events.push(format!("frame {payload:?}"));
+        } else if policy == OversizePolicy::Discard {
+            let skipped = FrameError::FrameDiscarded { declared, max };
+            events.push(format!("skipped {skipped:?}"));
+        } else {
+            let refused = FrameError::FrameTooLarge { declared, max };
+            return (events, Err(format!("{refused:?}")));
+        }
+    }
+    (events, Ok(()))
+}
+
+/// Encodes every payload of `payloads` that `codec` accepts (those up to
+/// `max`) into one stream, decodes it in the given reads, and panics unless
+/// exactly those payloads come back, in order, the stream consumed whole.
+pub fn assert_round_trip<C>(codec: &mut C, payloads: &[Vec<u8>], max: u64, reads: &[usize])
+where
+    C: Decoder + for<'a> Encoder<&'a [u8]>,
+    C::Item: AsRef<[u8]> + PartialEq + Debug,
+{
+    let fits: Vec<&[u8]> = payloads
+        .iter()
+        .map(|p| &p[..])
+        .filter(|p| p.len() as u64 <= max)
+        .collect();
+    let mut wire = BytesMut::new();
+    for &payload in &fits {
+        codec
+            .encode(payload, &mut wire)
+            .expect("a payload within the max");
+    }
+    let decoded = decode_stream(codec, &wire, reads);
+    assert!(decoded.end.is_ok(), "{:?}", decoded.end);
+    assert_eq!((decoded.consumed, decoded.remaining), (wire.len(), 0));
+    let frames: Vec<&[u8]> = decoded.frames().into_iter().map(|f| f.as_ref()).collect();
+    assert_eq!(frames, fits);
 }
 
 /// Cuts `len` bytes into reads of the given sizes, taken in turn and cycled.
