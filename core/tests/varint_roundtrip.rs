@@ -4,31 +4,21 @@
 //! buffer bounded, and ends cleanly); oversized frames fail the stream or are
 //! skipped once; non-canonical prefixes mean what their value says.
 
+#[path = "support/codec_strategies.rs"]
+mod codec_strategies;
 #[path = "../../fuzz/src/harness.rs"]
 #[allow(dead_code)] // shared with the fuzz targets, which use all of it
 mod harness;
 
 use bytes::{Bytes, BytesMut};
 use castnet_core::frame::{Encoder, FrameError, OversizePolicy, VarintCodec};
-use harness::{assert_round_trip, decode_stream, expected_with_limit};
+use codec_strategies::{max, policy, reads};
+use harness::{assert_round_trip, decode_stream, encode_both_ways, expected_with_limit};
 use proptest::prelude::*;
 
 /// The largest payload generated: past the one-byte prefix (127) and, now
 /// and then, the two-byte one (16,383).
 const MAX_PAYLOAD: usize = 600;
-
-fn policy() -> impl Strategy<Value = OversizePolicy> {
-    prop_oneof![Just(OversizePolicy::Fail), Just(OversizePolicy::Discard)]
-}
-
-/// Maxima around the payload sizes, plus the extremes.
-fn max() -> impl Strategy<Value = u64> {
-    prop_oneof![
-        4 => 0..=MAX_PAYLOAD as u64,
-        1 => Just(u64::MAX),
-        1 => Just(castnet_core::frame::DEFAULT_MAX_FRAME_LEN),
-    ]
-}
 
 /// Payloads, with zero-length ones and ones around the prefix edges common.
 fn payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
@@ -39,11 +29,6 @@ fn payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
         4 => prop::collection::vec(any::<u8>(), 0..=MAX_PAYLOAD),
     ];
     prop::collection::vec(payload, 0..10)
-}
-
-/// Read sizes, cycled over the stream; 0 is a wake-up with nothing to read.
-fn reads() -> impl Strategy<Value = Vec<usize>> {
-    prop::collection::vec(0usize..=80, 0..16)
 }
 
 fn codec(max: u64, oversize: OversizePolicy) -> VarintCodec {
@@ -72,7 +57,7 @@ fn padded_prefix(mut len: u64, pad: usize) -> Vec<u8> {
 proptest! {
     #[test]
     fn every_configuration_round_trips_under_any_chunking(
-        max in max(),
+        max in max(MAX_PAYLOAD),
         oversize in policy(),
         payloads in payloads(),
         reads in reads(),
@@ -121,27 +106,23 @@ proptest! {
 
     #[test]
     fn encoding_writes_exactly_the_shortest_prefix_and_the_payload_or_nothing(
-        max in max(),
+        max in max(MAX_PAYLOAD),
         len in 0..=70_000usize,
     ) {
         let mut codec = codec(max, OversizePolicy::Fail);
         let payload = Bytes::from(vec![0x5a; len]);
-        let mut wire = BytesMut::from(&b"queued"[..]);
-        let result = codec.encode(payload.clone(), &mut wire);
-        let mut vec = b"queued".to_vec();
-        let appended = codec.encode_to_vec(&payload[..], &mut vec);
-        prop_assert_eq!(&vec[..], &wire[..]);
-        prop_assert_eq!(appended.is_ok(), result.is_ok());
-        if len as u64 <= codec.max_frame_len() {
-            prop_assert!(result.is_ok());
-            prop_assert_eq!(Encoder::<Bytes>::encoded_len(&codec, &payload), Some(wire.len() - 6));
-            let prefix = padded_prefix(len as u64, 0);
-            prop_assert_eq!(&wire[6..6 + prefix.len()], &prefix[..]);
-            prop_assert_eq!(&wire[6 + prefix.len()..], &payload[..]);
-        } else {
-            let refused = matches!(result, Err(FrameError::PayloadTooLarge { .. }));
-            prop_assert!(refused);
-            prop_assert_eq!(&wire[..], b"queued");
+        match encode_both_ways(&mut codec, &payload) {
+            Ok(frame) => {
+                prop_assert!(len as u64 <= codec.max_frame_len());
+                let prefix = padded_prefix(len as u64, 0);
+                prop_assert_eq!(&frame[..prefix.len()], &prefix[..]);
+                prop_assert_eq!(&frame[prefix.len()..], &payload[..]);
+            }
+            Err(refused) => {
+                prop_assert!(len as u64 > codec.max_frame_len());
+                let too_large = matches!(refused, FrameError::PayloadTooLarge { .. });
+                prop_assert!(too_large, "{:?}", refused);
+            }
         }
     }
 }

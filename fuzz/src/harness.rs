@@ -21,7 +21,7 @@
 //! - a fatal error ends the stream; at the end, `decode_eof` drains what is
 //!   left and either ends cleanly with nothing buffered or reports an error.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use castnet_core::frame::{Decoder, Encoder, FrameError, OversizePolicy, MAX_RESERVE_STEP};
 use std::fmt::Debug;
 use std::ops::Range;
@@ -168,6 +168,37 @@ where
     assert_eq!((decoded.consumed, decoded.remaining), (wire.len(), 0));
     let frames: Vec<&[u8]> = decoded.frames().into_iter().map(|f| f.as_ref()).collect();
     assert_eq!(frames, fits);
+}
+
+/// Encodes `payload` after earlier frames with `encode` and, straight into a
+/// packing buffer, with `encode_to_vec`; panics unless both write the same
+/// bytes (or both refuse, writing nothing) and `encoded_len` is what was
+/// written. Returns the bytes of the frame, or the refusal.
+pub fn encode_both_ways<C>(codec: &mut C, payload: &Bytes) -> Result<Vec<u8>, FrameError>
+where
+    C: Encoder<Bytes> + for<'a> Encoder<&'a [u8]>,
+{
+    const QUEUED: &[u8] = b"queued";
+    let mut wire = BytesMut::from(QUEUED);
+    let result = codec.encode(payload.clone(), &mut wire);
+    let mut vec = QUEUED.to_vec();
+    let appended = codec.encode_to_vec(&payload[..], &mut vec);
+    assert_eq!(&vec[..], &wire[..], "encode and encode_to_vec disagree");
+    assert_eq!(appended.is_ok(), result.is_ok());
+    match result {
+        Ok(()) => {
+            let frame = wire[QUEUED.len()..].to_vec();
+            assert_eq!(
+                Encoder::<Bytes>::encoded_len(codec, payload),
+                Some(frame.len())
+            );
+            Ok(frame)
+        }
+        Err(refused) => {
+            assert_eq!(&wire[..], QUEUED, "a refused encode wrote");
+            Err(refused)
+        }
+    }
 }
 
 /// Cuts `len` bytes into reads of the given sizes, taken in turn and cycled.

@@ -72,17 +72,20 @@ where
     assert_eq!(codec.decode(&mut src).unwrap().unwrap().len(), len);
 }
 
-/// `wire` fed 64 bytes at a time, every frame and every recoverable error
-/// taken as it comes; skipped bytes must not pile up in the buffer (at most
-/// a read and a prefix of `max_prefix` bytes stay).
-pub(crate) fn decode_in_reads_of_64<D>(
+/// `frame` frames payloads with the codec's prefix. A codec with a maximum
+/// of 100 and `Discard` gets "before", a 5,000-byte frame, "after" and an
+/// empty frame, 64 bytes at a time: the big one is skipped and reported
+/// once, the others decode, and skipped bytes never pile up in the buffer
+/// (at most a read and a prefix of `max_prefix` bytes stay).
+pub(crate) fn discard_resynchronises<D>(
     codec: &mut D,
-    wire: &[u8],
+    frame: impl Fn(&[u8]) -> Vec<u8>,
     max_prefix: usize,
-) -> (Vec<Bytes>, Vec<FrameError>)
-where
+) where
     D: Decoder<Item = Bytes>,
 {
+    let big: Vec<u8> = (0..5_000u32).map(|i| i as u8).collect();
+    let wire = [frame(b"before"), frame(&big), frame(b"after"), frame(b"")].concat();
     let mut src = BytesMut::new();
     let (mut frames, mut discarded) = (Vec::new(), Vec::new());
     for chunk in wire.chunks(64) {
@@ -100,7 +103,15 @@ where
         assert!(src.len() < 64 + max_prefix, "skipped bytes are not kept");
     }
     assert_eq!(codec.decode_eof(&mut src).unwrap(), None);
-    (frames, discarded)
+    assert_eq!(frames, [&b"before"[..], b"after", b""]);
+    let once = matches!(
+        discarded[..],
+        [FrameError::FrameDiscarded {
+            declared: 5_000,
+            max: 100
+        }]
+    );
+    assert!(once, "{discarded:?}");
 }
 
 /// Asserts that every way of encoding `len` bytes is refused with
@@ -136,4 +147,31 @@ pub(crate) fn refuses_and_writes_nothing<C>(
     assert_eq!(&dst[..], b"earlier frames");
     assert_eq!(dst.capacity(), capacity);
     assert_eq!(vec, b"earlier frames");
+}
+
+/// `wire` holds a frame of `a` then an empty one: `decode_eof` takes both,
+/// then ends cleanly.
+pub(crate) fn eof_on_frame_boundaries_is_clean<D: Decoder<Item = Bytes>>(
+    mut codec: D,
+    wire: &[u8],
+) {
+    let mut src = BytesMut::from(wire);
+    assert_eq!(
+        codec.decode_eof(&mut src).unwrap(),
+        Some(Bytes::from_static(b"a"))
+    );
+    assert_eq!(codec.decode_eof(&mut src).unwrap(), Some(Bytes::new()));
+    assert_eq!(codec.decode_eof(&mut src).unwrap(), None);
+}
+
+/// A whole prefix declaring a non-empty payload, alone: `decode` takes it
+/// and waits, and `decode_eof` then counts its bytes as the partial frame.
+pub(crate) fn eof_after_a_whole_prefix_counts_it<D: Decoder<Item = Bytes>>(
+    mut codec: D,
+    prefix: &[u8],
+) {
+    let mut src = BytesMut::from(prefix);
+    assert_eq!(codec.decode(&mut src).unwrap(), None);
+    assert!(src.is_empty(), "the prefix left the buffer");
+    assert_eq!(eof_error(codec.decode_eof(&mut src)), prefix.len());
 }

@@ -2,7 +2,10 @@
 
 use super::*;
 use crate::frame::prefixed_tests::lying_prefix_allocates_one_step_at_most;
-use crate::frame::prefixed_tests::{decode_in_reads_of_64, drain, eof_error, too_large};
+use crate::frame::prefixed_tests::{discard_resynchronises, drain, eof_error, too_large};
+use crate::frame::prefixed_tests::{
+    eof_after_a_whole_prefix_counts_it, eof_on_frame_boundaries_is_clean,
+};
 use crate::frame::prefixed_tests::{large_frame_grows_with_its_bytes, refuses_and_writes_nothing};
 use crate::frame::Encoder;
 
@@ -314,24 +317,8 @@ fn fail_policy_leaves_the_header_in_place_and_keeps_failing() {
 fn discard_skips_an_oversized_frame_across_many_reads_reports_it_once_then_resynchronises() {
     for header in [HeaderLen::Two, HeaderLen::Four, HeaderLen::Eight] {
         let mut codec = limited(header, 100, OversizePolicy::Discard);
-        let mut wire = frame(&codec, b"before");
-        wire.extend_from_slice(&head(header, ByteOrder::Big, 5_000));
-        wire.extend((0..5_000u32).map(|i| i as u8));
-        wire.extend_from_slice(&frame(&codec, b"after"));
-        wire.extend_from_slice(&frame(&codec, b""));
-
-        let (frames, discarded) = decode_in_reads_of_64(&mut codec, &wire, 8);
-        assert_eq!(frames, [&b"before"[..], b"after", b""], "{header:?}");
-        assert!(
-            matches!(
-                discarded[..],
-                [FrameError::FrameDiscarded {
-                    declared: 5_000,
-                    max: 100
-                }]
-            ),
-            "{discarded:?}"
-        );
+        let framing = codec.clone();
+        discard_resynchronises(&mut codec, |p| frame(&framing, p), 8);
     }
 }
 
@@ -375,14 +362,9 @@ fn discard_of_an_eight_byte_header_declaring_u64_max_reserves_nothing() {
 
 #[test]
 fn eof_on_a_frame_boundary_is_a_clean_end() {
-    let mut codec = PacketN::default();
-    let mut src = BytesMut::from(&[frame(&codec, b"a"), frame(&codec, b"")].concat()[..]);
-    assert_eq!(
-        codec.decode_eof(&mut src).unwrap(),
-        Some(Bytes::from_static(b"a"))
-    );
-    assert_eq!(codec.decode_eof(&mut src).unwrap(), Some(Bytes::new()));
-    assert_eq!(codec.decode_eof(&mut src).unwrap(), None);
+    let codec = PacketN::default();
+    let wire = [frame(&codec, b"a"), frame(&codec, b"")].concat();
+    eof_on_frame_boundaries_is_clean(codec, &wire);
 }
 
 #[test]
@@ -394,12 +376,9 @@ fn eof_inside_a_header_is_unexpected_eof() {
 
 #[test]
 fn eof_after_a_header_with_no_payload_byte_yet_is_unexpected_eof() {
-    let mut codec = PacketN::default();
-    let mut src = BytesMut::from(&head(HeaderLen::Four, ByteOrder::Big, 3)[..]);
-    // The header is consumed here and `src` is left empty.
-    assert_eq!(codec.decode(&mut src).unwrap(), None);
-    assert!(src.is_empty());
-    assert_eq!(eof_error(codec.decode_eof(&mut src)), 4);
+    // The header is consumed by `decode` and `src` is left empty.
+    let prefix = head(HeaderLen::Four, ByteOrder::Big, 3);
+    eof_after_a_whole_prefix_counts_it(PacketN::default(), &prefix);
 }
 
 #[test]

@@ -2,7 +2,10 @@
 
 use super::*;
 use crate::frame::prefixed_tests::lying_prefix_allocates_one_step_at_most;
-use crate::frame::prefixed_tests::{decode_in_reads_of_64, drain, eof_error, too_large};
+use crate::frame::prefixed_tests::{discard_resynchronises, drain, eof_error, too_large};
+use crate::frame::prefixed_tests::{
+    eof_after_a_whole_prefix_counts_it, eof_on_frame_boundaries_is_clean,
+};
 use crate::frame::prefixed_tests::{large_frame_grows_with_its_bytes, refuses_and_writes_nothing};
 use crate::frame::Encoder;
 
@@ -316,36 +319,14 @@ fn a_large_frame_grows_the_buffer_only_as_its_bytes_arrive() {
 #[test]
 fn discard_skips_an_oversized_frame_across_many_reads_reports_it_once_then_resynchronises() {
     let mut codec = limited(100, OversizePolicy::Discard);
-    let mut wire = frame(b"before");
-    wire.extend_from_slice(&frame(&vec![0xaa; 5_000]));
-    wire.extend_from_slice(&frame(b"after"));
-    wire.extend_from_slice(&frame(b""));
-    let (frames, discarded) = decode_in_reads_of_64(&mut codec, &wire, MAX_VARINT_LEN);
-    assert_eq!(frames, [&b"before"[..], b"after", b""]);
-    assert!(
-        matches!(
-            discarded[..],
-            [FrameError::FrameDiscarded {
-                declared: 5_000,
-                max: 100
-            }]
-        ),
-        "{discarded:?}"
-    );
+    discard_resynchronises(&mut codec, frame, MAX_VARINT_LEN);
 }
 
 // ---- end of stream ----
 
 #[test]
 fn eof_on_a_frame_boundary_is_a_clean_end() {
-    let mut codec = VarintCodec::new();
-    let mut src = BytesMut::from(&[frame(b"a"), frame(b"")].concat()[..]);
-    assert_eq!(
-        codec.decode_eof(&mut src).unwrap(),
-        Some(Bytes::from_static(b"a"))
-    );
-    assert_eq!(codec.decode_eof(&mut src).unwrap(), Some(Bytes::new()));
-    assert_eq!(codec.decode_eof(&mut src).unwrap(), None);
+    eof_on_frame_boundaries_is_clean(VarintCodec::new(), &[frame(b"a"), frame(b"")].concat());
 }
 
 #[test]
@@ -357,11 +338,9 @@ fn eof_inside_a_prefix_is_unexpected_eof() {
 
 #[test]
 fn eof_after_a_prefix_with_no_payload_byte_yet_counts_the_prefix() {
-    let mut codec = VarintCodec::new();
-    let mut src = BytesMut::from(&leb128(16_384)[..]);
-    assert_eq!(codec.decode(&mut src).unwrap(), None);
-    assert!(src.is_empty());
-    assert_eq!(eof_error(codec.decode_eof(&mut src)), 3);
+    let prefix = leb128(16_384);
+    assert_eq!(prefix.len(), 3);
+    eof_after_a_whole_prefix_counts_it(VarintCodec::new(), &prefix);
 }
 
 #[test]
