@@ -24,7 +24,7 @@ pub use frame::{
 };
 pub use frame::{
     DelimiterCodec, FixedLengthCodec, LengthFieldCodec, LineEnding, LinesCodec, RawCodec,
-    Utf8LinesCodec,
+    Utf8LinesCodec, VarintCodec,
 };
 pub use hub::SessionId;
 pub use hub::{BroadcastRecord, BroadcastReport, Hub, Kicked, Recipients, ServerState};

@@ -3,6 +3,7 @@
 //! targets and their harness are included from `fuzz/src` with `#[path]`.
 
 #[path = "../../fuzz/src/harness.rs"]
+#[allow(dead_code)] // its proptest helpers serve the round-trip tests
 mod harness;
 #[path = "../../fuzz/src/input.rs"]
 mod input;
@@ -20,6 +21,7 @@ type Target = fn(&[u8]);
 /// Every fuzz target, by the name of its `fuzz_targets/<name>.rs`.
 const TARGETS: &[(&str, Target)] = &[
     ("decode_packet", targets::decode_packet),
+    ("decode_varint", targets::decode_varint),
     ("decode_length_field", targets::decode_length_field),
     ("decode_fixed", targets::decode_fixed),
     ("decode_delimiter", targets::decode_delimiter),
@@ -67,6 +69,11 @@ fn replay(target: &str) {
 #[test]
 fn decode_packet_seeds_replay_cleanly() {
     replay("decode_packet");
+}
+
+#[test]
+fn decode_varint_seeds_replay_cleanly() {
+    replay("decode_varint");
 }
 
 #[test]

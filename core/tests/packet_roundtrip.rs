@@ -3,13 +3,16 @@
 //! on every call, that the decoder only takes bytes off the front, keeps its
 //! buffer bounded, and ends cleanly).
 
+#[path = "support/codec_strategies.rs"]
+mod codec_strategies;
 #[path = "../../fuzz/src/harness.rs"]
 #[allow(dead_code)] // shared with the fuzz targets, which use all of it
 mod harness;
 
 use bytes::{Bytes, BytesMut};
 use castnet_core::frame::{ByteOrder, Encoder, FrameError, HeaderLen, OversizePolicy, PacketN};
-use harness::{decode_stream, Event};
+use codec_strategies::{max, policy, reads};
+use harness::{assert_round_trip, decode_stream, encode_both_ways, expected_with_limit};
 use proptest::prelude::*;
 
 /// The largest payload generated: enough to cross reads and 1-byte limits,
@@ -29,19 +32,6 @@ fn order() -> impl Strategy<Value = ByteOrder> {
     prop_oneof![Just(ByteOrder::Big), Just(ByteOrder::Little)]
 }
 
-fn policy() -> impl Strategy<Value = OversizePolicy> {
-    prop_oneof![Just(OversizePolicy::Fail), Just(OversizePolicy::Discard)]
-}
-
-/// Maxima around the payload sizes, plus the extremes.
-fn max() -> impl Strategy<Value = u64> {
-    prop_oneof![
-        4 => 0..=MAX_PAYLOAD as u64,
-        1 => Just(u64::MAX),
-        1 => Just(castnet_core::frame::DEFAULT_MAX_FRAME_LEN),
-    ]
-}
-
 /// Payloads, with zero-length ones common.
 fn payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
     let payload = prop_oneof![
@@ -49,11 +39,6 @@ fn payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
         3 => prop::collection::vec(any::<u8>(), 0..=MAX_PAYLOAD),
     ];
     prop::collection::vec(payload, 0..12)
-}
-
-/// Read sizes, cycled over the stream; 0 is a wake-up with nothing to read.
-fn reads() -> impl Strategy<Value = Vec<usize>> {
-    prop::collection::vec(0usize..=80, 0..16)
 }
 
 fn codec(header: HeaderLen, order: ByteOrder, max: u64, oversize: OversizePolicy) -> PacketN {
@@ -71,27 +56,14 @@ proptest! {
     fn every_configuration_round_trips_under_any_chunking(
         header in header(),
         order in order(),
-        max in max(),
+        max in max(MAX_PAYLOAD),
         oversize in policy(),
         payloads in payloads(),
         reads in reads(),
     ) {
         let mut codec = codec(header, order, max, oversize);
-        let fits: Vec<&Vec<u8>> = payloads
-            .iter()
-            .filter(|p| p.len() as u64 <= codec.max_frame_len())
-            .collect();
-        let mut wire = BytesMut::new();
-        for &payload in &fits {
-            codec.encode(&payload[..], &mut wire).unwrap();
-        }
-        let decoded = decode_stream(&mut codec, &wire, &reads);
-        prop_assert!(decoded.end.is_ok(), "{:?}", decoded.end);
-        prop_assert_eq!(decoded.remaining, 0);
-        prop_assert_eq!(decoded.consumed, wire.len());
-        let frames: Vec<&[u8]> = decoded.frames().into_iter().map(|f| &f[..]).collect();
-        let expected: Vec<&[u8]> = fits.iter().map(|p| &p[..]).collect();
-        prop_assert_eq!(frames, expected);
+        let max = codec.max_frame_len();
+        assert_round_trip(&mut codec, &payloads, max, &reads);
     }
 
     #[test]
@@ -116,61 +88,35 @@ proptest! {
         let max = ours.max_frame_len();
         let decoded = decode_stream(&mut ours, &wire, &reads);
 
-        let mut expected = Vec::new();
-        let mut expected_end = Ok(());
-        for payload in sent {
-            let declared = payload.len() as u64;
-            if declared <= max {
-                expected.push(format!("frame {payload:?}"));
-            } else if oversize == OversizePolicy::Discard {
-                expected.push(format!("skipped {:?}", FrameError::FrameDiscarded { declared, max }));
-            } else {
-                expected_end = Err(format!("{:?}", FrameError::FrameTooLarge { declared, max }));
-                break;
-            }
-        }
-        let got: Vec<String> = decoded
-            .events
-            .iter()
-            .map(|e| match e {
-                Event::Frame(f) => format!("frame {:?}", f.to_vec()),
-                Event::Skipped(e) => format!("skipped {e:?}"),
-            })
-            .collect();
-        prop_assert_eq!(got, expected);
-        prop_assert_eq!(decoded.end.map_err(|e| format!("{e:?}")), expected_end);
+        let expected = expected_with_limit(sent, max, oversize);
+        prop_assert_eq!(decoded.summary(), expected);
     }
 
     #[test]
     fn encoding_writes_exactly_header_and_payload_or_nothing(
         header in header(),
         order in order(),
-        max in max(),
+        max in max(MAX_PAYLOAD),
         len in 0..=70_000usize,
     ) {
         let mut codec = codec(header, order, max, OversizePolicy::Fail);
         let payload = Bytes::from(vec![0x5a; len]);
-        let mut wire = BytesMut::from(&b"queued"[..]);
-        let result = codec.encode(payload.clone(), &mut wire);
-        // Straight into a packing buffer: the same bytes, or nothing.
-        let mut vec = b"queued".to_vec();
-        let appended = codec.encode_to_vec(&payload[..], &mut vec);
-        prop_assert_eq!(&vec[..], &wire[..]);
-        prop_assert_eq!(appended.is_ok(), result.is_ok());
-        if len as u64 <= codec.max_frame_len() {
-            prop_assert!(result.is_ok());
-            prop_assert_eq!(Encoder::<Bytes>::encoded_len(&codec, &payload), Some(wire.len() - 6));
-            let n = header.bytes();
-            let declared = match order {
-                ByteOrder::Big => wire[6..6 + n].iter().fold(0u64, |a, &b| a << 8 | u64::from(b)),
-                _ => wire[6..6 + n].iter().rev().fold(0u64, |a, &b| a << 8 | u64::from(b)),
-            };
-            prop_assert_eq!(declared, len as u64);
-            prop_assert_eq!(&wire[6 + n..], &payload[..]);
-        } else {
-            let refused = matches!(result, Err(FrameError::PayloadTooLarge { .. }));
-            prop_assert!(refused);
-            prop_assert_eq!(&wire[..], b"queued");
+        match encode_both_ways(&mut codec, &payload) {
+            Ok(frame) => {
+                prop_assert!(len as u64 <= codec.max_frame_len());
+                let n = header.bytes();
+                let declared = match order {
+                    ByteOrder::Big => frame[..n].iter().fold(0u64, |a, &b| a << 8 | u64::from(b)),
+                    _ => frame[..n].iter().rev().fold(0u64, |a, &b| a << 8 | u64::from(b)),
+                };
+                prop_assert_eq!(declared, len as u64);
+                prop_assert_eq!(&frame[n..], &payload[..]);
+            }
+            Err(refused) => {
+                prop_assert!(len as u64 > codec.max_frame_len());
+                let too_large = matches!(refused, FrameError::PayloadTooLarge { .. });
+                prop_assert!(too_large, "{:?}", refused);
+            }
         }
     }
 }

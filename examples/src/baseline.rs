@@ -35,11 +35,19 @@ pub enum FlushMode {
 /// `--max-frame` clamped to what the header can express (tokio-util would
 /// otherwise truncate the length of an over-long frame silently when
 /// encoding).
+///
+/// # Panics
+///
+/// With `--header varint`, which the baselines refuse at start-up
+/// ([`ServerArgs::require_fixed_header`]).
 pub fn length_delimited(args: &ServerArgs) -> LengthDelimitedCodec {
     let max = usize::try_from(args.max_frame_len()).unwrap_or(usize::MAX);
+    let header = args
+        .header_len()
+        .expect("the baselines refuse --header varint at start-up");
     let mut builder = LengthDelimitedCodec::builder();
     builder
-        .length_field_length(args.header.bytes())
+        .length_field_length(header.bytes())
         .max_frame_length(max);
     match args.endian {
         Endian::Be => builder.big_endian(),

@@ -6,7 +6,8 @@
 //! line and signals right away must find the handlers already in place,
 //! otherwise the default action kills the process instead of a clean exit 0.
 
-use castnet_core::frame::PacketN;
+use bytes::Bytes;
+use castnet_core::frame::{Decoder, Encoder};
 use castnet_engine::{Handler, Runtime};
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -179,61 +180,49 @@ mod tests {
     }
 }
 
+/// What a bench server needs of its codec: byte frames in, byte frames
+/// out. [`PacketN`](castnet_core::frame::PacketN) (`--header 1|2|4|8`) and
+/// [`VarintCodec`](castnet_core::frame::VarintCodec) (`--header varint`)
+/// are both; each server is compiled once for each.
+pub trait BenchCodec:
+    Decoder<Item = Bytes> + Encoder<Bytes> + Clone + Send + Sync + 'static
+{
+}
+
+impl<C> BenchCodec for C where
+    C: Decoder<Item = Bytes> + Encoder<Bytes> + Clone + Send + Sync + 'static
+{
+}
+
 /// A castnet bench server's handler, built once its server is bound (it
-/// may keep the server, for broadcasts), on whichever runtime serves.
+/// may keep the server, for broadcasts), on whichever runtime serves and
+/// whichever codec `--header` picks.
 pub trait BenchApp {
     /// The handler serving every connection of `server`.
-    fn handler<R: Runtime + Default>(server: &castnet_engine::Server<R>) -> impl Handler<PacketN>;
+    fn handler<R: Runtime + Default, C: BenchCodec>(
+        server: &castnet_engine::Server<R, C>,
+    ) -> impl Handler<C>;
 }
 
 /// The whole life of a castnet bench server, shared by `echo_server` and
-/// `fanout_server`: parse the flags, build the codec and the runtime the
-/// `--runtime` flag names (`tokio`, `smol` or `std`, with `--workers`
-/// threads),
-/// install the signal handlers, bind, announce, serve with `A`'s handler,
-/// and stop gracefully on SIGINT/SIGTERM. Returns the process exit code.
+/// `fanout_server`: parse the flags, build the codec `--header` names
+/// (PacketN, or the varint codec) and the runtime the `--runtime` flag names
+/// (`tokio`, `smol` or `std`, with `--workers` threads), install the signal
+/// handlers, bind, announce, serve with `A`'s handler, and stop gracefully
+/// on SIGINT/SIGTERM. Returns the process exit code.
 pub fn run_castnet_server<A: BenchApp>(name: &str) -> std::process::ExitCode {
-    use crate::flags::{RuntimeKind, ServerArgs};
+    use crate::flags::{Codec, ServerArgs};
     use clap::Parser;
     use std::process::ExitCode;
 
     let args = ServerArgs::parse();
     crate::init_tracing();
-    let codec = match args.packet_codec() {
-        Ok(codec) => codec,
+    let served = match args.codec() {
+        Ok(Codec::Packet(codec)) => run_with::<A, _>(&args, codec),
+        Ok(Codec::Varint(codec)) => run_with::<A, _>(&args, codec),
         Err(e) => {
             tracing::error!(error = %e, "bad codec flags");
             return ExitCode::from(2);
-        }
-    };
-    let config = castnet_engine::Config::new(codec);
-    let served = match args.runtime {
-        RuntimeKind::Tokio => tokio_runtime(args.workers).and_then(|rt| {
-            rt.block_on(async {
-                let stop = Shutdown::install()?.wait();
-                serve::<castnet_tokio::Tokio, A>(args.addr, config, stop).await
-            })
-        }),
-        RuntimeKind::Smol => {
-            // smol's global executor reads its thread count once, at its
-            // first spawn, from this variable; nothing else runs yet.
-            std::env::set_var("SMOL_THREADS", args.workers.max(1).to_string());
-            Shutdown::install_blocking().and_then(|shutdown| {
-                smol::block_on(async {
-                    let stop = smol::unblock(move || shutdown.wait());
-                    serve::<castnet_smol::Smol, A>(args.addr, config, stop).await
-                })
-            })
-        }
-        RuntimeKind::Std => {
-            // castnet-std's loop count is read once, at its first use.
-            std::env::set_var("CASTNET_STD_THREADS", args.workers.max(1).to_string());
-            Shutdown::install_blocking().and_then(|shutdown| {
-                let (tx, rx) = async_channel::bounded(1);
-                std::thread::spawn(move || tx.send_blocking(shutdown.wait()));
-                let stop = async move { rx.recv().await.unwrap_or(StopSignal::Terminate) };
-                castnet_std::block_on(serve::<castnet_std::Std, A>(args.addr, config, stop))
-            })
         }
     };
     match served {
@@ -245,17 +234,58 @@ pub fn run_castnet_server<A: BenchApp>(name: &str) -> std::process::ExitCode {
     }
 }
 
+/// [`run_castnet_server`] once the codec is known: on the runtime
+/// `--runtime` names, until a signal.
+fn run_with<A: BenchApp, C: BenchCodec>(
+    args: &crate::flags::ServerArgs,
+    codec: C,
+) -> io::Result<()> {
+    use crate::flags::RuntimeKind;
+
+    let config = castnet_engine::Config::new(codec);
+    match args.runtime {
+        RuntimeKind::Tokio => tokio_runtime(args.workers).and_then(|rt| {
+            rt.block_on(async {
+                let stop = Shutdown::install()?.wait();
+                serve::<castnet_tokio::Tokio, A, C>(args.addr, config, stop).await
+            })
+        }),
+        RuntimeKind::Smol => {
+            // smol's global executor reads its thread count once, at its
+            // first spawn, from this variable; nothing else runs yet.
+            std::env::set_var("SMOL_THREADS", args.workers.max(1).to_string());
+            Shutdown::install_blocking().and_then(|shutdown| {
+                smol::block_on(async {
+                    let stop = smol::unblock(move || shutdown.wait());
+                    serve::<castnet_smol::Smol, A, C>(args.addr, config, stop).await
+                })
+            })
+        }
+        RuntimeKind::Std => {
+            // castnet-std's loop count is read once, at its first use.
+            std::env::set_var("CASTNET_STD_THREADS", args.workers.max(1).to_string());
+            Shutdown::install_blocking().and_then(|shutdown| {
+                let (tx, rx) = async_channel::bounded(1);
+                std::thread::spawn(move || tx.send_blocking(shutdown.wait()));
+                let stop = async move { rx.recv().await.unwrap_or(StopSignal::Terminate) };
+                castnet_std::block_on(serve::<castnet_std::Std, A, C>(args.addr, config, stop))
+            })
+        }
+    }
+}
+
 /// Binds, announces, serves until `stop`, then stops gracefully.
-async fn serve<R, A>(
+async fn serve<R, A, C>(
     addr: SocketAddr,
-    config: castnet_engine::Config<PacketN>,
+    config: castnet_engine::Config<C>,
     stop: impl std::future::Future<Output = StopSignal>,
 ) -> io::Result<()>
 where
     R: Runtime + Default,
     A: BenchApp,
+    C: BenchCodec,
 {
-    let server: castnet_engine::Server<R> = castnet_engine::Server::bind(addr, config).await?;
+    let server: castnet_engine::Server<R, C> = castnet_engine::Server::bind(addr, config).await?;
     if let castnet_engine::LocalAddr::Tcp(addr) = server.local_addr() {
         announce_listening(*addr)?;
     }

@@ -110,3 +110,89 @@ async fn fanout_server_keeps_every_other_client_served_while_one_never_reads() {
     let status = server.stop_with("TERM").await;
     assert_eq!(status.code(), Some(0), "{status}");
 }
+
+/// `len` as an unsigned LEB128 varint, written apart from castnet's codec.
+fn leb128(mut len: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while len >= 0x80 {
+        out.push((len % 0x80) as u8 | 0x80);
+        len /= 0x80;
+    }
+    out.push(len as u8);
+    out
+}
+
+#[tokio::test]
+async fn echo_servers_echo_varint_frames_over_a_real_socket_and_refuse_one_over_the_max() {
+    use common::ECHO_SERVERS;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limit = std::time::Duration::from_secs(30);
+    for server in ECHO_SERVERS {
+        // `--endian le` is ignored for varint: the prefix is LEB128 either way.
+        let flags = [
+            "--header",
+            "varint",
+            "--endian",
+            "le",
+            "--max-frame",
+            "20000",
+        ];
+        let running = server.start(&flags).await;
+        let mut socket = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+        tokio::time::timeout(limit, async {
+            for len in [0usize, 1, 127, 128, 16_383, 16_384, 20_000] {
+                let mut frame = leb128(len);
+                frame.extend((0..len).map(|i| (i * 7 + len) as u8));
+                socket.write_all(&frame).await.unwrap();
+                let mut back = vec![0u8; frame.len()];
+                socket.read_exact(&mut back).await.unwrap();
+                assert_eq!(back, frame, "{}: a {len}-byte frame", server.name);
+            }
+            // A padded prefix is accepted; the echo carries the shortest one.
+            socket
+                .write_all(&[0x83, 0x80, 0x00, b'a', b'b', b'c'])
+                .await
+                .unwrap();
+            let mut back = [0u8; 4];
+            socket.read_exact(&mut back).await.unwrap();
+            assert_eq!(&back, b"\x03abc", "{}", server.name);
+            // One byte over the maximum: the server closes the connection
+            // without echoing anything more.
+            socket.write_all(&leb128(20_001)).await.unwrap();
+            let mut rest = Vec::new();
+            let _ = socket.read_to_end(&mut rest).await;
+            assert!(
+                rest.is_empty(),
+                "{}: {} bytes after an oversized prefix",
+                server.name,
+                rest.len()
+            );
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{}: varint echoes did not finish in time", server.name));
+        // And netbench, which frames on its own, verifies echoes byte for byte.
+        let report = verified(running.addr, &["--header", "varint", "--payload", "300"]).await;
+        assert_eq!(report["header"], "varint", "{report}");
+        let status = running.stop_with("TERM").await;
+        assert_eq!(status.code(), Some(0), "{}: {status}", server.name);
+    }
+}
+
+#[tokio::test]
+async fn fanout_server_delivers_varint_frames_to_every_subscriber() {
+    let server = Server::start(FANOUT_SERVER, &["--header", "varint"]).await;
+    let report = common::verified_fanout_with(server.addr, &["--header", "varint"]).await;
+    assert_eq!(u64_field(&report, "lost"), 0, "{report}");
+    let status = server.stop_with("INT").await;
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+#[tokio::test]
+async fn baselines_refuse_a_varint_header_with_a_usage_error_that_says_why() {
+    for bin in [common::BASELINE_ECHO, common::BASELINE_FANOUT] {
+        for runtime in ["tokio", "smol", "std"] {
+            let stderr = refused(bin, &["--header", "varint", "--runtime", runtime]).await;
+            assert!(stderr.contains("not varint"), "{bin}: {stderr}");
+        }
+    }
+}

@@ -21,8 +21,8 @@
 //! - a fatal error ends the stream; at the end, `decode_eof` drains what is
 //!   left and either ends cleanly with nothing buffered or reports an error.
 
-use bytes::BytesMut;
-use castnet_core::frame::{Decoder, Encoder, FrameError, MAX_RESERVE_STEP};
+use bytes::{Bytes, BytesMut};
+use castnet_core::frame::{Decoder, Encoder, FrameError, OversizePolicy, MAX_RESERVE_STEP};
 use std::fmt::Debug;
 use std::ops::Range;
 
@@ -95,6 +95,109 @@ impl<T: PartialEq + Debug> Decoded<T> {
                 Event::Skipped(_) => None,
             })
             .collect()
+    }
+}
+
+impl<T: AsRef<[u8]>> Decoded<T> {
+    /// Every frame (as its bytes) and skip, and the end, as text: the form
+    /// [`expected_with_limit`] predicts.
+    pub fn summary(&self) -> (Vec<String>, Result<(), String>) {
+        let events = self
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Frame(f) => format!("frame {:?}", f.as_ref()),
+                Event::Skipped(e) => format!("skipped {e:?}"),
+            })
+            .collect();
+        (
+            events,
+            self.end.as_ref().map_err(|e| format!("{e:?}")).copied(),
+        )
+    }
+}
+
+/// What a length-prefixed decoder limited to `max` must make of `payloads`
+/// framed by a peer without that limit, in the form of
+/// [`Decoded::summary`]: each payload up to `max` as a frame; one over it
+/// skipped under [`OversizePolicy::Discard`], or ending the stream with
+/// [`FrameError::FrameTooLarge`] under `Fail`.
+pub fn expected_with_limit<P: AsRef<[u8]>>(
+    payloads: impl IntoIterator<Item = P>,
+    max: u64,
+    policy: OversizePolicy,
+) -> (Vec<String>, Result<(), String>) {
+    let mut events = Vec::new();
+    for payload in payloads {
+        let payload = payload.as_ref();
+        let declared = payload.len() as u64;
+        if declared <= max {
+            events.push(format!("frame {payload:?}"));
+        } else if policy == OversizePolicy::Discard {
+            let skipped = FrameError::FrameDiscarded { declared, max };
+            events.push(format!("skipped {skipped:?}"));
+        } else {
+            let refused = FrameError::FrameTooLarge { declared, max };
+            return (events, Err(format!("{refused:?}")));
+        }
+    }
+    (events, Ok(()))
+}
+
+/// Encodes every payload of `payloads` that `codec` accepts (those up to
+/// `max`) into one stream, decodes it in the given reads, and panics unless
+/// exactly those payloads come back, in order, the stream consumed whole.
+pub fn assert_round_trip<C>(codec: &mut C, payloads: &[Vec<u8>], max: u64, reads: &[usize])
+where
+    C: Decoder + for<'a> Encoder<&'a [u8]>,
+    C::Item: AsRef<[u8]> + PartialEq + Debug,
+{
+    let fits: Vec<&[u8]> = payloads
+        .iter()
+        .map(|p| &p[..])
+        .filter(|p| p.len() as u64 <= max)
+        .collect();
+    let mut wire = BytesMut::new();
+    for &payload in &fits {
+        codec
+            .encode(payload, &mut wire)
+            .expect("a payload within the max");
+    }
+    let decoded = decode_stream(codec, &wire, reads);
+    assert!(decoded.end.is_ok(), "{:?}", decoded.end);
+    assert_eq!((decoded.consumed, decoded.remaining), (wire.len(), 0));
+    let frames: Vec<&[u8]> = decoded.frames().into_iter().map(|f| f.as_ref()).collect();
+    assert_eq!(frames, fits);
+}
+
+/// Encodes `payload` after earlier frames with `encode` and, straight into a
+/// packing buffer, with `encode_to_vec`; panics unless both write the same
+/// bytes (or both refuse, writing nothing) and `encoded_len` is what was
+/// written. Returns the bytes of the frame, or the refusal.
+pub fn encode_both_ways<C>(codec: &mut C, payload: &Bytes) -> Result<Vec<u8>, FrameError>
+where
+    C: Encoder<Bytes> + for<'a> Encoder<&'a [u8]>,
+{
+    const QUEUED: &[u8] = b"queued";
+    let mut wire = BytesMut::from(QUEUED);
+    let result = codec.encode(payload.clone(), &mut wire);
+    let mut vec = QUEUED.to_vec();
+    let appended = codec.encode_to_vec(&payload[..], &mut vec);
+    assert_eq!(&vec[..], &wire[..], "encode and encode_to_vec disagree");
+    assert_eq!(appended.is_ok(), result.is_ok());
+    match result {
+        Ok(()) => {
+            let frame = wire[QUEUED.len()..].to_vec();
+            assert_eq!(
+                Encoder::<Bytes>::encoded_len(codec, payload),
+                Some(frame.len())
+            );
+            Ok(frame)
+        }
+        Err(refused) => {
+            assert_eq!(&wire[..], QUEUED, "a refused encode wrote");
+            Err(refused)
+        }
     }
 }
 

@@ -1,14 +1,17 @@
 //! Every runtime pair talks: a server on one runtime (tokio, smol, std),
-//! clients on another, in one process, for every header size and byte
-//! order: echoes, a channel broadcast that reaches every member, and a kick
-//! whose callback closes the kicked session on the server's runtime while
-//! the other member goes on receiving.
+//! clients on another, in one process, for every PacketN header size and
+//! byte order and for the varint codec: echoes, a channel broadcast that
+//! reaches every member, and a kick whose callback closes the kicked session
+//! on the server's runtime while the other member goes on receiving. With
+//! varint framing, echoes straddle the 1/2/3-byte prefix edges (127/128,
+//! 16383/16384), and a frame one byte over the server's maximum ends that
+//! client's connection while one of exactly the maximum is echoed.
 //!
 //! `custom_event_loop` as a server is covered where its binary is built
 //! (castnet-examples' `custom_loop_serves_every_runtime.rs`).
 
 use bytes::Bytes;
-use castnet_core::frame::{ByteOrder, HeaderLen, PacketN};
+use castnet_core::frame::{ByteOrder, Decoder, Encoder, HeaderLen, PacketN, VarintCodec};
 use castnet_engine::{Config, Conn, Handler, LocalAddr, Runtime, Session};
 use castnet_tests::support::{within, LIMIT};
 use castnet_tests::{Smol, Std, TestRuntime, Tokio};
@@ -46,18 +49,23 @@ fn pair<S: TestRuntime, C: TestRuntime>() {
 
 /// Echoes, except `kick me`: the session is kicked from the room, and the
 /// kick callback closes it.
-struct Room<R: Runtime> {
-    server: castnet_engine::Server<R>,
+struct Room<R: Runtime, K: Codec> {
+    server: castnet_engine::Server<R, K>,
 }
 
-impl<R: Runtime> Handler<PacketN> for Room<R> {
-    fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
+/// What the exchange needs of a codec: byte frames both ways.
+trait Codec: Decoder<Item = Bytes> + Encoder<Bytes> + Clone + Send + Sync + 'static {}
+
+impl<K> Codec for K where K: Decoder<Item = Bytes> + Encoder<Bytes> + Clone + Send + Sync + 'static {}
+
+impl<R: Runtime, K: Codec> Handler<K> for Room<R, K> {
+    fn on_open(&self, cx: &mut Conn<'_, K>) {
         self.server
             .channel("room".to_string())
             .join(cx.session(), |session, _| session.close());
     }
 
-    fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+    fn on_frame(&self, cx: &mut Conn<'_, K>, frame: Bytes) {
         if &frame[..] == b"kick me" {
             self.server.channel("room".to_string()).kick(cx.session());
         } else {
@@ -79,18 +87,38 @@ async fn every_codec<S: TestRuntime, C: TestRuntime>() {
                 .byte_order(order)
                 .build()
                 .expect("a codec");
-            exchange::<S, C>(codec)
+            // Echoes of every size the header can carry (up to 255 for one byte).
+            exchange::<S, C, _>(codec.clone(), codec, &[0, 1, 100, 255], None)
                 .await
                 .unwrap_or_else(|e| panic!("{header:?}/{order:?}: {e}"));
         }
     }
+    // Varint: lengths on both sides of the one-, two- and three-byte prefix
+    // edges; the server's maximum is 20,000, the client's the default.
+    let server = VarintCodec::builder().max_frame_len(VARINT_MAX).build();
+    let lens = [0, 1, 127, 128, 16_383, 16_384];
+    exchange::<S, C, _>(server, VarintCodec::new(), &lens, Some(VARINT_MAX as usize))
+        .await
+        .unwrap_or_else(|e| panic!("varint: {e}"));
 }
 
-async fn exchange<S: TestRuntime, C: TestRuntime>(codec: PacketN) -> Result<(), String> {
-    let server = castnet_engine::Server::<S::Rt>::bind_with(
+/// The varint server's maximum frame length.
+const VARINT_MAX: u64 = 20_000;
+
+/// Echoes of `lens` bytes, broadcasts and a kick between a server with
+/// `server_codec` and clients with `client_codec`; then, with `max`, a
+/// frame of `max` bytes echoed and one of `max + 1` refused by the server,
+/// which ends that client's connection.
+async fn exchange<S: TestRuntime, C: TestRuntime, K: Codec>(
+    server_codec: K,
+    codec: K,
+    lens: &[usize],
+    max: Option<usize>,
+) -> Result<(), String> {
+    let server = castnet_engine::Server::<S::Rt, K>::bind_with(
         S::Rt::default(),
         "127.0.0.1:0",
-        Config::new(codec.clone()),
+        Config::new(server_codec),
     )
     .map_err(|e| format!("bind: {e}"))?;
     let addr: SocketAddr = match server.local_addr() {
@@ -107,10 +135,9 @@ async fn exchange<S: TestRuntime, C: TestRuntime>(codec: PacketN) -> Result<(), 
 
     let client_rt = C::Rt::default();
     let dial = || castnet_engine::dial_with(&client_rt, addr, Config::new(codec.clone()));
-    let stays: Session<PacketN> = dial().await.map_err(|e| format!("dial: {e}"))?;
-    let kicked: Session<PacketN> = dial().await.map_err(|e| format!("dial: {e}"))?;
-    // Echoes of every size the header can carry (up to 255 for one byte).
-    for (i, len) in [0usize, 1, 100, 255].into_iter().enumerate() {
+    let stays: Session<K> = dial().await.map_err(|e| format!("dial: {e}"))?;
+    let kicked: Session<K> = dial().await.map_err(|e| format!("dial: {e}"))?;
+    for (i, &len) in lens.iter().enumerate() {
         let payload = Bytes::from(vec![i as u8; len]);
         for client in [&stays, &kicked] {
             client
@@ -159,6 +186,37 @@ async fn exchange<S: TestRuntime, C: TestRuntime>(codec: PacketN) -> Result<(), 
     let got = within::<C, _>("the second broadcast", stays.recv()).await;
     if got.as_deref() != Some(&b"after the kick"[..]) {
         return Err(format!("second broadcast: {got:?}"));
+    }
+    if let Some(max) = max {
+        let oversized: Session<K> = dial().await.map_err(|e| format!("dial: {e}"))?;
+        let at_max = Bytes::from(vec![0x6d; max]);
+        oversized
+            .send(at_max.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let echo = within::<C, _>("the echo of a maximal frame", oversized.recv()).await;
+        if echo.as_ref() != Some(&at_max) {
+            return Err(format!("echo of {max} bytes: {:?}", echo.map(|e| e.len())));
+        }
+        // The client's own limit is higher: the server refuses it on arrival.
+        let over = Bytes::from(vec![0x6f; max + 1]);
+        oversized.send(over).await.map_err(|e| e.to_string())?;
+        let end = within::<C, _>("the end after an oversized frame", oversized.recv()).await;
+        if let Some(frame) = end {
+            return Err(format!(
+                "a frame over the max got {} bytes back",
+                frame.len()
+            ));
+        }
+        // Nobody else was affected.
+        stays
+            .send(Bytes::from_static(b"still here"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let echo = within::<C, _>("an echo after the refusal", stays.recv()).await;
+        if echo.as_deref() != Some(&b"still here"[..]) {
+            return Err(format!("echo after the refusal: {echo:?}"));
+        }
     }
     within::<C, _>("the server to stop", server.stop()).await;
     Ok(())

@@ -69,6 +69,16 @@ pub enum FrameError {
     /// the bytes it is configured to strip or than the header itself. Fatal.
     #[error("invalid length field: {0}")]
     InvalidLength(&'static str),
+    /// A varint length prefix does not fit in 64 bits: a tenth byte above
+    /// `0x01`, which also covers a prefix longer than ten bytes. Nothing was
+    /// consumed or reserved for it. Fatal under every oversize policy, since
+    /// there is no length to skip by.
+    #[error("varint length prefix overflows 64 bits after {bytes} bytes")]
+    VarintOverflow {
+        /// How many bytes of the prefix were read when the overflow was
+        /// certain (at most ten).
+        bytes: usize,
+    },
     /// The stream ended in the middle of a frame. Fatal.
     #[error("stream ended inside a frame ({buffered} bytes buffered)")]
     UnexpectedEof {

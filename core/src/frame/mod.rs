@@ -16,6 +16,7 @@
 //! | codec | frame on the wire |
 //! |---|---|
 //! | [`PacketN`] | 1/2/4/8-byte length, then the payload (the default) |
+//! | [`VarintCodec`] | an unsigned LEB128 varint length (protobuf-style), then the payload |
 //! | [`LengthFieldCodec`] | a 1..=8-byte length anywhere in a header, adjusted, header stripped |
 //! | [`FixedLengthCodec`] | exactly N bytes |
 //! | [`DelimiterCodec`] | bytes up to a delimiter (any byte string) |
@@ -30,8 +31,12 @@ mod fixed;
 mod length_field;
 mod lines;
 mod packet;
+mod prefixed;
+#[cfg(test)]
+mod prefixed_tests;
 mod raw;
 mod uint;
+mod varint;
 
 pub use delimiter::{DelimiterCodec, DelimiterCodecBuilder};
 pub use encoded::{EncodedFrame, MAX_INLINE_HEAD};
@@ -43,6 +48,7 @@ pub use packet::{
     ByteOrder, HeaderLen, OversizePolicy, PacketN, PacketNBuilder, DEFAULT_MAX_FRAME_LEN,
 };
 pub use raw::RawCodec;
+pub use varint::{VarintCodec, VarintCodecBuilder, MAX_VARINT_LEN};
 
 use bytes::BytesMut;
 

@@ -1,8 +1,9 @@
 //! [`PacketN`]: an N-byte length header (N = 1, 2, 4 or 8), then the payload.
 
 use super::byte_items::{byte_payload_encoders, AppendBuf};
-use super::{ConfigError, Decoder, EncodedFrame, FrameError, MAX_RESERVE_STEP};
-use bytes::{Buf, Bytes, BytesMut};
+use super::prefixed::{declared_len, BodyState};
+use super::{ConfigError, Decoder, EncodedFrame, FrameError};
+use bytes::{Bytes, BytesMut};
 
 /// Default largest payload [`PacketN`] accepts: 8 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: u64 = 8 * 1024 * 1024;
@@ -88,7 +89,7 @@ pub enum OversizePolicy {
 ///
 /// A declared length is checked against `max_frame_len` as the raw 64-bit value
 /// read from the wire, before any conversion and before any buffer is reserved
-/// for it. Below the maximum the decoder asks for at most [`MAX_RESERVE_STEP`]
+/// for it. Below the maximum the decoder asks for at most [`MAX_RESERVE_STEP`](super::MAX_RESERVE_STEP)
 /// more room at a time, and only while the frame's bytes are arriving, so the
 /// buffer grows with what the peer sent, never with what it declared.
 ///
@@ -118,17 +119,7 @@ pub struct PacketN {
     order: ByteOrder,
     max: u64,
     oversize: OversizePolicy,
-    state: DecodeState,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DecodeState {
-    /// Waiting for a whole header.
-    Head,
-    /// Header consumed; waiting for this many payload bytes.
-    Payload(usize),
-    /// Skipping an oversized frame; this many bytes are still to skip.
-    Discard(u64),
+    state: BodyState,
 }
 
 impl Default for PacketN {
@@ -147,7 +138,7 @@ impl PacketN {
             order,
             max: clamp_max(header, DEFAULT_MAX_FRAME_LEN),
             oversize: OversizePolicy::Fail,
-            state: DecodeState::Head,
+            state: BodyState::Head,
         }
     }
 
@@ -188,13 +179,7 @@ impl PacketN {
     /// refusal. Shared with codecs layered on PacketN (the P2P envelope).
     #[inline]
     pub(crate) fn head_for(&self, len: usize) -> Result<([u8; 8], usize), FrameError> {
-        let len64 = len as u64;
-        if len64 > self.max {
-            return Err(FrameError::PayloadTooLarge {
-                len: len64,
-                max: self.max,
-            });
-        }
+        let len64 = declared_len(len, self.max)?;
         let n = self.header.bytes();
         // The length shifted into the first `n` bytes: whole-word stores, no
         // copy of a variable length on the per-frame path.
@@ -233,43 +218,23 @@ impl PacketN {
         dst.extend_from_slice(payload);
         Ok(())
     }
+}
 
-    /// The raw declared length at the front of `src`, which holds at least a
-    /// whole header. One fixed-size read per case: no copy of a variable length.
-    #[inline]
-    fn read_len(&self, src: &[u8]) -> u64 {
-        fn array<const N: usize>(src: &[u8]) -> [u8; N] {
-            src[..N].try_into().expect("a slice of N bytes")
-        }
-        match (self.header, self.order) {
-            (HeaderLen::One, _) => u64::from(src[0]),
-            (HeaderLen::Two, ByteOrder::Big) => u64::from(u16::from_be_bytes(array(src))),
-            (HeaderLen::Two, ByteOrder::Little) => u64::from(u16::from_le_bytes(array(src))),
-            (HeaderLen::Four, ByteOrder::Big) => u64::from(u32::from_be_bytes(array(src))),
-            (HeaderLen::Four, ByteOrder::Little) => u64::from(u32::from_le_bytes(array(src))),
-            (HeaderLen::Eight, ByteOrder::Big) => u64::from_be_bytes(array(src)),
-            (HeaderLen::Eight, ByteOrder::Little) => u64::from_le_bytes(array(src)),
-        }
+/// The raw declared length at the front of `src`, which holds at least a
+/// whole header. One fixed-size read per case: no copy of a variable length.
+#[inline]
+fn read_len(header: HeaderLen, order: ByteOrder, src: &[u8]) -> u64 {
+    fn array<const N: usize>(src: &[u8]) -> [u8; N] {
+        src[..N].try_into().expect("a slice of N bytes")
     }
-
-    /// A header declared more than the maximum: fail, or start discarding.
-    #[cold]
-    #[inline(never)]
-    fn oversized(&mut self, declared: u64, src: &mut BytesMut) -> FrameError {
-        match self.oversize {
-            OversizePolicy::Fail => FrameError::FrameTooLarge {
-                declared,
-                max: self.max,
-            },
-            OversizePolicy::Discard => {
-                src.advance(self.header.bytes());
-                self.state = DecodeState::Discard(declared);
-                FrameError::FrameDiscarded {
-                    declared,
-                    max: self.max,
-                }
-            }
-        }
+    match (header, order) {
+        (HeaderLen::One, _) => u64::from(src[0]),
+        (HeaderLen::Two, ByteOrder::Big) => u64::from(u16::from_be_bytes(array(src))),
+        (HeaderLen::Two, ByteOrder::Little) => u64::from(u16::from_le_bytes(array(src))),
+        (HeaderLen::Four, ByteOrder::Big) => u64::from(u32::from_be_bytes(array(src))),
+        (HeaderLen::Four, ByteOrder::Little) => u64::from(u32::from_le_bytes(array(src))),
+        (HeaderLen::Eight, ByteOrder::Big) => u64::from_be_bytes(array(src)),
+        (HeaderLen::Eight, ByteOrder::Little) => u64::from_le_bytes(array(src)),
     }
 }
 
@@ -284,53 +249,16 @@ impl Decoder for PacketN {
     // Inlined into the session's decode loop: no call per frame.
     #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        if let DecodeState::Discard(left) = self.state {
-            let skip = left.min(src.len() as u64);
-            src.advance(skip as usize);
-            if skip < left {
-                self.state = DecodeState::Discard(left - skip);
-                return Ok(None);
-            }
-            self.state = DecodeState::Head;
-        }
-        let len = match self.state {
-            DecodeState::Payload(len) => len,
-            // `Head`: a discard is over by now.
-            _ => {
-                let n = self.header.bytes();
-                if src.len() < n {
-                    return Ok(None);
-                }
-                let declared = self.read_len(src);
-                if declared > self.max {
-                    return Err(self.oversized(declared, src));
-                }
-                src.advance(n);
-                // `declared <= max <= usize::MAX`: the conversion is exact.
-                declared as usize
-            }
-        };
-        if src.len() < len {
-            self.state = DecodeState::Payload(len);
-            src.reserve((len - src.len()).min(MAX_RESERVE_STEP));
-            return Ok(None);
-        }
-        self.state = DecodeState::Head;
-        Ok(Some(src.split_to(len).freeze()))
+        let (header, order) = (self.header, self.order);
+        self.state.decode(src, self.max, self.oversize, |src| {
+            let n = header.bytes();
+            Ok((src.len() >= n).then(|| (read_len(header, order, src), n)))
+        })
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        if let Some(frame) = self.decode(src)? {
-            return Ok(Some(frame));
-        }
-        let buffered = match self.state {
-            DecodeState::Head if src.is_empty() => return Ok(None),
-            // The header left `src` when it arrived, yet it belongs to the
-            // partial frame: an empty `src` here is still a truncated stream.
-            DecodeState::Payload(_) => self.header.bytes() + src.len(),
-            DecodeState::Head | DecodeState::Discard(_) => src.len(),
-        };
-        Err(FrameError::UnexpectedEof { buffered })
+        let frame = self.decode(src)?;
+        self.state.frame_or_end(frame, src)
     }
 }
 
@@ -397,7 +325,7 @@ impl PacketNBuilder {
             order: self.order,
             max: clamp_max(header, self.max),
             oversize: self.oversize,
-            state: DecodeState::Head,
+            state: BodyState::Head,
         })
     }
 }

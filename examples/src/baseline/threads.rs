@@ -55,12 +55,20 @@ pub struct Framing {
 impl Framing {
     /// The framing of `--header`, `--endian` and `--max-frame` (clamped to
     /// what the header can express).
+    ///
+    /// # Panics
+    ///
+    /// With `--header varint`, which the baselines refuse at start-up
+    /// ([`ServerArgs::require_fixed_header`]).
     pub fn new(args: &ServerArgs) -> Self {
+        let header = args
+            .header_len()
+            .expect("the baselines refuse --header varint at start-up");
         Framing {
-            header: args.header.bytes(),
+            header: header.bytes(),
             endian: args.endian,
             max: args.max_frame_len(),
-            expressible: args.header.max_len(),
+            expressible: header.max_len(),
         }
     }
 

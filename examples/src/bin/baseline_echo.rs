@@ -65,6 +65,8 @@ const ECHO_QUEUE: usize = 64;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // tokio-util has no varint framing: `--header varint` is a usage error.
+    cli.server.require_fixed_header::<Cli>();
     let result = match cli.server.runtime {
         RuntimeKind::Std => {
             let framing = Framing::new(&cli.server);

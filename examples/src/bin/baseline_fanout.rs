@@ -74,6 +74,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // tokio-util has no varint framing: `--header varint` is a usage error.
+    cli.server.require_fixed_header::<Cli>();
     let lagged = Arc::new(AtomicU64::new(0));
     let result = match cli.server.runtime {
         RuntimeKind::Std => serve_threads_fanout(&cli, Arc::clone(&lagged)),

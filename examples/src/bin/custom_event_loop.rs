@@ -10,7 +10,8 @@
 //! ```
 //!
 //! It speaks `BENCH-PROTOCOL.md` as `echo_server` does (`--addr`, `--header
-//! 1|2|4|8`, `--endian be|le`, `--max-frame`; no `--runtime` and no
+//! 1|2|4|8|varint`, `--endian be|le`, ignored for varint, `--max-frame`; no
+//! `--runtime` and no
 //! `--workers`, it is one thread), prints `listening on ADDR` once it
 //! accepts, and on SIGINT/SIGTERM stops accepting, closes every session
 //! gracefully (queued echoes drain within the linger time) and exits 0.
@@ -53,9 +54,8 @@
 //! that wakes the poll with a `mio::Waker`; the serving loop is mio alone.
 
 use castnet_core::session::{CloseReason, Event, Session, SessionConfig, SpareBuffers};
-use castnet_core::PacketN;
-use castnet_examples::flags::ListenArgs;
-use castnet_examples::server::{announce_listening, Shutdown};
+use castnet_examples::flags::{Codec, ListenArgs};
+use castnet_examples::server::{announce_listening, BenchCodec, Shutdown};
 use clap::Parser;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -80,14 +80,16 @@ const DRAIN_BYTES: usize = 8 << 20;
 fn main() -> ExitCode {
     let args = ListenArgs::parse();
     castnet_examples::init_tracing();
-    let codec = match args.packet_codec() {
-        Ok(codec) => codec,
+    // The loop is generic over its codec: one instance per `--header` kind.
+    let served = match args.codec() {
+        Ok(Codec::Packet(codec)) => EventLoop::bind(args.addr, codec).and_then(EventLoop::run),
+        Ok(Codec::Varint(codec)) => EventLoop::bind(args.addr, codec).and_then(EventLoop::run),
         Err(e) => {
             tracing::error!(error = %e, "bad codec flags");
             return ExitCode::from(2);
         }
     };
-    match EventLoop::bind(args.addr, codec).and_then(EventLoop::run) {
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "custom_event_loop failed");
@@ -97,9 +99,9 @@ fn main() -> ExitCode {
 }
 
 /// One connection: its socket, its session, and what the loop knows of both.
-struct Conn {
+struct Conn<C: BenchCodec> {
     stream: TcpStream,
-    session: Session<PacketN>,
+    session: Session<C>,
     /// Readiness seen and not yet used up (edge-triggered: until `WouldBlock`).
     readable: bool,
     writable: bool,
@@ -113,27 +115,27 @@ struct Conn {
     drain: Option<(Instant, usize)>,
 }
 
-struct EventLoop {
+struct EventLoop<C: BenchCodec> {
     poll: Poll,
     _waker: Arc<Waker>,
     /// `None` once stopping.
     listener: Option<TcpListener>,
-    conns: HashMap<Token, Conn>,
+    conns: HashMap<Token, Conn<C>>,
     deadlines: BTreeSet<(Instant, Token)>,
     /// Connections to drive again without waiting for the socket: their read
     /// budget ran out, or their backpressure lifted with input still unread.
     again: Vec<Token>,
     spare: SpareBuffers,
     scratch: Vec<u8>,
-    codec: PacketN,
+    codec: C,
     config: SessionConfig,
     next_token: usize,
 }
 
-impl EventLoop {
+impl<C: BenchCodec> EventLoop<C> {
     /// Installs the signal handlers, binds and announces (in that order, so
     /// a signal sent right after the `listening on` line stops us cleanly).
-    fn bind(addr: std::net::SocketAddr, codec: PacketN) -> io::Result<Self> {
+    fn bind(addr: std::net::SocketAddr, codec: C) -> io::Result<Self> {
         let poll = Poll::new()?;
         // The loop keeps the waker too: dropping the last one would close it
         // before the poll sees its wake-up.
@@ -336,8 +338,8 @@ fn discard(conn: &mut Conn, scratch: &mut [u8], now: Instant) -> bool {
 
 /// One wake-up of one connection, in the order of the drive loop in
 /// `Session`'s docs. Returns the close reason once the session has ended.
-fn drive(
-    conn: &mut Conn,
+fn drive<C: BenchCodec>(
+    conn: &mut Conn<C>,
     spare: &mut SpareBuffers,
     scratch: &mut [u8],
     now: Instant,

@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release -p castnet-examples --bin fanout_server -- --addr 127.0.0.1:7001
 //! cargo run --release -p castnet-examples --bin fanout_server -- --runtime smol
+//! cargo run --release -p castnet-examples --bin fanout_server -- --header varint
 //! ```
 //!
 //! Slow-client policy: every frame is pushed once onto the server's
@@ -24,17 +25,16 @@
 //! and the policy above is that nobody waits for it.
 
 use bytes::Bytes;
-use castnet_core::frame::PacketN;
 use castnet_engine::{Conn, Handler, Runtime, Server};
-use castnet_examples::server::{run_castnet_server, BenchApp};
+use castnet_examples::server::{run_castnet_server, BenchApp, BenchCodec};
 use std::process::ExitCode;
 
-struct Fanout<R: Runtime> {
-    server: Server<R>,
+struct Fanout<R: Runtime, C: BenchCodec> {
+    server: Server<R, C>,
 }
 
-impl<R: Runtime> Handler<PacketN> for Fanout<R> {
-    fn on_frame(&self, _from: &mut Conn<'_, PacketN>, frame: Bytes) {
+impl<R: Runtime, C: BenchCodec> Handler<C> for Fanout<R, C> {
+    fn on_frame(&self, _from: &mut Conn<'_, C>, frame: Bytes) {
         // Fire and forget: one push onto the broadcast ring, no
         // per-recipient report; frames a slow client misses are counted in
         // the server's stats.
@@ -48,7 +48,7 @@ impl<R: Runtime> Handler<PacketN> for Fanout<R> {
 struct App;
 
 impl BenchApp for App {
-    fn handler<R: Runtime + Default>(server: &Server<R>) -> impl Handler<PacketN> {
+    fn handler<R: Runtime + Default, C: BenchCodec>(server: &Server<R, C>) -> impl Handler<C> {
         Fanout {
             server: server.clone(),
         }

@@ -73,7 +73,7 @@ pub(crate) async fn drive<T: Traffic>(
         ..Totals::default()
     };
     let framing = plan.framing;
-    let (head_len, frame_len) = (framing.head_len(), plan.frame_len());
+    let frame_len = plan.frame_len();
     let (mut rd, mut wr) = stream.split();
     let mut wbuf = BytesMut::new();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK.max(frame_len));
@@ -107,20 +107,22 @@ pub(crate) async fn drive<T: Traffic>(
                 let now = plan.clock.now_ns();
                 let mut received = 0;
                 let mut outcome = Ok(());
-                while let Some(len) = framing.peek_len(&rbuf) {
+                while let Some((len, head_len)) = framing.peek_len(&rbuf) {
                     if len != plan.payload as u64 {
                         outcome = Err(Desync);
                         break;
                     }
-                    if rbuf.len() < frame_len {
+                    // A varint prefix may be padded: its own length counts.
+                    let frame_end = head_len + plan.payload;
+                    if rbuf.len() < frame_end {
                         break;
                     }
-                    outcome = traffic.receive(&rbuf[head_len..frame_len], now, &mut totals, &mut samples);
+                    outcome = traffic.receive(&rbuf[head_len..frame_end], now, &mut totals, &mut samples);
                     if outcome.is_err() {
                         break;
                     }
                     received += 1;
-                    rbuf.advance(frame_len);
+                    rbuf.advance(frame_end);
                 }
                 plan.add_live(received);
                 plan.latency.record(id, &samples);

@@ -1,7 +1,8 @@
 //! The engine of `netbench`, the load generator of `BENCH-PROTOCOL.md`.
 //!
 //! It drives any server that speaks PacketN (an N-byte length header, then
-//! the payload) in one of three modes:
+//! the payload) or, with `--header varint`, a LEB128 varint length prefix
+//! (`--endian` is then ignored), in one of three modes:
 //!
 //! - **echo**: each connection keeps `--pipeline` frames in flight; reports
 //!   echoes per second and send-to-echo latency.
@@ -47,7 +48,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use castnet_core::frame::HeaderLen;
 use clap::{Parser, ValueEnum};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -55,9 +55,9 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
-pub use report::Report;
+pub use report::{HeaderKind, Report};
 
-use crate::flags::{default_workers, parse_header_len, parse_seconds, workers_parser, Endian};
+use crate::flags::{default_workers, parse_header, parse_seconds, workers_parser, Endian, Header};
 use report::Measured;
 use stats::{nanos, read_cpu_seconds, read_rss_kib, Clock, Latency, Plan, Totals};
 use wire::{Framing, Template, STAMP_LEN};
@@ -101,10 +101,10 @@ pub struct NetbenchArgs {
     /// Warm-up before the window, in seconds; not counted.
     #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_seconds)]
     pub warmup: Duration,
-    /// Length header size in bytes.
-    #[arg(long, value_name = "1|2|4|8", default_value = "4", value_parser = parse_header_len)]
-    pub header: HeaderLen,
-    /// Length header byte order.
+    /// Length header size in bytes, or `varint` for a LEB128 length prefix.
+    #[arg(long, value_name = "1|2|4|8|varint", default_value = "4", value_parser = parse_header)]
+    pub header: Header,
+    /// Length header byte order (ignored with `--header varint`).
     #[arg(long, value_enum, default_value_t = Endian::Be)]
     pub endian: Endian,
     /// Check every received frame byte for byte and in order.
@@ -185,10 +185,10 @@ impl NetbenchArgs {
         let header_max = usize::try_from(self.header.max_len()).unwrap_or(usize::MAX);
         if self.payload > header_max.min(MAX_PAYLOAD) {
             return fail(format!(
-                "--payload {} does not fit: at most {} with a {}-byte header",
+                "--payload {} does not fit: at most {} with --header {}",
                 self.payload,
                 header_max.min(MAX_PAYLOAD),
-                self.header.bytes()
+                self.header.as_str()
             ));
         }
         if self.mode == Mode::Fanout {
@@ -416,7 +416,7 @@ fn report(args: &NetbenchArgs, addr: SocketAddr, m: &Measured) -> Report {
         pipeline: args.pipeline,
         duration_s: secs,
         warmup_s: args.warmup.as_secs_f64(),
-        header: args.header.bytes(),
+        header: report::HeaderKind::of(args.header),
         endian: args.endian.as_str(),
         verify: args.verify,
         workers: args.workers,
@@ -461,7 +461,10 @@ mod tests {
         assert_eq!((a.conns, a.payload, a.pipeline), (50, 64, 16));
         assert_eq!(a.duration, Duration::from_secs(10));
         assert_eq!(a.warmup, Duration::from_secs(2));
-        assert_eq!(a.header, HeaderLen::Four);
+        assert_eq!(
+            a.header,
+            Header::Fixed(castnet_core::frame::HeaderLen::Four)
+        );
         assert_eq!(a.endian, Endian::Be);
         assert!(!a.verify && !a.json);
         assert_eq!(a.workers, default_workers());

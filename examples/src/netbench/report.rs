@@ -8,6 +8,37 @@ use serde::Serialize;
 
 use super::stats::Totals;
 use super::Mode;
+use crate::flags::Header;
+
+/// A report's `header`: the fixed header's size in bytes (a JSON number,
+/// as before varint headers existed), or the string `"varint"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum HeaderKind {
+    /// A fixed header of this many bytes.
+    Bytes(usize),
+    /// A varint prefix: serialised as `"varint"`.
+    Named(&'static str),
+}
+
+impl HeaderKind {
+    /// What a run with `--header header` reports.
+    pub fn of(header: Header) -> Self {
+        match header {
+            Header::Fixed(header) => HeaderKind::Bytes(header.bytes()),
+            Header::Varint => HeaderKind::Named("varint"),
+        }
+    }
+}
+
+impl fmt::Display for HeaderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderKind::Bytes(n) => write!(f, "{n}"),
+            HeaderKind::Named(name) => f.write_str(name),
+        }
+    }
+}
 
 /// The result of one netbench run: its parameters and its figures.
 ///
@@ -35,8 +66,8 @@ pub struct Report {
     pub duration_s: f64,
     /// Warm-up before it, in seconds.
     pub warmup_s: f64,
-    /// Header bytes.
-    pub header: usize,
+    /// Header bytes, or `"varint"`.
+    pub header: HeaderKind,
     /// Header byte order, `be` or `le`.
     pub endian: &'static str,
     /// Whether received frames were checked byte for byte.

@@ -69,7 +69,7 @@ impl Plan {
     }
 
     pub(crate) fn frame_len(&self) -> usize {
-        self.framing.head_len() + self.payload
+        self.framing.head_len(self.payload) + self.payload
     }
 
     pub(crate) fn add_live(&self, n: u64) {

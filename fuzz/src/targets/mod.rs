@@ -9,8 +9,10 @@ mod fixed;
 mod length_field;
 mod lines;
 mod packet;
+mod prefixed;
 mod raw;
 mod session_ops;
+mod varint;
 
 pub use delimiter::decode_delimiter;
 pub use envelope::decode_envelope;
@@ -20,6 +22,7 @@ pub use lines::decode_lines;
 pub use packet::decode_packet;
 pub use raw::decode_raw;
 pub use session_ops::session_ops;
+pub use varint::decode_varint;
 
 use castnet_core::frame::{ByteOrder, HeaderLen, OversizePolicy, PacketN};
 

@@ -1,6 +1,12 @@
 //! The PacketN rules, one test per rule.
 
 use super::*;
+use crate::frame::prefixed_tests::lying_prefix_allocates_one_step_at_most;
+use crate::frame::prefixed_tests::{discard_resynchronises, drain, eof_error, too_large};
+use crate::frame::prefixed_tests::{
+    eof_after_a_whole_prefix_counts_it, eof_on_frame_boundaries_is_clean,
+};
+use crate::frame::prefixed_tests::{large_frame_grows_with_its_bytes, refuses_and_writes_nothing};
 use crate::frame::Encoder;
 
 const HEADERS: [HeaderLen; 4] = [
@@ -34,15 +40,6 @@ fn frame(codec: &PacketN, payload: &[u8]) -> Vec<u8> {
     wire
 }
 
-/// Decodes until the codec asks for more bytes.
-fn drain(codec: &mut PacketN, src: &mut BytesMut) -> Vec<Bytes> {
-    let mut frames = Vec::new();
-    while let Some(frame) = codec.decode(src).expect("valid input") {
-        frames.push(frame);
-    }
-    frames
-}
-
 /// A codec with the given header, big-endian, and its own limit and policy.
 fn limited(header: HeaderLen, max: u64, oversize: OversizePolicy) -> PacketN {
     PacketN::builder()
@@ -51,13 +48,6 @@ fn limited(header: HeaderLen, max: u64, oversize: OversizePolicy) -> PacketN {
         .oversize_policy(oversize)
         .build()
         .unwrap()
-}
-
-fn too_large(result: Result<Option<Bytes>, FrameError>) -> (u64, u64) {
-    match result {
-        Err(FrameError::FrameTooLarge { declared, max }) => (declared, max),
-        other => panic!("expected FrameTooLarge, got {other:?}"),
-    }
 }
 
 // ---- configuration ----
@@ -299,39 +289,18 @@ fn a_lying_eight_byte_header_under_a_raised_max_allocates_one_step_at_most() {
     let max = limited(HeaderLen::Eight, u64::MAX, OversizePolicy::Fail).max_frame_len();
     // On a 32-bit target the raised max is `usize::MAX`; declare that there.
     for declared in [1u64 << 63, u64::MAX].map(|d| d.min(max)) {
-        let mut codec = limited(HeaderLen::Eight, u64::MAX, OversizePolicy::Fail);
-        let mut src = BytesMut::from(&head(HeaderLen::Eight, ByteOrder::Big, declared)[..]);
-        src.extend_from_slice(b"only a few bytes");
-        assert_eq!(codec.decode(&mut src).unwrap(), None);
-        assert!(
-            src.capacity() <= 2 * (24 + MAX_RESERVE_STEP),
-            "declared {declared}: capacity {}",
-            src.capacity()
+        let codec = limited(HeaderLen::Eight, u64::MAX, OversizePolicy::Fail);
+        lying_prefix_allocates_one_step_at_most(
+            codec,
+            &head(HeaderLen::Eight, ByteOrder::Big, declared),
         );
-        // Asking again with nothing new does not grow the buffer further.
-        let capacity = src.capacity();
-        assert_eq!(codec.decode(&mut src).unwrap(), None);
-        assert_eq!(src.capacity(), capacity);
     }
 }
 
 #[test]
 fn a_large_frame_grows_the_buffer_only_as_its_bytes_arrive() {
-    let len = 1 << 20;
-    let mut codec = PacketN::default();
-    let mut src = BytesMut::from(&head(HeaderLen::Four, ByteOrder::Big, len as u64)[..]);
-    let mut fed = 4;
-    for _ in 0..len / 4096 {
-        assert_eq!(codec.decode(&mut src).unwrap(), None);
-        assert!(
-            src.capacity() <= 2 * (fed + MAX_RESERVE_STEP),
-            "{fed} bytes fed, capacity {}",
-            src.capacity()
-        );
-        src.extend_from_slice(&[9; 4096]);
-        fed += 4096;
-    }
-    assert_eq!(codec.decode(&mut src).unwrap().unwrap().len(), len);
+    let prefix = head(HeaderLen::Four, ByteOrder::Big, 1 << 20);
+    large_frame_grows_with_its_bytes(PacketN::default(), &prefix);
 }
 
 #[test]
@@ -348,40 +317,8 @@ fn fail_policy_leaves_the_header_in_place_and_keeps_failing() {
 fn discard_skips_an_oversized_frame_across_many_reads_reports_it_once_then_resynchronises() {
     for header in [HeaderLen::Two, HeaderLen::Four, HeaderLen::Eight] {
         let mut codec = limited(header, 100, OversizePolicy::Discard);
-        let mut wire = frame(&codec, b"before");
-        wire.extend_from_slice(&head(header, ByteOrder::Big, 5_000));
-        wire.extend((0..5_000u32).map(|i| i as u8));
-        wire.extend_from_slice(&frame(&codec, b"after"));
-        wire.extend_from_slice(&frame(&codec, b""));
-
-        let mut src = BytesMut::new();
-        let (mut frames, mut discarded) = (Vec::new(), Vec::new());
-        for chunk in wire.chunks(64) {
-            src.extend_from_slice(chunk);
-            loop {
-                match codec.decode(&mut src) {
-                    Ok(Some(frame)) => frames.push(frame),
-                    Ok(None) => break,
-                    Err(e) => {
-                        assert!(e.is_recoverable());
-                        discarded.push(e);
-                    }
-                }
-            }
-            assert!(src.len() < 64 + 8, "skipped bytes are not kept");
-        }
-        assert_eq!(frames, [&b"before"[..], b"after", b""], "{header:?}");
-        assert!(
-            matches!(
-                discarded[..],
-                [FrameError::FrameDiscarded {
-                    declared: 5_000,
-                    max: 100
-                }]
-            ),
-            "{discarded:?}"
-        );
-        assert_eq!(codec.decode_eof(&mut src).unwrap(), None);
+        let framing = codec.clone();
+        discard_resynchronises(&mut codec, |p| frame(&framing, p), 8);
     }
 }
 
@@ -423,23 +360,11 @@ fn discard_of_an_eight_byte_header_declaring_u64_max_reserves_nothing() {
 
 // ---- end of stream ----
 
-fn eof_error(result: Result<Option<Bytes>, FrameError>) -> usize {
-    match result {
-        Err(FrameError::UnexpectedEof { buffered }) => buffered,
-        other => panic!("expected UnexpectedEof, got {other:?}"),
-    }
-}
-
 #[test]
 fn eof_on_a_frame_boundary_is_a_clean_end() {
-    let mut codec = PacketN::default();
-    let mut src = BytesMut::from(&[frame(&codec, b"a"), frame(&codec, b"")].concat()[..]);
-    assert_eq!(
-        codec.decode_eof(&mut src).unwrap(),
-        Some(Bytes::from_static(b"a"))
-    );
-    assert_eq!(codec.decode_eof(&mut src).unwrap(), Some(Bytes::new()));
-    assert_eq!(codec.decode_eof(&mut src).unwrap(), None);
+    let codec = PacketN::default();
+    let wire = [frame(&codec, b"a"), frame(&codec, b"")].concat();
+    eof_on_frame_boundaries_is_clean(codec, &wire);
 }
 
 #[test]
@@ -451,12 +376,9 @@ fn eof_inside_a_header_is_unexpected_eof() {
 
 #[test]
 fn eof_after_a_header_with_no_payload_byte_yet_is_unexpected_eof() {
-    let mut codec = PacketN::default();
-    let mut src = BytesMut::from(&head(HeaderLen::Four, ByteOrder::Big, 3)[..]);
-    // The header is consumed here and `src` is left empty.
-    assert_eq!(codec.decode(&mut src).unwrap(), None);
-    assert!(src.is_empty());
-    assert_eq!(eof_error(codec.decode_eof(&mut src)), 4);
+    // The header is consumed by `decode` and `src` is left empty.
+    let prefix = head(HeaderLen::Four, ByteOrder::Big, 3);
+    eof_after_a_whole_prefix_counts_it(PacketN::default(), &prefix);
 }
 
 #[test]
@@ -477,34 +399,16 @@ fn eof_while_discarding_is_unexpected_eof() {
 // ---- encoding ----
 
 /// Asserts that encoding `len` bytes is refused and leaves `dst` as it was.
-fn refuses_and_writes_nothing(codec: &mut PacketN, len: usize) {
-    let payload = vec![0xab; len];
-    let mut dst = BytesMut::from(&b"earlier frames"[..]);
-    let capacity = dst.capacity();
-    for result in [
-        Encoder::<&[u8]>::encode(codec, &payload[..], &mut dst),
-        Encoder::<Bytes>::encode(codec, Bytes::from(payload.clone()), &mut dst),
-        Encoder::<Vec<u8>>::encode(codec, payload.clone(), &mut dst),
-        Encoder::<Bytes>::encode_frame(codec, Bytes::from(payload.clone())).map(drop),
-        codec.encode_to_bytes(&payload).map(drop),
-    ] {
-        match result {
-            Err(FrameError::PayloadTooLarge { len: l, max }) => {
-                assert_eq!(l, len as u64);
-                assert_eq!(max, codec.max_frame_len());
-            }
-            other => panic!("expected PayloadTooLarge, got {other:?}"),
-        }
-    }
-    assert_eq!(&dst[..], b"earlier frames");
-    assert_eq!(dst.capacity(), capacity);
+fn refuses(codec: &mut PacketN, len: usize) {
+    let max = codec.max_frame_len();
+    refuses_and_writes_nothing(codec, len, max, PacketN::encode_to_bytes);
 }
 
 #[test]
 fn a_one_byte_header_refuses_a_256_byte_payload_and_writes_nothing() {
     for order in ORDERS {
         let mut codec = PacketN::new(HeaderLen::One, order);
-        refuses_and_writes_nothing(&mut codec, 256);
+        refuses(&mut codec, 256);
         let mut dst = BytesMut::new();
         codec.encode(&[1u8; 255][..], &mut dst).unwrap();
         assert_eq!(dst[0], 255);
@@ -515,7 +419,7 @@ fn a_one_byte_header_refuses_a_256_byte_payload_and_writes_nothing() {
 #[test]
 fn a_two_byte_header_refuses_a_65536_byte_payload_and_writes_nothing() {
     let mut codec = limited(HeaderLen::Two, u64::MAX, OversizePolicy::Fail);
-    refuses_and_writes_nothing(&mut codec, 65_536);
+    refuses(&mut codec, 65_536);
     let mut dst = BytesMut::new();
     codec.encode(&[1u8; 65_535][..], &mut dst).unwrap();
     assert_eq!(dst[..2], [0xff, 0xff]);
@@ -538,9 +442,9 @@ fn a_four_byte_header_cannot_express_2_pow_32_even_with_the_max_raised() {
 #[test]
 fn a_payload_over_the_max_is_refused_and_writes_nothing() {
     let mut codec = PacketN::default();
-    refuses_and_writes_nothing(&mut codec, DEFAULT_MAX_FRAME_LEN as usize + 1);
+    refuses(&mut codec, DEFAULT_MAX_FRAME_LEN as usize + 1);
     let mut small = PacketN::builder().max_frame_len(3).build().unwrap();
-    refuses_and_writes_nothing(&mut small, 4);
+    refuses(&mut small, 4);
 }
 
 #[test]
