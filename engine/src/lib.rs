@@ -54,6 +54,14 @@ mod loom_models;
 
 pub use blocking::block_on_until;
 pub use castnet_core as core;
+#[cfg(feature = "json")]
+pub use castnet_core::frame::Json;
+#[cfg(feature = "msgpack")]
+pub use castnet_core::frame::MsgPack;
+#[cfg(feature = "xml")]
+pub use castnet_core::frame::Xml;
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+pub use castnet_core::frame::{DecodeError, TypedFrame};
 pub use castnet_core::hub::PeerAddr;
 pub use config::Config;
 pub use connect::{dial_timeout_with, dial_unix_with, dial_with};

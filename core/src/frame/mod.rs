@@ -21,6 +21,12 @@
 //! | [`DelimiterCodec`] | bytes up to a delimiter (any byte string) |
 //! | [`LinesCodec`], [`Utf8LinesCodec`] | a line ending in LF or CRLF |
 //! | [`RawCodec`] | whatever has arrived (no framing) |
+//!
+//! Typed messages, each format behind its cargo feature: every codec that
+//! encodes `Bytes` also encodes `Json<T>` (feature `json`), `MsgPack<T>`
+//! (`msgpack`) and `Xml<T>` (`xml`) for any `T: Serialize`, and
+//! `TypedFrame` reads a received frame back as a `T`; a message that cannot
+//! be serialised is refused with [`FrameError::Serialize`].
 
 mod byte_items;
 mod delimiter;
@@ -31,6 +37,7 @@ mod length_field;
 mod lines;
 mod packet;
 mod raw;
+mod typed;
 mod uint;
 
 pub use delimiter::{DelimiterCodec, DelimiterCodecBuilder};
@@ -43,6 +50,15 @@ pub use packet::{
     ByteOrder, HeaderLen, OversizePolicy, PacketN, PacketNBuilder, DEFAULT_MAX_FRAME_LEN,
 };
 pub use raw::RawCodec;
+#[cfg(feature = "json")]
+pub use typed::Json;
+#[cfg(feature = "msgpack")]
+pub use typed::MsgPack;
+#[cfg(feature = "xml")]
+pub use typed::Xml;
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+pub use typed::{DecodeError, TypedFrame};
+pub use typed::{Format, SerializeError};
 
 use bytes::BytesMut;
 
