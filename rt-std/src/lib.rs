@@ -59,18 +59,11 @@ mod runtime;
 pub use castnet_engine::blocking::{
     block_on, block_on_until, RecvTimeoutError, SendTimeoutError, SendWork, Session,
 };
-#[cfg(feature = "json")]
-pub use castnet_engine::Json;
-#[cfg(feature = "msgpack")]
-pub use castnet_engine::MsgPack;
-#[cfg(feature = "xml")]
-pub use castnet_engine::Xml;
+pub use castnet_engine::core::frame::typed::*;
 pub use castnet_engine::{
     core, handler_fn, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr, SendError,
     SendWorkError, SocketOptions, Stats, TrySendError,
 };
-#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
-pub use castnet_engine::{DecodeError, TypedFrame};
 pub use reactor::Io;
 pub use runtime::{Std, Timer};
 

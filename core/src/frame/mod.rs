@@ -37,7 +37,7 @@ mod length_field;
 mod lines;
 mod packet;
 mod raw;
-mod typed;
+pub mod typed;
 mod uint;
 
 pub use delimiter::{DelimiterCodec, DelimiterCodecBuilder};

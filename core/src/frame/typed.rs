@@ -1,13 +1,14 @@
 //! Typed messages: serde values sent as `Json`, `MsgPack` or `Xml`
-//! payloads through any codec that encodes [`Bytes`](bytes::Bytes), and read back from a
+//! payloads through any codec that encodes `Bytes`, and read back from a
 //! frame with `TypedFrame`.
 //!
 //! Each format is behind its own cargo feature (`json`, `msgpack`, `xml`);
 //! [`Format`] and [`SerializeError`] are always there, so a codec of your own
 //! can report a serialisation failure the same way.
 
+use super::FrameError;
 #[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
-use super::{EncodedFrame, Encoder, FrameError};
+use super::{EncodedFrame, Encoder};
 #[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
 use bytes::{Bytes, BytesMut};
 use std::error::Error;
@@ -44,12 +45,12 @@ impl fmt::Display for Format {
 
 /// A typed message could not be serialised, so it was refused before
 /// anything was queued or written: the payload of
-/// [`FrameError::Serialize`](super::FrameError::Serialize).
+/// [`FrameError::Serialize`].
 ///
 /// Its [`source`](Error::source) is the serializer's own error
 /// (`serde_json::Error`, `rmp_serde::encode::Error`, `quick_xml::SeError`),
 /// which [`downcast_ref`](Self::downcast_ref) recovers. It is cheap to clone
-/// (the error is shared), as [`FrameError`](super::FrameError) is.
+/// (the error is shared), as [`FrameError`] is.
 ///
 /// ```
 /// use castnet_core::frame::{Format, SerializeError};
@@ -117,6 +118,22 @@ impl fmt::Display for SerializeError {
     }
 }
 
+/// `?` in an encoder turns a serialisation failure into its [`FrameError`].
+///
+/// ```
+/// use castnet_core::frame::{Format, FrameError, SerializeError};
+///
+/// fn encode() -> Result<(), FrameError> {
+///     Err(SerializeError::new(Format::Json, std::fmt::Error))?
+/// }
+/// assert!(matches!(encode(), Err(FrameError::Serialize(_))));
+/// ```
+impl From<SerializeError> for FrameError {
+    fn from(e: SerializeError) -> Self {
+        FrameError::Serialize(e)
+    }
+}
+
 impl Error for SerializeError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         Some(&*self.error)
@@ -179,7 +196,7 @@ macro_rules! typed_message {
                 let $value = &self.0;
                 $serialise
                     .map(Bytes::from)
-                    .map_err(|e| FrameError::Serialize(SerializeError::new($format, e)))
+                    .map_err(|e| SerializeError::new($format, e).into())
             }
         }
 
