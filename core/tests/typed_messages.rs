@@ -8,7 +8,7 @@
 
 use bytes::{Bytes, BytesMut};
 use castnet_core::frame::{
-    DecodeError, Decoder, Encoder, Format, FrameError, Json, LinesCodec, MsgPack, PacketN,
+    DecodeError, Decoder, Encoder, Format, FrameError, Json, LinesCodec, MsgPack, PacketN, Typed,
     TypedFrame, Xml,
 };
 use castnet_core::{SendError, Session, SessionConfig};
@@ -112,6 +112,42 @@ proptest! {
         codec.encode(Json((&p, &note)), &mut wire).unwrap();
         let line = codec.decode(&mut wire).unwrap().expect("a whole line");
         prop_assert_eq!(line.json::<(Player, String)>().unwrap(), (p, note));
+    }
+}
+
+proptest! {
+    /// A `Typed` codec hands over each frame as a value, and a frame that
+    /// is not one as an `Err` item, after which it goes on decoding.
+    #[test]
+    fn a_typed_codec_decodes_values_and_malformed_frames_as_items(
+        players in prop::collection::vec(player(), 1..5),
+        junk_at in any::<prop::sample::Index>(),
+    ) {
+        let mut codec: Typed<PacketN, MsgPack<Player>> = Typed::default();
+        let junk_at = junk_at.index(players.len() + 1);
+        let mut wire = BytesMut::new();
+        for (i, p) in players.iter().enumerate() {
+            if i == junk_at {
+                codec.encode(Json(p), &mut wire).unwrap();
+            }
+            codec.encode(MsgPack(p), &mut wire).unwrap();
+        }
+        if junk_at == players.len() {
+            codec.encode(Bytes::from_static(b"\xc1"), &mut wire).unwrap();
+        }
+        let mut items = Vec::new();
+        while let Some(item) = codec.decode_eof(&mut wire).unwrap() {
+            items.push(item);
+        }
+        prop_assert_eq!(items.len(), players.len() + 1);
+        let mut expected = players.iter();
+        for (i, item) in items.into_iter().enumerate() {
+            if i == junk_at {
+                prop_assert!(matches!(item, Err(DecodeError::MsgPack(_))));
+            } else {
+                prop_assert_eq!(&item.unwrap(), expected.next().unwrap());
+            }
+        }
     }
 }
 

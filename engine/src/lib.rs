@@ -34,8 +34,10 @@
 //! `try_send` and `async_send`, [`Conn::send`] and every broadcast, which
 //! serialises the value once whatever the number of sessions. A value that
 //! cannot be serialised is refused with `FrameError::Serialize` and nothing
-//! is queued. `TypedFrame` reads frames back; a malformed one is a
-//! `DecodeError` for the handler to deal with, and the session stays open.
+//! is queued. `TypedFrame` reads frames back, or a `Typed` codec
+//! (`Config::new(Typed::<PacketN, Json<Move>>::default())`) hands the handler
+//! and `recv` every frame as a `Result<Move, DecodeError>`; a malformed one
+//! is a `DecodeError` to deal with, and the session stays open.
 //!
 //! ```
 //! # #[cfg(feature = "json")] {

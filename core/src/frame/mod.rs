@@ -25,7 +25,8 @@
 //! Typed messages, each format behind its cargo feature: every codec that
 //! encodes `Bytes` also encodes `Json<T>` (feature `json`), `MsgPack<T>`
 //! (`msgpack`) and `Xml<T>` (`xml`) for any `T: Serialize`, and
-//! `TypedFrame` reads a received frame back as a `T`; a message that cannot
+//! `TypedFrame` reads a received frame back as a `T` (or a `Typed` codec
+//! hands over every frame as one); a message that cannot
 //! be serialised is refused with [`FrameError::Serialize`].
 
 mod byte_items;
@@ -57,7 +58,7 @@ pub use typed::MsgPack;
 #[cfg(feature = "xml")]
 pub use typed::Xml;
 #[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
-pub use typed::{DecodeError, TypedFrame};
+pub use typed::{DecodeError, Typed, TypedFrame, TypedMessage};
 pub use typed::{Format, SerializeError};
 
 use bytes::BytesMut;

@@ -264,7 +264,7 @@ typed_message! {
     ///
     /// Structs are written as maps keyed by field name
     /// (`rmp_serde::to_vec_named`), so a peer may add or reorder fields.
-    /// Everything said of [`Json`] holds: any codec that encodes [`Bytes`]
+    /// Everything said of `Json` holds: any codec that encodes [`Bytes`]
     /// encodes it, it is serialised once per send or broadcast, and a value
     /// that cannot be serialised is refused with [`FrameError::Serialize`].
     /// Read it back with [`TypedFrame::msgpack`].
@@ -294,7 +294,7 @@ typed_message! {
     /// struct `Move` is `<Move>..</Move>`); a value with no name of its own
     /// (a number, a sequence, a map) cannot be a document and is refused with
     /// [`FrameError::Serialize`], as is any value that cannot be
-    /// serialised. Everything else said of [`Json`] holds. Read it back with
+    /// serialised. Everything else said of `Json` holds. Read it back with
     /// [`TypedFrame::xml`].
     ///
     /// XML has no `null`: an `Option` field that is `None` is written as an
@@ -465,5 +465,180 @@ impl TypedFrame for str {
     #[cfg(feature = "xml")]
     fn xml<'de, T: serde::Deserialize<'de>>(&'de self) -> Result<T, DecodeError> {
         quick_xml::de::from_str(self).map_err(DecodeError::Xml)
+    }
+}
+
+/// A message format a [`Typed`] codec reads frames as: `Json<T>`,
+/// `MsgPack<T>` or `Xml<T>` (with their features), for any `T` that
+/// deserialises without borrowing.
+///
+/// ```
+/// # #[cfg(feature = "json")] {
+/// use castnet_core::frame::{Format, Json, TypedMessage};
+///
+/// assert_eq!(<Json<u32> as TypedMessage>::FORMAT, Format::Json);
+/// assert_eq!(Json::<u32>::read(b"42").unwrap(), 42);
+/// # }
+/// ```
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "json", feature = "msgpack", feature = "xml")))
+)]
+pub trait TypedMessage {
+    /// The value a frame holds.
+    type Value;
+    /// The format it is read in.
+    const FORMAT: Format;
+    /// Reads one frame's payload.
+    fn read(payload: &[u8]) -> Result<Self::Value, DecodeError>;
+}
+
+/// Implements [`TypedMessage`] for a wrapper, reading with its
+/// [`TypedFrame`] method.
+macro_rules! typed_message_reader {
+    ($name:ident, $feature:literal, $format:expr, $method:ident) => {
+        #[cfg(feature = $feature)]
+        impl<T: serde::de::DeserializeOwned> TypedMessage for $name<T> {
+            type Value = T;
+            const FORMAT: Format = $format;
+            fn read(payload: &[u8]) -> Result<T, DecodeError> {
+                payload.$method()
+            }
+        }
+    };
+}
+
+typed_message_reader!(Json, "json", Format::Json, json);
+typed_message_reader!(MsgPack, "msgpack", Format::MsgPack, msgpack);
+typed_message_reader!(Xml, "xml", Format::Xml, xml);
+
+/// A codec whose frames are typed messages: `Typed<PacketN, Json<Move>>`
+/// frames like [`PacketN`](super::PacketN) and hands over each frame as a
+/// `Result<Move, DecodeError>`, so a handler or `recv` gets values.
+///
+/// A frame that is not a `Move` is an `Err` item, not a decode error of the
+/// stream: the session stays open and the handler decides (reply, skip, or
+/// close). Framing errors of the inner codec are what they always are.
+/// It encodes `Bytes` as the inner codec does, and with it every typed
+/// message (`Json`, `MsgPack`, `Xml`, of any type and either format).
+///
+/// ```
+/// # #[cfg(feature = "json")] {
+/// use bytes::BytesMut;
+/// use castnet_core::frame::{Decoder, Encoder, Json, PacketN, Typed};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, PartialEq, Serialize, Deserialize)]
+/// struct Move { x: i32, y: i32 }
+///
+/// let mut codec: Typed<PacketN, Json<Move>> = Typed::new(PacketN::default());
+/// let mut wire = BytesMut::new();
+/// codec.encode(Json(Move { x: 1, y: 2 }), &mut wire).unwrap();
+/// codec.encode(Json("not a move"), &mut wire).unwrap();
+/// assert_eq!(codec.decode(&mut wire).unwrap().unwrap().unwrap(), Move { x: 1, y: 2 });
+/// assert!(codec.decode(&mut wire).unwrap().unwrap().is_err()); // and decoding goes on
+/// assert!(codec.decode(&mut wire).unwrap().is_none());
+/// # }
+/// ```
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "json", feature = "msgpack", feature = "xml")))
+)]
+pub struct Typed<C, M> {
+    inner: C,
+    message: std::marker::PhantomData<fn() -> M>,
+}
+
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+impl<C, M> Typed<C, M> {
+    /// Reads the frames of `inner` as `M`.
+    ///
+    /// ```
+    /// # #[cfg(feature = "msgpack")] {
+    /// use castnet_core::frame::{FixedLengthCodec, MsgPack, Typed};
+    ///
+    /// let codec = Typed::<_, MsgPack<[u8; 2]>>::new(FixedLengthCodec::new(3).unwrap());
+    /// assert_eq!(codec.inner().frame_len(), 3);
+    /// assert_eq!(codec.into_inner(), FixedLengthCodec::new(3).unwrap());
+    /// # }
+    /// ```
+    pub fn new(inner: C) -> Self {
+        Typed {
+            inner,
+            message: std::marker::PhantomData,
+        }
+    }
+
+    /// The inner codec.
+    pub fn inner(&self) -> &C {
+        &self.inner
+    }
+
+    /// The inner codec, unwrapped.
+    pub fn into_inner(self) -> C {
+        self.inner
+    }
+}
+
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+impl<C: Clone, M> Clone for Typed<C, M> {
+    fn clone(&self) -> Self {
+        Typed::new(self.inner.clone())
+    }
+}
+
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+impl<C: Default, M> Default for Typed<C, M> {
+    fn default() -> Self {
+        Typed::new(C::default())
+    }
+}
+
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+impl<C: fmt::Debug, M> fmt::Debug for Typed<C, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Typed")
+            .field("inner", &self.inner)
+            .field("message", &std::any::type_name::<M>())
+            .finish()
+    }
+}
+
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+impl<C, M> super::Decoder for Typed<C, M>
+where
+    C: super::Decoder,
+    C::Item: AsRef<[u8]>,
+    M: TypedMessage,
+{
+    type Item = Result<M::Value, DecodeError>;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, FrameError> {
+        Ok(self.inner.decode(src)?.map(|f| M::read(f.as_ref())))
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, FrameError> {
+        Ok(self.inner.decode_eof(src)?.map(|f| M::read(f.as_ref())))
+    }
+}
+
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+impl<C: Encoder<Bytes>, M> Encoder<Bytes> for Typed<C, M> {
+    fn encode_frame(&mut self, payload: Bytes) -> Result<EncodedFrame, FrameError> {
+        self.inner.encode_frame(payload)
+    }
+
+    fn encode(&mut self, payload: Bytes, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.inner.encode(payload, dst)
+    }
+
+    fn encoded_len(&self, payload: &Bytes) -> Option<usize> {
+        self.inner.encoded_len(payload)
+    }
+
+    fn encode_to_vec(&mut self, payload: Bytes, dst: &mut Vec<u8>) -> Result<(), FrameError> {
+        self.inner.encode_to_vec(payload, dst)
     }
 }

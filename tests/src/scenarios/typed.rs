@@ -2,15 +2,19 @@
 //! both ways with every send form, read back with `TypedFrame`, broadcast
 //! serialised once whatever the number of sessions; a malformed frame is a
 //! typed error that leaves the session open; a message that cannot be
-//! serialised is refused on every path and nothing reaches the wire.
+//! serialised is refused on every path and nothing reaches the wire; a
+//! `Typed` codec hands values (or typed errors) to a handler and to `recv`.
 
-use crate::support::{wait_until, Running};
+use crate::rt::spawn;
+use crate::support::{wait_until, within, Running};
 use crate::TestRuntime;
 use bytes::Bytes;
 use castnet_core::frame::{
-    DecodeError, Format, FrameError, Json, MsgPack, PacketN, TypedFrame, Xml,
+    DecodeError, Format, FrameError, Json, MsgPack, PacketN, Typed, TypedFrame, Xml,
 };
-use castnet_engine::{handler_fn, Conn, SendError, SendWorkError, Session, TrySendError};
+use castnet_engine::{
+    handler_fn, Conn, LocalAddr, SendError, SendWorkError, Session, TrySendError,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -271,4 +275,76 @@ pub async fn a_typed_message_that_cannot_be_serialised_is_refused_on_every_path_
     wait_until::<T>("the frames are counted", || server.stats().frames_out >= 2).await;
     assert_eq!(server.stats().frames_out, 2);
     running.stop().await;
+}
+
+pub async fn a_typed_codec_hands_values_to_handler_and_recv_and_malformed_frames_as_errors<
+    T: TestRuntime,
+>() {
+    type Requests = Typed<PacketN, Json<Request>>;
+    type Replies = Typed<PacketN, Json<Reply>>;
+    let server = castnet_engine::Server::<T::Rt, Requests>::bind(
+        "127.0.0.1:0",
+        castnet_engine::Config::new(Requests::default()),
+    )
+    .await
+    .unwrap();
+    let handler = handler_fn(
+        |cx: &mut Conn<'_, Requests>, req: Result<Request, DecodeError>| {
+            let reply = match req {
+                Ok(req) => Reply {
+                    seq: req.seq * 2,
+                    text: req.text.to_uppercase(),
+                    format: "JSON".into(),
+                },
+                Err(e) => Reply {
+                    seq: 0,
+                    text: "malformed".into(),
+                    format: e.format().to_string(),
+                },
+            };
+            cx.send(Json(reply)).expect("a reply to an open session");
+        },
+    );
+    let serving = server.clone();
+    let serve = spawn::<T, _>(async move { serving.serve(handler).await });
+    let LocalAddr::Tcp(addr) = *server.local_addr() else {
+        panic!("a TCP server")
+    };
+    let client = castnet_engine::dial_with(
+        &T::Rt::default(),
+        addr,
+        castnet_engine::Config::new(Replies::default()),
+    )
+    .await
+    .unwrap();
+
+    client.send(Json(request(1))).await.unwrap();
+    let reply = client.recv().await.expect("a reply");
+    assert_eq!(reply.unwrap(), expected(1, Format::Json));
+    // A frame that is no request reaches the handler as a typed error; the
+    // session stays open and the next request is answered.
+    client.send(Bytes::from_static(b"[1, 2")).await.unwrap();
+    let reply = client.recv().await.expect("a reply").unwrap();
+    assert_eq!(
+        (reply.text.as_str(), reply.format.as_str()),
+        ("malformed", "JSON")
+    );
+    client.send(Json(request(2))).await.unwrap();
+    assert_eq!(
+        client.recv().await.expect("a reply").unwrap(),
+        expected(2, Format::Json)
+    );
+    // The client's codec hands over what is not a reply as an error too.
+    let handle = server.sessions().pop().expect("the client's session");
+    handle.send(Json("not a reply")).await.unwrap();
+    assert!(matches!(
+        client.recv().await.expect("a frame"),
+        Err(DecodeError::Json(_))
+    ));
+    assert!(!client.is_closed() && !handle.is_closed());
+
+    server.stop().await;
+    within::<T, _>("serve to return after stop", serve.join())
+        .await
+        .expect("serve failed");
 }
