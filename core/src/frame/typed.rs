@@ -1,10 +1,17 @@
 //! Typed messages: serde values sent as `Json`, `MsgPack` or `Xml`
 //! payloads through any codec that encodes `Bytes`, and read back from a
-//! frame with `TypedFrame`.
+//! frame with `TypedFrame`, or by a `Typed` codec whose items are values.
 //!
 //! Each format is behind its own cargo feature (`json`, `msgpack`, `xml`);
 //! [`Format`] and [`SerializeError`] are always there, so a codec of your own
 //! can report a serialisation failure the same way.
+//!
+//! The encoders are one blanket impl per wrapper: every `C: Encoder<Bytes>`
+//! is an `Encoder<Json<T>>` (and so on), built-in or yours. So a codec of
+//! yours that encodes `Bytes` gets them for free, and cannot implement
+//! `Encoder<Json<T>>` itself; a codec that does not encode `Bytes`
+//! (`Utf8LinesCodec` encodes strings only) can, with [`SerializeError`] for
+//! its failures.
 
 use super::FrameError;
 #[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
