@@ -7,6 +7,13 @@
 //! call, and time arrives as a `now: Instant` argument. The runtime crates
 //! (`castnet-tokio`, `castnet-smol`, `castnet-std`) and your own event loop
 //! drive these state machines.
+//!
+//! ## Features
+//!
+//! None is on by default. `json`, `msgpack` and `xml` add typed messages
+//! (`Json<T>`, `MsgPack<T>`, `Xml<T>`, sent through any codec that encodes
+//! `Bytes`) and `TypedFrame` to read them from frames (see [`frame`]), with
+//! `serde` and `serde_json`, `rmp-serde` or `quick-xml`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -18,6 +25,14 @@ pub mod route;
 pub mod session;
 pub mod sync;
 
+#[cfg(feature = "json")]
+pub use frame::Json;
+#[cfg(feature = "msgpack")]
+pub use frame::MsgPack;
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+pub use frame::TypedFrame;
+#[cfg(feature = "xml")]
+pub use frame::Xml;
 pub use frame::{
     ByteOrder, ConfigError, Decoder, EncodedFrame, Encoder, FrameError, HeaderLen, OversizePolicy,
     PacketN,

@@ -25,6 +25,42 @@
 //! Handles ([`Session`]) reach the owner from any task or thread through an
 //! inbox; their `send` waits for room, `try_send` refuses with the message
 //! back, and `async_send` resolves with the outcome.
+//!
+//! ## Typed messages
+//!
+//! With the features `json`, `msgpack` or `xml` (on this crate or on a
+//! runtime binding: `castnet-tokio = { features = ["json"] }`), `Json<T>`,
+//! `MsgPack<T>` and `Xml<T>` go wherever bytes go: a handle's `send`,
+//! `try_send` and `async_send`, [`Conn::send`] and every broadcast, which
+//! serialises the value once whatever the number of sessions. A value that
+//! cannot be serialised is refused with `FrameError::Serialize` and nothing
+//! is queued. `TypedFrame` reads frames back, or a `Typed` codec
+//! (`Config::new(Typed::<PacketN, Json<Move>>::default())`) hands the handler
+//! and `recv` every frame as a `Result<Move, DecodeError>`; a malformed one
+//! is a `DecodeError` to deal with, and the session stays open.
+//!
+//! ```
+//! # #[cfg(feature = "json")] {
+//! use bytes::Bytes;
+//! use castnet_engine::core::PacketN;
+//! use castnet_engine::{handler_fn, Conn, Json, TypedFrame};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Deserialize)]
+//! struct Move { x: i32, y: i32 }
+//!
+//! #[derive(Serialize)]
+//! enum Reply<'a> { Moved { x: i32, y: i32 }, Malformed(&'a str) }
+//!
+//! let handler = handler_fn(|cx: &mut Conn<'_, PacketN>, frame: Bytes| {
+//!     match frame.json::<Move>() {
+//!         Ok(m) => { let _ = cx.send(Json(Reply::Moved { x: m.x + 1, y: m.y })); }
+//!         Err(e) => { let _ = cx.send(Json(Reply::Malformed(&e.to_string()))); }
+//!     }
+//! });
+//! # let _ = handler;
+//! # }
+//! ```
 // One `unsafe` block: `recv_buf` (reading into spare capacity).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -54,6 +90,9 @@ mod loom_models;
 
 pub use blocking::block_on_until;
 pub use castnet_core as core;
+/// Typed messages: `Json`, `MsgPack`, `Xml`, `TypedFrame` and their errors,
+/// each with its feature (castnet-core's `frame::typed`).
+pub use castnet_core::frame::typed::*;
 pub use castnet_core::hub::PeerAddr;
 pub use config::Config;
 pub use connect::{dial_timeout_with, dial_unix_with, dial_with};

@@ -59,6 +59,7 @@ mod runtime;
 pub use castnet_engine::blocking::{
     block_on, block_on_until, RecvTimeoutError, SendTimeoutError, SendWork, Session,
 };
+pub use castnet_engine::core::frame::typed::*;
 pub use castnet_engine::{
     core, handler_fn, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr, SendError,
     SendWorkError, SocketOptions, Stats, TrySendError,

@@ -88,4 +88,9 @@ castnet_tests::conformance! {
         dropping_every_client_handle_closes_the_connection_after_its_sends,
         handles_send_from_many_tasks_and_every_frame_arrives_once,
     }
+    typed {
+        typed_messages_go_both_ways_with_every_send_form_and_broadcasts_serialise_once,
+        a_typed_message_that_cannot_be_serialised_is_refused_on_every_path_and_nothing_is_sent,
+        a_typed_codec_hands_values_to_handler_and_recv_and_malformed_frames_as_errors,
+    }
 }

@@ -92,6 +92,11 @@ pub enum FrameError {
         /// The configured maximum frame length.
         max: usize,
     },
+    /// A typed message (`Json`, `MsgPack`, `Xml`, or one of a codec of your
+    /// own) could not be serialised.
+    /// Nothing was written or queued. Its source is the serializer's error.
+    #[error(transparent)]
+    Serialize(super::SerializeError),
     /// An error raised by a user codec.
     #[error("codec error: {0}")]
     Other(Arc<dyn std::error::Error + Send + Sync + 'static>),

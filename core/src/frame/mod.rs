@@ -22,6 +22,13 @@
 //! | [`DelimiterCodec`] | bytes up to a delimiter (any byte string) |
 //! | [`LinesCodec`], [`Utf8LinesCodec`] | a line ending in LF or CRLF |
 //! | [`RawCodec`] | whatever has arrived (no framing) |
+//!
+//! Typed messages, each format behind its cargo feature: every codec that
+//! encodes `Bytes` also encodes `Json<T>` (feature `json`), `MsgPack<T>`
+//! (`msgpack`) and `Xml<T>` (`xml`) for any `T: Serialize`, and
+//! `TypedFrame` reads a received frame back as a `T` (or a `Typed` codec
+//! hands over every frame as one); a message that cannot
+//! be serialised is refused with [`FrameError::Serialize`].
 
 mod byte_items;
 mod delimiter;
@@ -35,6 +42,7 @@ mod prefixed;
 #[cfg(test)]
 mod prefixed_tests;
 mod raw;
+pub mod typed;
 mod uint;
 mod varint;
 
@@ -48,6 +56,15 @@ pub use packet::{
     ByteOrder, HeaderLen, OversizePolicy, PacketN, PacketNBuilder, DEFAULT_MAX_FRAME_LEN,
 };
 pub use raw::RawCodec;
+#[cfg(feature = "json")]
+pub use typed::Json;
+#[cfg(feature = "msgpack")]
+pub use typed::MsgPack;
+#[cfg(feature = "xml")]
+pub use typed::Xml;
+#[cfg(any(feature = "json", feature = "msgpack", feature = "xml"))]
+pub use typed::{DecodeError, Typed, TypedFrame, TypedMessage};
+pub use typed::{Format, SerializeError};
 pub use varint::{VarintCodec, VarintCodecBuilder, MAX_VARINT_LEN};
 
 use bytes::BytesMut;

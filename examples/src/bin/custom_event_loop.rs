@@ -321,7 +321,7 @@ impl<C: BenchCodec> EventLoop<C> {
 /// Reads and throws away what the peer of a closed connection still sends;
 /// true once the socket is to close: the peer ended its side, the drain's
 /// time or bytes ran out, or the connection is not draining at all.
-fn discard(conn: &mut Conn, scratch: &mut [u8], now: Instant) -> bool {
+fn discard<C: BenchCodec>(conn: &mut Conn<C>, scratch: &mut [u8], now: Instant) -> bool {
     let Some((until, left)) = &mut conn.drain else {
         return true;
     };
