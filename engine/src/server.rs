@@ -809,14 +809,17 @@ where
             .is_some_and(|c| c.contains(session.id()))
     }
 
-    /// The members' sessions.
+    /// The members' sessions, in join order: the longest-standing member
+    /// first (a session that left and joined again counts from its latest
+    /// join).
     pub fn members(&self) -> Vec<Session<C>> {
         let hub = self.server.hub();
         let Some(channel) = hub.channel(&self.key) else {
             return Vec::new();
         };
         channel
-            .members()
+            .members_in_join_order()
+            .into_iter()
             .filter_map(|id| hub.session(id).and_then(|info| info.meta().clone()))
             .collect()
     }
