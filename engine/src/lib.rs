@@ -62,6 +62,6 @@ pub use handler::{handler_fn, FnHandler, Handler};
 pub use handoff::Handoff;
 pub use owner::Conn;
 pub use runtime::{AsyncListener, AsyncStream, AsyncTimer, Runtime};
-pub use server::{BroadcastWork, Channel, LocalAddr, Server};
+pub use server::{BroadcastWork, Channel, ChannelKey, LocalAddr, Server};
 pub use socket::{recv_buf, SocketOptions};
 pub use stats::Stats;

@@ -108,20 +108,38 @@ impl<R: Runtime, C: Decoder, K> Drop for Running<R, C, K> {
     }
 }
 
-impl<R, C, K> Server<R, C, K>
+impl<R, C> Server<R, C>
 where
     R: Runtime + Default,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
 {
     /// Binds a TCP listener (socket options from `config.socket`). A host
-    /// name is resolved with the system resolver.
+    /// name is resolved with the system resolver. The codec comes from
+    /// `config`, and channels are keyed by `String`, so nothing needs
+    /// spelling out:
+    ///
+    /// ```no_run
+    /// # async fn example<R: castnet_engine::Runtime + Default>() -> std::io::Result<()> {
+    /// use castnet_engine::{Config, Server};
+    ///
+    /// let server = Server::<R>::bind("127.0.0.1:7000", Config::default()).await?;
+    /// # let _ = server;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// For another channel key type, use [`bind_with`](Self::bind_with)
+    /// (`Server::<R, C, K>::bind_with(R::default(), ..)`).
+    ///
+    /// A failure keeps its [`io::ErrorKind`] and names the address, e.g.
+    /// `bind 127.0.0.1:80: Permission denied (os error 13)`.
     pub async fn bind(addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
         Self::bind_with(R::default(), addr, config)
     }
 
-    /// Binds a Unix-socket listener at `path` (removed again on stop).
+    /// Binds a Unix-socket listener at `path` (removed again on stop);
+    /// channels are keyed by `String` (see [`bind`](Self::bind)).
     pub async fn bind_unix(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Self> {
         Self::bind_unix_with(R::default(), path, config)
     }
@@ -135,7 +153,11 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
     /// Binds a TCP listener (socket options from `config.socket`) on
-    /// `runtime`; [`bind`](Self::bind) where the runtime is a unit type. A host name is resolved with the system resolver.
+    /// `runtime`, with any channel key type `K`; [`bind`](Self::bind) where
+    /// the runtime is a unit type and keys are `String`s. A host name is
+    /// resolved with the system resolver; each of its addresses is tried in
+    /// turn, and the error of the last one is returned, naming it (`bind
+    /// ADDR: ...`, with the error's kind kept).
     pub fn bind_with(runtime: R, addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
         let mut last = None;
         for addr in addr.to_socket_addrs()? {
@@ -145,7 +167,7 @@ where
                     let listener = Listener::Tcp(runtime.wrap_tcp_listener(listener)?);
                     return Ok(Self::with_listener(runtime, listener, local, config));
                 }
-                Err(e) => last = Some(e),
+                Err(e) => last = Some(bind_error(&addr, e)),
             }
         }
         Err(last
@@ -153,15 +175,19 @@ where
     }
 
     /// Binds a Unix-socket listener at `path` (removed again on stop) on
-    /// `runtime`.
+    /// `runtime`, with any channel key type `K`. A failure names the path
+    /// (`bind unix:PATH: ...`).
     pub fn bind_unix_with(
         runtime: R,
         path: impl AsRef<Path>,
         config: Config<C>,
     ) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let listener = config.socket.bind_unix(&path)?;
         let local = LocalAddr::Unix(path.clone());
+        let listener = config
+            .socket
+            .bind_unix(&path)
+            .map_err(|e| bind_error(&local, e))?;
         let listener = Listener::Unix {
             listener: runtime.wrap_unix_listener(listener)?,
             _path: UnixPath(path),
@@ -393,11 +419,22 @@ where
         ids.iter().filter(|id| self.close(**id)).count()
     }
 
-    /// The channel named `key` (it exists while it has members).
-    pub fn channel(&self, key: K) -> Channel<R, C, K> {
+    /// The channel named `key` (it exists while it has members). The key
+    /// can be given by value, by reference (`&K`, as with `HashMap::get`)
+    /// or, for `String` keys, as a `&str` (see [`ChannelKey`]):
+    ///
+    /// ```
+    /// # fn example<R: castnet_engine::Runtime>(server: &castnet_engine::Server<R>) {
+    /// let room = String::from("room");
+    /// assert_eq!(server.channel(&room).key(), "room");
+    /// assert_eq!(server.channel("room").key(), "room");
+    /// assert_eq!(server.channel(room).key(), "room");
+    /// # }
+    /// ```
+    pub fn channel(&self, key: impl ChannelKey<K>) -> Channel<R, C, K> {
         Channel {
             server: self.clone(),
-            key,
+            key: key.into_key(),
         }
     }
 
@@ -609,6 +646,24 @@ where
     }
 }
 
+/// A bind failure that names what was bound: `bind ADDR: ERROR`, with the
+/// error's kind (and the OS error, as its source) kept.
+fn bind_error(addr: &dyn std::fmt::Display, error: io::Error) -> io::Error {
+    #[derive(Debug, thiserror::Error)]
+    #[error("bind {addr}: {source}")]
+    struct BindError {
+        addr: String,
+        source: io::Error,
+    }
+    io::Error::new(
+        error.kind(),
+        BindError {
+            addr: addr.to_string(),
+            source: error,
+        },
+    )
+}
+
 fn log_refusal(e: &RegisterError, peer: &PeerAddr) {
     tracing::debug!(error = %e, %peer, "connection refused");
 }
@@ -703,6 +758,32 @@ where
         if let Some(session) = session {
             self.handler.on_close(session, reason);
         }
+    }
+}
+
+/// What names a channel whose key type is `K`, for [`Server::channel`]:
+/// the key itself, a reference to it (`&K`, cloned), or, for `String`
+/// keys, a `&str`.
+pub trait ChannelKey<K> {
+    /// The key, owned.
+    fn into_key(self) -> K;
+}
+
+impl<K> ChannelKey<K> for K {
+    fn into_key(self) -> K {
+        self
+    }
+}
+
+impl<K: Clone> ChannelKey<K> for &K {
+    fn into_key(self) -> K {
+        self.clone()
+    }
+}
+
+impl ChannelKey<String> for &str {
+    fn into_key(self) -> String {
+        self.to_owned()
     }
 }
 

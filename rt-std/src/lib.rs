@@ -13,7 +13,7 @@
 //! use castnet_std::core::PacketN;
 //!
 //! fn main() -> std::io::Result<()> {
-//!     let server: Server = Server::bind("127.0.0.1:7000", Config::default())?;
+//!     let server = Server::bind("127.0.0.1:7000", Config::default())?;
 //!     // `serve` blocks; `server.stop()` from another thread ends it.
 //!     server.serve(handler_fn(|cx: &mut Conn<'_, PacketN>, frame: Bytes| {
 //!         let _ = cx.send(frame); // echo; reading pauses while the peer lags
@@ -60,7 +60,7 @@ pub use castnet_engine::blocking::{
     block_on, block_on_until, RecvTimeoutError, SendTimeoutError, SendWork, Session,
 };
 pub use castnet_engine::{
-    core, handler_fn, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr, SendError,
+    core, handler_fn, ChannelKey, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr, SendError,
     SendWorkError, SocketOptions, Stats, TrySendError,
 };
 pub use reactor::Io;
@@ -102,20 +102,49 @@ impl<C: Decoder, K> std::ops::Deref for Server<C, K> {
     }
 }
 
+impl<C> Server<C>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    /// Binds a TCP listener (socket options from `config.socket`); the
+    /// codec comes from `config` and channels are keyed by `String` (for
+    /// another key type, [`bind_with`](Self::bind_with)). A failure names
+    /// the address and keeps its [`io::ErrorKind`].
+    pub fn bind(addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
+        Self::bind_with(Std, addr, config)
+    }
+
+    /// Binds a Unix-socket listener at `path` (removed again on stop).
+    pub fn bind_unix(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Self> {
+        Self::bind_unix_with(Std, path, config)
+    }
+}
+
 impl<C, K> Server<C, K>
 where
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    /// Binds a TCP listener (socket options from `config.socket`).
-    pub fn bind(addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
-        castnet_engine::Server::bind_with(Std, addr, config).map(Server)
+    /// [`bind`](Server::bind) with any channel key type `K`, as
+    /// [`castnet_engine::Server::bind_with`]:
+    /// `Server::<PacketN, u64>::bind_with(Std, addr, config)`.
+    pub fn bind_with(
+        runtime: Std,
+        addr: impl ToSocketAddrs,
+        config: Config<C>,
+    ) -> io::Result<Self> {
+        castnet_engine::Server::bind_with(runtime, addr, config).map(Server)
     }
 
-    /// Binds a Unix-socket listener at `path` (removed again on stop).
-    pub fn bind_unix(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Self> {
-        castnet_engine::Server::bind_unix_with(Std, path, config).map(Server)
+    /// [`bind_unix`](Server::bind_unix) with any channel key type `K`.
+    pub fn bind_unix_with(
+        runtime: Std,
+        path: impl AsRef<Path>,
+        config: Config<C>,
+    ) -> io::Result<Self> {
+        castnet_engine::Server::bind_unix_with(runtime, path, config).map(Server)
     }
 
     /// Accepts connections and runs `handler` for each, blocking until

@@ -130,9 +130,8 @@ where
 {
     /// Binds 127.0.0.1 on a free port and serves with `handler`.
     pub async fn start<H: Handler<PacketN>>(config: Config, handler: H) -> Self {
-        let server = Server::<T, K>::bind("127.0.0.1:0", config)
-            .await
-            .expect("bind");
+        let server =
+            Server::<T, K>::bind_with(T::Rt::default(), "127.0.0.1:0", config).expect("bind");
         Self::serve(server, handler)
     }
 
