@@ -1,5 +1,6 @@
 //! [`Server`]: accept, admit, serve, channels, broadcast, graceful stop.
 
+use crate::accept::{AcceptError, Backoff};
 use crate::config::Config;
 use crate::connect::{start, Role};
 use crate::handle::{BroadcastShared, Session, TrySendError};
@@ -270,6 +271,7 @@ where
         }
         tracing::info!(addr = %self.inner.local, "serving");
         let handler = Arc::new(handler);
+        let mut backoff = Backoff::default();
         let mut stopping = None;
         while let Some(accepted) = std::future::poll_fn(|cx| {
             let stop = self
@@ -284,14 +286,23 @@ where
         .await
         {
             match accepted {
-                Ok((stream, peer)) => self.admit(stream, peer, &handler),
-                Err(e) if is_transient(&e) => {
-                    tracing::warn!(error = %e, "accept failed; retrying");
-                    // Out of descriptors and the like: back off briefly
-                    // rather than spin.
-                    self.pause(std::time::Duration::from_millis(10)).await;
+                Ok((stream, peer)) => {
+                    backoff.succeeded(&self.inner.local);
+                    self.admit(stream, peer, &handler)
                 }
-                Err(e) => return Err(e),
+                Err(e) => match AcceptError::of(&e) {
+                    // Out of descriptors or memory: the connection waits in
+                    // the backlog; pause longer each time, log once.
+                    AcceptError::Exhausted => {
+                        let delay = backoff.failed(&e, &self.inner.local);
+                        self.pause(delay).await;
+                    }
+                    AcceptError::Transient => {
+                        tracing::warn!(error = %e, "accept failed; retrying");
+                        self.pause(std::time::Duration::from_millis(10)).await;
+                    }
+                    AcceptError::Fatal => return Err(e),
+                },
             }
         }
         Ok(())
@@ -666,18 +677,6 @@ fn bind_error(addr: &dyn std::fmt::Display, error: io::Error) -> io::Error {
 
 fn log_refusal(e: &RegisterError, peer: &PeerAddr) {
     tracing::debug!(error = %e, %peer, "connection refused");
-}
-
-fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    ) || e
-        .raw_os_error()
-        .is_some_and(|code| code == 24 || code == 23) // EMFILE, ENFILE
 }
 
 /// Frames of a handler-served session go to the handler, inline.
