@@ -163,6 +163,22 @@ where
         (client, seen.open().await)
     }
 
+    /// [`connect`](Self::connect)s `n` clients: the clients, and the
+    /// server's sessions in the same order.
+    pub async fn connect_many(
+        &self,
+        seen: &SeenRx<T>,
+        n: usize,
+    ) -> (Vec<Session<PacketN>>, Vec<Session<PacketN>>) {
+        let (mut clients, mut sessions) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let (client, id) = self.connect(seen).await;
+            clients.push(client);
+            sessions.push(self.server.session(id).expect("open"));
+        }
+        (clients, sessions)
+    }
+
     /// Stops the server and checks that `serve` returned cleanly.
     pub async fn stop(self) -> Server<T, K> {
         self.server.stop().await;
