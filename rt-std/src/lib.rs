@@ -83,9 +83,10 @@ pub type Channel<C = PacketN, K = String> = castnet_engine::Channel<Std, C, K>;
 /// `block_on(work.wait())` to wait for every delivery.
 pub type BroadcastWork = castnet_engine::BroadcastWork;
 
-/// A castnet server on castnet-std's loops; see
-/// [`castnet_engine::Server`] for everything that does not wait (sessions,
-/// channels, broadcasts, stats), reached through `Deref`.
+/// A castnet server on castnet-std's loops; see [`castnet_engine::Server`]
+/// for everything that does not wait, reached through `Deref`. Channels are
+/// keyed by `String`; for another key type convert an engine server:
+/// `Server::from(castnet_engine::Server::<Std, PacketN, u64>::bind_with(Std, addr, config)?)`.
 pub struct Server<C: Decoder = PacketN, K = String>(castnet_engine::Server<Std, C, K>);
 
 impl<C: Decoder, K> Clone for Server<C, K> {
@@ -102,22 +103,24 @@ impl<C: Decoder, K> std::ops::Deref for Server<C, K> {
     }
 }
 
-impl<C> Server<C>
+impl<C: Decoder + Clone + Send + Sync + 'static> Server<C>
 where
-    C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
 {
-    /// Binds a TCP listener (socket options from `config.socket`); the
-    /// codec comes from `config` and channels are keyed by `String` (for
-    /// another key type, [`bind_with`](Self::bind_with)). A failure names
-    /// the address and keeps its [`io::ErrorKind`].
+    /// Binds a TCP listener (socket options from `config.socket`).
     pub fn bind(addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
-        Self::bind_with(Std, addr, config)
+        castnet_engine::Server::bind_with(Std, addr, config).map(Server)
     }
 
     /// Binds a Unix-socket listener at `path` (removed again on stop).
     pub fn bind_unix(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Self> {
-        Self::bind_unix_with(Std, path, config)
+        castnet_engine::Server::bind_unix_with(Std, path, config).map(Server)
+    }
+}
+
+impl<C: Decoder, K> From<castnet_engine::Server<Std, C, K>> for Server<C, K> {
+    fn from(server: castnet_engine::Server<Std, C, K>) -> Self {
+        Server(server)
     }
 }
 
@@ -127,26 +130,6 @@ where
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    /// [`bind`](Server::bind) with any channel key type `K`, as
-    /// [`castnet_engine::Server::bind_with`]:
-    /// `Server::<PacketN, u64>::bind_with(Std, addr, config)`.
-    pub fn bind_with(
-        runtime: Std,
-        addr: impl ToSocketAddrs,
-        config: Config<C>,
-    ) -> io::Result<Self> {
-        castnet_engine::Server::bind_with(runtime, addr, config).map(Server)
-    }
-
-    /// [`bind_unix`](Server::bind_unix) with any channel key type `K`.
-    pub fn bind_unix_with(
-        runtime: Std,
-        path: impl AsRef<Path>,
-        config: Config<C>,
-    ) -> io::Result<Self> {
-        castnet_engine::Server::bind_unix_with(runtime, path, config).map(Server)
-    }
-
     /// Accepts connections and runs `handler` for each, blocking until
     /// [`stop`](Self::stop) is called (from another thread, or a clone of
     /// this server in a handler) or the listener fails.
@@ -165,7 +148,7 @@ where
     /// loop thread, where blocking is not allowed) calls.
     pub fn begin_stop(&self) {
         let server = self.0.clone();
-        Std::spawn_detached(async move { server.stop().await });
+        castnet_engine::Runtime::spawn(&Std, async move { server.stop().await });
     }
 
     /// A session of this server, by id, with blocking calls.
@@ -176,12 +159,6 @@ where
     /// Every open session, with blocking calls.
     pub fn sessions(&self) -> Vec<Session<C>> {
         self.0.sessions().into_iter().map(Session::from).collect()
-    }
-}
-
-impl Std {
-    fn spawn_detached(future: impl std::future::Future<Output = ()> + Send + 'static) {
-        castnet_engine::Runtime::spawn(&Std, future)
     }
 }
 

@@ -147,6 +147,7 @@ mod logs {
 mod bind {
     use super::*;
     use ::std::io::ErrorKind;
+    use castnet_core::frame::PacketN;
     use castnet_engine::{Config, LocalAddr};
     use castnet_tests::support::Server;
 
@@ -169,6 +170,15 @@ mod bind {
             // castnet-std's own server type says the same.
             let again = castnet_std::Server::bind(addr, Config::default());
             check(again.err().expect("the port is taken"));
+            // Keyed by another type: converted from an engine server.
+            let engine = castnet_engine::Server::<castnet_std::Std, PacketN, u64>::bind_with(
+                castnet_std::Std,
+                "127.0.0.1:0",
+                Config::default(),
+            );
+            let keyed = castnet_std::Server::from(engine.unwrap());
+            assert_eq!(*keyed.channel(7).key(), 7);
+            keyed.stop();
         }
         // A Unix path that cannot be bound is named too.
         let path = ::std::path::Path::new("/nonexistent-castnet-dir/s.sock");
