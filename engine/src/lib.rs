@@ -61,11 +61,40 @@
 //! # let _ = handler;
 //! # }
 //! ```
+//!
+//! ## Logging
+//!
+//! castnet logs through `tracing`, under the `castnet_engine` target, at
+//! levels chosen so that a server left at INFO stays readable under load:
+//!
+//! - **WARN**: something an operator may have to act on. A session closed
+//!   because its peer broke the protocol or a limit: an undecodable or
+//!   oversized frame, the inbound rate limit (`Close` policy), the
+//!   slow-consumer timeout. The accept loop running out of file
+//!   descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`): it
+//!   backs off (10 ms, doubling to 1 s, reset by the next accepted
+//!   connection) and warns once when a back-off starts, at most once a
+//!   minute, with the retries at DEBUG. A session that missed broadcast
+//!   frames (once per session).
+//! - **INFO**: a session closed by a timeout the configuration asked for
+//!   (peer, idle or first-frame timeout, a linger cut short); the server
+//!   serving and stopped; the accept loop accepting again after a warned
+//!   back-off.
+//! - **DEBUG**: routine closes (closed here, aborted, the peer hung up or
+//!   reset the connection), refused connections (limits), discarded
+//!   oversized frames, and every connection's `session` span (`id`,
+//!   `peer`).
+//!
+//! Every close at INFO or WARN names the session (`session`), its peer
+//! (`peer`) and the reason (`reason`) in the event itself, whatever spans
+//! are enabled.
 // One `unsafe` block: `recv_buf` (reading into spare capacity).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod accept;
 pub mod blocking;
+mod close_log;
 mod config;
 mod connect;
 mod drive;
@@ -101,6 +130,6 @@ pub use handler::{handler_fn, FnHandler, Handler};
 pub use handoff::Handoff;
 pub use owner::Conn;
 pub use runtime::{AsyncListener, AsyncStream, AsyncTimer, Runtime};
-pub use server::{BroadcastWork, Channel, LocalAddr, Server};
+pub use server::{BroadcastWork, Channel, ChannelKey, LocalAddr, Server};
 pub use socket::{recv_buf, SocketOptions};
 pub use stats::Stats;

@@ -686,7 +686,7 @@ where
         self.shared.release(untracked.bytes, untracked.frames);
         self.publish();
         let reason = self.closed.take().unwrap_or(CloseReason::Aborted);
-        tracing::debug!(%reason, "session closed");
+        crate::close_log::log_close(self.shared.id, &self.shared.peer, &reason);
         self.sink.closed(self.handle.as_ref(), &reason);
         self.done = true;
         self.shared.mark_finished();
@@ -765,6 +765,7 @@ where
             if !std::mem::replace(&mut self.warned_missed, true) {
                 tracing::warn!(
                     session = self.shared.id.get(),
+                    peer = %self.shared.peer,
                     missed = read.missed,
                     "session stayed behind a broadcast ring and missed frames \
                      (further misses of this session are only counted)"

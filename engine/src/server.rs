@@ -1,5 +1,6 @@
 //! [`Server`]: accept, admit, serve, channels, broadcast, graceful stop.
 
+use crate::accept::{AcceptError, Backoff};
 use crate::config::Config;
 use crate::connect::{start, Role};
 use crate::handle::{BroadcastShared, Session, TrySendError};
@@ -108,20 +109,38 @@ impl<R: Runtime, C: Decoder, K> Drop for Running<R, C, K> {
     }
 }
 
-impl<R, C, K> Server<R, C, K>
+impl<R, C> Server<R, C>
 where
     R: Runtime + Default,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
 {
     /// Binds a TCP listener (socket options from `config.socket`). A host
-    /// name is resolved with the system resolver.
+    /// name is resolved with the system resolver. The codec comes from
+    /// `config`, and channels are keyed by `String`, so nothing needs
+    /// spelling out:
+    ///
+    /// ```no_run
+    /// # async fn example<R: castnet_engine::Runtime + Default>() -> std::io::Result<()> {
+    /// use castnet_engine::{Config, Server};
+    ///
+    /// let server = Server::<R>::bind("127.0.0.1:7000", Config::default()).await?;
+    /// # let _ = server;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// For another channel key type, use [`bind_with`](Self::bind_with)
+    /// (`Server::<R, C, K>::bind_with(R::default(), ..)`).
+    ///
+    /// A failure keeps its [`io::ErrorKind`] and names the address, e.g.
+    /// `bind 127.0.0.1:80: Permission denied (os error 13)`.
     pub async fn bind(addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
         Self::bind_with(R::default(), addr, config)
     }
 
-    /// Binds a Unix-socket listener at `path` (removed again on stop).
+    /// Binds a Unix-socket listener at `path` (removed again on stop);
+    /// channels are keyed by `String` (see [`bind`](Self::bind)).
     pub async fn bind_unix(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Self> {
         Self::bind_unix_with(R::default(), path, config)
     }
@@ -135,7 +154,11 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
     /// Binds a TCP listener (socket options from `config.socket`) on
-    /// `runtime`; [`bind`](Self::bind) where the runtime is a unit type. A host name is resolved with the system resolver.
+    /// `runtime`, with any channel key type `K`; [`bind`](Self::bind) where
+    /// the runtime is a unit type and keys are `String`s. A host name is
+    /// resolved with the system resolver; each of its addresses is tried in
+    /// turn, and the error of the last one is returned, naming it (`bind
+    /// ADDR: ...`, with the error's kind kept).
     pub fn bind_with(runtime: R, addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
         let mut last = None;
         for addr in addr.to_socket_addrs()? {
@@ -145,7 +168,7 @@ where
                     let listener = Listener::Tcp(runtime.wrap_tcp_listener(listener)?);
                     return Ok(Self::with_listener(runtime, listener, local, config));
                 }
-                Err(e) => last = Some(e),
+                Err(e) => last = Some(bind_error(&addr, e)),
             }
         }
         Err(last
@@ -153,15 +176,19 @@ where
     }
 
     /// Binds a Unix-socket listener at `path` (removed again on stop) on
-    /// `runtime`.
+    /// `runtime`, with any channel key type `K`. A failure names the path
+    /// (`bind unix:PATH: ...`).
     pub fn bind_unix_with(
         runtime: R,
         path: impl AsRef<Path>,
         config: Config<C>,
     ) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let listener = config.socket.bind_unix(&path)?;
         let local = LocalAddr::Unix(path.clone());
+        let listener = config
+            .socket
+            .bind_unix(&path)
+            .map_err(|e| bind_error(&local, e))?;
         let listener = Listener::Unix {
             listener: runtime.wrap_unix_listener(listener)?,
             _path: UnixPath(path),
@@ -244,6 +271,7 @@ where
         }
         tracing::info!(addr = %self.inner.local, "serving");
         let handler = Arc::new(handler);
+        let mut backoff = Backoff::default();
         let mut stopping = None;
         while let Some(accepted) = std::future::poll_fn(|cx| {
             let stop = self
@@ -258,14 +286,23 @@ where
         .await
         {
             match accepted {
-                Ok((stream, peer)) => self.admit(stream, peer, &handler),
-                Err(e) if is_transient(&e) => {
-                    tracing::warn!(error = %e, "accept failed; retrying");
-                    // Out of descriptors and the like: back off briefly
-                    // rather than spin.
-                    self.pause(std::time::Duration::from_millis(10)).await;
+                Ok((stream, peer)) => {
+                    backoff.succeeded(&self.inner.local);
+                    self.admit(stream, peer, &handler)
                 }
-                Err(e) => return Err(e),
+                Err(e) => match AcceptError::of(&e) {
+                    // Out of descriptors or memory: the connection waits in
+                    // the backlog; pause longer each time, log once.
+                    AcceptError::Exhausted => {
+                        let delay = backoff.failed(&e, &self.inner.local);
+                        self.pause(delay).await;
+                    }
+                    AcceptError::Transient => {
+                        tracing::warn!(error = %e, "accept failed; retrying");
+                        self.pause(std::time::Duration::from_millis(10)).await;
+                    }
+                    AcceptError::Fatal => return Err(e),
+                },
             }
         }
         Ok(())
@@ -399,11 +436,22 @@ where
         ids.iter().filter(|id| self.close(**id)).count()
     }
 
-    /// The channel named `key` (it exists while it has members).
-    pub fn channel(&self, key: K) -> Channel<R, C, K> {
+    /// The channel named `key` (it exists while it has members). The key
+    /// can be given by value, by reference (`&K`, as with `HashMap::get`)
+    /// or, for `String` keys, as a `&str` (see [`ChannelKey`]):
+    ///
+    /// ```
+    /// # fn example<R: castnet_engine::Runtime>(server: &castnet_engine::Server<R>) {
+    /// let room = String::from("room");
+    /// assert_eq!(server.channel(&room).key(), "room");
+    /// assert_eq!(server.channel("room").key(), "room");
+    /// assert_eq!(server.channel(room).key(), "room");
+    /// # }
+    /// ```
+    pub fn channel(&self, key: impl ChannelKey<K>) -> Channel<R, C, K> {
         Channel {
             server: self.clone(),
-            key,
+            key: key.into_key(),
         }
     }
 
@@ -619,20 +667,26 @@ where
     }
 }
 
-fn log_refusal(e: &RegisterError, peer: &PeerAddr) {
-    tracing::debug!(error = %e, %peer, "connection refused");
+/// A bind failure that names what was bound: `bind ADDR: ERROR`, with the
+/// error's kind (and the OS error, as its source) kept.
+fn bind_error(addr: &dyn std::fmt::Display, error: io::Error) -> io::Error {
+    #[derive(Debug, thiserror::Error)]
+    #[error("bind {addr}: {source}")]
+    struct BindError {
+        addr: String,
+        source: io::Error,
+    }
+    io::Error::new(
+        error.kind(),
+        BindError {
+            addr: addr.to_string(),
+            source: error,
+        },
+    )
 }
 
-fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    ) || e
-        .raw_os_error()
-        .is_some_and(|code| code == 24 || code == 23) // EMFILE, ENFILE
+fn log_refusal(e: &RegisterError, peer: &PeerAddr) {
+    tracing::debug!(error = %e, %peer, "connection refused");
 }
 
 /// Frames of a handler-served session go to the handler, inline.
@@ -713,6 +767,32 @@ where
         if let Some(session) = session {
             self.handler.on_close(session, reason);
         }
+    }
+}
+
+/// What names a channel whose key type is `K`, for [`Server::channel`]:
+/// the key itself, a reference to it (`&K`, cloned), or, for `String`
+/// keys, a `&str`.
+pub trait ChannelKey<K> {
+    /// The key, owned.
+    fn into_key(self) -> K;
+}
+
+impl<K> ChannelKey<K> for K {
+    fn into_key(self) -> K {
+        self
+    }
+}
+
+impl<K: Clone> ChannelKey<K> for &K {
+    fn into_key(self) -> K {
+        self.clone()
+    }
+}
+
+impl ChannelKey<String> for &str {
+    fn into_key(self) -> String {
+        self.to_owned()
     }
 }
 
@@ -819,14 +899,17 @@ where
             .is_some_and(|c| c.contains(session.id()))
     }
 
-    /// The members' sessions.
+    /// The members' sessions, in join order: the longest-standing member
+    /// first (a session that left and joined again counts from its latest
+    /// join).
     pub fn members(&self) -> Vec<Session<C>> {
         let hub = self.server.hub();
         let Some(channel) = hub.channel(&self.key) else {
             return Vec::new();
         };
         channel
-            .members()
+            .members_in_join_order()
+            .into_iter()
             .filter_map(|id| hub.session(id).and_then(|info| info.meta().clone()))
             .collect()
     }

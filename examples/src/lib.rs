@@ -31,12 +31,15 @@ pub mod netbench;
 pub mod server;
 
 /// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default `warn`),
-/// so the one `listening on` line stays alone on stdout.
+/// so the one `listening on` line stays alone on stdout. Colours only when
+/// stderr is a terminal: a log file or a pipe gets plain text.
 pub fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

@@ -15,7 +15,7 @@
 //!
 //! fn main() -> std::io::Result<()> {
 //!     smol::block_on(async {
-//!         let server: Server = Server::bind("127.0.0.1:7000", Config::default()).await?;
+//!         let server = Server::bind("127.0.0.1:7000", Config::default()).await?;
 //!         server
 //!             .serve(handler_fn(|cx: &mut Conn<'_, PacketN>, frame: Bytes| {
 //!                 let _ = cx.send(frame); // echo; reading pauses while the peer lags

@@ -13,7 +13,7 @@
 //! use castnet_std::core::PacketN;
 //!
 //! fn main() -> std::io::Result<()> {
-//!     let server: Server = Server::bind("127.0.0.1:7000", Config::default())?;
+//!     let server = Server::bind("127.0.0.1:7000", Config::default())?;
 //!     // `serve` blocks; `server.stop()` from another thread ends it.
 //!     server.serve(handler_fn(|cx: &mut Conn<'_, PacketN>, frame: Bytes| {
 //!         let _ = cx.send(frame); // echo; reading pauses while the peer lags
@@ -61,7 +61,7 @@ pub use castnet_engine::blocking::{
 };
 pub use castnet_engine::core::frame::typed::*;
 pub use castnet_engine::{
-    core, handler_fn, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr, SendError,
+    core, handler_fn, ChannelKey, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr, SendError,
     SendWorkError, SocketOptions, Stats, TrySendError,
 };
 pub use reactor::Io;
@@ -84,9 +84,10 @@ pub type Channel<C = PacketN, K = String> = castnet_engine::Channel<Std, C, K>;
 /// `block_on(work.wait())` to wait for every delivery.
 pub type BroadcastWork = castnet_engine::BroadcastWork;
 
-/// A castnet server on castnet-std's loops; see
-/// [`castnet_engine::Server`] for everything that does not wait (sessions,
-/// channels, broadcasts, stats), reached through `Deref`.
+/// A castnet server on castnet-std's loops; see [`castnet_engine::Server`]
+/// for everything that does not wait, reached through `Deref`. Channels are
+/// keyed by `String`; for another key type convert an engine server:
+/// `Server::from(castnet_engine::Server::<Std, PacketN, u64>::bind_with(Std, addr, config)?)`.
 pub struct Server<C: Decoder = PacketN, K = String>(castnet_engine::Server<Std, C, K>);
 
 impl<C: Decoder, K> Clone for Server<C, K> {
@@ -103,11 +104,9 @@ impl<C: Decoder, K> std::ops::Deref for Server<C, K> {
     }
 }
 
-impl<C, K> Server<C, K>
+impl<C: Decoder + Clone + Send + Sync + 'static> Server<C>
 where
-    C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
 {
     /// Binds a TCP listener (socket options from `config.socket`).
     pub fn bind(addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Self> {
@@ -118,7 +117,20 @@ where
     pub fn bind_unix(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Self> {
         castnet_engine::Server::bind_unix_with(Std, path, config).map(Server)
     }
+}
 
+impl<C: Decoder, K> From<castnet_engine::Server<Std, C, K>> for Server<C, K> {
+    fn from(server: castnet_engine::Server<Std, C, K>) -> Self {
+        Server(server)
+    }
+}
+
+impl<C, K> Server<C, K>
+where
+    C: Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
     /// Accepts connections and runs `handler` for each, blocking until
     /// [`stop`](Self::stop) is called (from another thread, or a clone of
     /// this server in a handler) or the listener fails.
@@ -137,7 +149,7 @@ where
     /// loop thread, where blocking is not allowed) calls.
     pub fn begin_stop(&self) {
         let server = self.0.clone();
-        Std::spawn_detached(async move { server.stop().await });
+        castnet_engine::Runtime::spawn(&Std, async move { server.stop().await });
     }
 
     /// A session of this server, by id, with blocking calls.
@@ -148,12 +160,6 @@ where
     /// Every open session, with blocking calls.
     pub fn sessions(&self) -> Vec<Session<C>> {
         self.0.sessions().into_iter().map(Session::from).collect()
-    }
-}
-
-impl Std {
-    fn spawn_detached(future: impl std::future::Future<Output = ()> + Send + 'static) {
-        castnet_engine::Runtime::spawn(&Std, future)
     }
 }
 

@@ -26,6 +26,10 @@
 //! frames before a fatal decode error, and a channel relay burst; their
 //! client halves are [`peers`], which castnet-examples also points at its
 //! echo server processes.
+//! `tests/ergonomics.rs` holds what a user meets first: the levels closed
+//! sessions are logged at (captured by a `tracing` layer of its own), bind
+//! errors that name the address, channel keys by reference, members in
+//! join order.
 //! `tests/tokio_only.rs` holds what only Tokio can do (tokio-util interop,
 //! dropping a runtime under live sessions).
 //!

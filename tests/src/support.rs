@@ -130,9 +130,8 @@ where
 {
     /// Binds 127.0.0.1 on a free port and serves with `handler`.
     pub async fn start<H: Handler<PacketN>>(config: Config, handler: H) -> Self {
-        let server = Server::<T, K>::bind("127.0.0.1:0", config)
-            .await
-            .expect("bind");
+        let server =
+            Server::<T, K>::bind_with(T::Rt::default(), "127.0.0.1:0", config).expect("bind");
         Self::serve(server, handler)
     }
 
@@ -162,6 +161,22 @@ where
     pub async fn connect(&self, seen: &SeenRx<T>) -> (Session<PacketN>, SessionId) {
         let client = self.dial().await;
         (client, seen.open().await)
+    }
+
+    /// [`connect`](Self::connect)s `n` clients: the clients, and the
+    /// server's sessions in the same order.
+    pub async fn connect_many(
+        &self,
+        seen: &SeenRx<T>,
+        n: usize,
+    ) -> (Vec<Session<PacketN>>, Vec<Session<PacketN>>) {
+        let (mut clients, mut sessions) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let (client, id) = self.connect(seen).await;
+            clients.push(client);
+            sessions.push(self.server.session(id).expect("open"));
+        }
+        (clients, sessions)
     }
 
     /// Stops the server and checks that `serve` returned cleanly.

@@ -32,7 +32,7 @@ pub struct UnknownSession(pub SessionId);
 #[derive(Debug)]
 pub struct Channel<'a, K> {
     key: &'a K,
-    members: &'a DenseMap<()>,
+    members: &'a DenseMap<u64>,
 }
 
 impl<'a, K> Channel<'a, K> {
@@ -57,9 +57,19 @@ impl<'a, K> Channel<'a, K> {
         self.members.contains(id)
     }
 
-    /// Every member, in no particular order.
+    /// Every member, in no particular order (the cheapest walk).
     pub fn members(&self) -> impl ExactSizeIterator<Item = SessionId> + 'a {
         self.members.keys().iter().copied()
+    }
+
+    /// Every member in join order: the longest-standing member first. A
+    /// session that left and joined again counts from its latest join.
+    /// O(members × log members).
+    pub fn members_in_join_order(&self) -> Vec<SessionId> {
+        let mut joined: Vec<(u64, SessionId)> =
+            self.members.iter().map(|(id, &join)| (join, id)).collect();
+        joined.sort_unstable();
+        joined.into_iter().map(|(_, id)| id).collect()
     }
 }
 
@@ -75,7 +85,9 @@ where
         if !entry.channels.insert(channel.clone()) {
             return Ok(false);
         }
-        self.channels.entry(channel).or_default().insert(id, ());
+        self.joins += 1;
+        let join = self.joins;
+        self.channels.entry(channel).or_default().insert(id, join);
         Ok(true)
     }
 
@@ -242,6 +254,27 @@ mod tests {
         assert_eq!(
             hub.channels().map(|c| c.key().clone()).collect::<Vec<_>>(),
             vec!["c".to_owned()]
+        );
+    }
+
+    #[test]
+    fn members_in_join_order_survive_leaves_and_rejoins() {
+        let (mut hub, ids) = hub_with(4);
+        for &id in &ids {
+            hub.join("room".to_owned(), id).unwrap();
+        }
+        // The first member leaving moves the last one into its place in
+        // the dense list; join order is unaffected.
+        assert!(hub.exit("room", ids[0]));
+        let room = hub.channel("room").unwrap();
+        assert_ne!(room.members().collect::<Vec<_>>(), ids[1..]);
+        assert_eq!(room.members_in_join_order(), ids[1..]);
+        // A rejoin counts from the new join.
+        hub.join("room".to_owned(), ids[0]).unwrap();
+        let _ = hub.kick("room", ids[2]);
+        assert_eq!(
+            hub.channel("room").unwrap().members_in_join_order(),
+            vec![ids[1], ids[3], ids[0]]
         );
     }
 

@@ -149,7 +149,11 @@ pub struct Hub<K, M = ()> {
     state: ServerState,
     admission: ConnectionCounter,
     pub(super) sessions: DenseMap<Entry<K, M>>,
-    pub(super) channels: HashMap<K, DenseMap<()>>,
+    /// Each channel's members, with the number of the join that put each
+    /// one there.
+    pub(super) channels: HashMap<K, DenseMap<u64>>,
+    /// Joins so far: numbers every join, for join order.
+    pub(super) joins: u64,
     router: Router,
 }
 
@@ -164,6 +168,7 @@ where
             admission: ConnectionCounter::new(limits),
             sessions: DenseMap::default(),
             channels: HashMap::new(),
+            joins: 0,
             router: Router::new(),
         }
     }

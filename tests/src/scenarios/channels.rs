@@ -108,13 +108,7 @@ pub async fn channel_broadcast_reaches_each_member_once_and_nobody_else<T: TestR
     let (recorder, seen) = Recorder::new::<T>(Echo::No);
     let running = Running::<T>::start(Config::default(), recorder).await;
     let server = running.server.clone();
-    let mut clients = Vec::new();
-    let mut sessions = Vec::new();
-    for _ in 0..4 {
-        let (client, id) = running.connect(&seen).await;
-        clients.push(client);
-        sessions.push(server.session(id).unwrap());
-    }
+    let (clients, sessions) = running.connect_many(&seen, 4).await;
     let room = server.channel("room".to_string());
     for s in &sessions[..3] {
         assert!(room.join(s, |_, _| {}));
