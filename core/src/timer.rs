@@ -51,6 +51,10 @@ pub enum TimerError {
     /// The deadline is beyond what `Instant` can represent.
     #[error("timer deadline out of range")]
     OutOfRange,
+    /// The table was [closed](Timers::close): its owner is going away
+    /// (castnet-engine: the session is closing).
+    #[error("timers closed")]
+    Closed,
 }
 
 /// A timer that came due, from [`Timers::pop_expired`] or
@@ -119,6 +123,7 @@ pub struct Timers<T> {
     max: usize,
     next_id: u64,
     next_seq: u64,
+    closed: bool,
 }
 
 impl<T> std::fmt::Debug for Timers<T> {
@@ -140,6 +145,7 @@ impl<T> Timers<T> {
             max,
             next_id: 0,
             next_seq: 0,
+            closed: false,
         }
     }
 
@@ -196,6 +202,9 @@ impl<T> Timers<T> {
         every: Option<Duration>,
         token: T,
     ) -> Result<TimerId, TimerError> {
+        if self.closed {
+            return Err(TimerError::Closed);
+        }
         if self.live.len() >= self.max {
             return Err(TimerError::Full { max: self.max });
         }
@@ -228,6 +237,18 @@ impl<T> Timers<T> {
     pub fn clear(&mut self) {
         self.queue.clear();
         self.live.clear();
+    }
+
+    /// Cancels every timer and refuses new ones from now on with
+    /// [`TimerError::Closed`], for good.
+    pub fn close(&mut self) {
+        self.clear();
+        self.closed = true;
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// The earliest deadline of a live timer: when to call
@@ -441,6 +462,21 @@ mod tests {
             Err(TimerError::OutOfRange)
         );
         assert!(timers.is_empty());
+    }
+
+    #[test]
+    fn a_closed_table_holds_nothing_and_refuses_for_good() {
+        let t0 = origin();
+        let mut timers = Timers::new(4);
+        let id = timers.every(t0, ms(5), ()).unwrap();
+        timers.close();
+        assert!(timers.is_closed() && timers.is_empty());
+        assert_eq!(timers.next_deadline(), None);
+        assert_eq!(timers.expire(t0 + ms(50)).count(), 0);
+        assert_eq!(timers.cancel(id), None);
+        assert_eq!(timers.after(t0, ms(1), ()), Err(TimerError::Closed));
+        timers.clear();
+        assert_eq!(timers.every(t0, ms(1), ()), Err(TimerError::Closed));
     }
 
     #[test]
