@@ -55,6 +55,7 @@ mod loom_models;
 pub use blocking::block_on_until;
 pub use castnet_core as core;
 pub use castnet_core::hub::PeerAddr;
+pub use castnet_core::timer::{TimerError, TimerId};
 pub use config::Config;
 pub use connect::{dial_timeout_with, dial_unix_with, dial_with};
 pub use handle::{SendError, SendWork, SendWorkError, Session, TrySendError};
