@@ -5,7 +5,7 @@ use castnet_tests::scenarios::*;
 
 castnet_tests::conformance! {
     timers {
-        run_after_fires_once_with_its_token_in_deadline_order,
+        run_after_fires_once_with_its_token_in_deadline_order_within_max_timers,
         run_every_fires_repeatedly_until_cancelled,
         closing_a_session_cancels_its_timers_and_refuses_new_ones,
         a_timer_implements_an_application_timeout_that_closes_an_idle_session,

@@ -62,32 +62,45 @@ async fn quiet<T: TestRuntime>(client: &Session<PacketN>) {
     }
 }
 
-/// Sets two one-shot timers on open (the later one first) and tells the
-/// client about each one that fires.
+/// Sets two one-shot timers on open (the later one first) in a session
+/// allowed two, and a third once the first has fired; tells the client
+/// about each one that fires.
 struct OneShots(Log);
 
 impl Handler<PacketN> for OneShots {
     fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
-        cx.run_after(ms(150), 2).unwrap();
+        cx.run_after(ms(600), 2).unwrap();
         cx.run_after(ms(30), 1).unwrap();
+        assert_eq!(cx.run_after(ms(1), 9), Err(TimerError::Full { max: 2 }));
     }
 
     fn on_frame(&self, _cx: &mut Conn<'_, PacketN>, _frame: Bytes) {}
 
     fn on_timer(&self, cx: &mut Conn<'_, PacketN>, token: u64) {
         log(&self.0, Event::Timer(token));
+        if token == 1 {
+            // The fired timer's place is free again.
+            cx.run_after(ms(10), 3).unwrap();
+        }
         let _ = cx.send(format!("timer {token}"));
     }
 }
 
-pub async fn run_after_fires_once_with_its_token_in_deadline_order<T: TestRuntime>() {
+pub async fn run_after_fires_once_with_its_token_in_deadline_order_within_max_timers<
+    T: TestRuntime,
+>() {
     let events = Log::default();
-    let running = Running::<T>::start(Config::default(), OneShots(events.clone())).await;
+    let config = Config::default().max_timers(2);
+    let running = Running::<T>::start(config, OneShots(events.clone())).await;
     let client = running.dial().await;
     assert_eq!(next::<T>(&client).await, "timer 1");
+    assert_eq!(next::<T>(&client).await, "timer 3");
     assert_eq!(next::<T>(&client).await, "timer 2");
     quiet::<T>(&client).await;
-    assert_eq!(*events.lock().unwrap(), [Event::Timer(1), Event::Timer(2)]);
+    assert_eq!(
+        *events.lock().unwrap(),
+        [Event::Timer(1), Event::Timer(3), Event::Timer(2)]
+    );
     running.stop().await;
 }
 
