@@ -2,11 +2,11 @@
 //!
 //! The sans-IO core of castnet: codecs, the per-connection session state
 //! machine, the hub (session registry, channels, broadcast bookkeeping),
-//! limits and P2P routing. Nothing here touches a socket, reads a clock,
-//! spawns a thread or depends on an async runtime: every input is an explicit
-//! call, and time arrives as a `now: Instant` argument. The runtime crates
-//! (`castnet-tokio`, `castnet-smol`, `castnet-std`) and your own event loop
-//! drive these state machines.
+//! limits, P2P routing and application timers. Nothing here touches a
+//! socket, reads a clock, spawns a thread or depends on an async runtime:
+//! every input is an explicit call, and time arrives as a `now: Instant`
+//! argument. The runtime crates (`castnet-tokio`, `castnet-smol`,
+//! `castnet-std`) and your own event loop drive these state machines.
 //!
 //! ## Features
 //!
@@ -24,6 +24,7 @@ pub mod limits;
 pub mod route;
 pub mod session;
 pub mod sync;
+pub mod timer;
 
 #[cfg(feature = "json")]
 pub use frame::Json;
@@ -51,3 +52,4 @@ pub use session::{
     SessionStats,
 };
 pub use session::{SendFailure, SendId, SendOutcome};
+pub use timer::{Ticker, TimerError, TimerId, Timers};

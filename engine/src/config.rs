@@ -59,6 +59,12 @@ pub struct Config<C = PacketN> {
     /// misses frames rather than pausing the handlers that publish, until
     /// it catches up again. See [`broadcast_ring`](Self::broadcast_ring).
     pub slow_reader_grace: Duration,
+    /// The most timers a session's handler may have live at once
+    /// ([`Conn::run_after`](crate::Conn::run_after),
+    /// [`Conn::run_every`](crate::Conn::run_every); default 1024). One more
+    /// is refused with
+    /// [`TimerError::Full`](castnet_core::timer::TimerError::Full).
+    pub max_timers: usize,
 }
 
 impl Default for Config<PacketN> {
@@ -78,6 +84,7 @@ impl<C> Config<C> {
             recv_buffer: 1024,
             broadcast_ring: (4096, 32 << 20),
             slow_reader_grace: Duration::from_secs(1),
+            max_timers: 1024,
         }
     }
 
@@ -109,6 +116,12 @@ impl<C> Config<C> {
     /// is no longer waited for.
     pub fn slow_reader_grace(mut self, grace: Duration) -> Self {
         self.slow_reader_grace = grace;
+        self
+    }
+
+    /// Sets how many timers a session's handler may have live at once.
+    pub fn max_timers(mut self, timers: usize) -> Self {
+        self.max_timers = timers;
         self
     }
 

@@ -95,7 +95,8 @@ where
     // A server session's owner keeps a handle for its handler; a client's
     // does not, so the client closes once its users dropped every handle.
     let handle = server.then(|| session.clone());
-    let owner = Box::new(Owner::new(core, shared, handle, inbox, sink, stats, lanes));
+    let owner = Box::new(Owner::new(core, shared, handle, inbox, sink, stats, lanes))
+        .with_max_timers(config.max_timers);
     (session, owner)
 }
 

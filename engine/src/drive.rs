@@ -4,6 +4,7 @@
 use crate::owner::{Owner, Sink, Woken};
 use crate::runtime::{AsyncStream, AsyncTimer, Runtime};
 use castnet_core::session::CloseReason;
+use castnet_core::timer::Ticker;
 use castnet_core::Decoder;
 use std::io;
 use std::task::{ready, Context, Poll};
@@ -228,6 +229,52 @@ fn poll_io<R: Runtime, T: AsyncStream, C: Decoder, S: Sink<C>>(
 fn failed<C: Decoder, S: Sink<C>>(owner: &mut Owner<C, S>, e: io::Error) -> Poll<()> {
     owner.on_io_error(&e);
     Poll::Ready(())
+}
+
+/// A server's tick ([`Handler::on_tick`](crate::Handler::on_tick)) on the
+/// task that runs `serve`: the core [`Ticker`] at the runtime's clock, and
+/// a runtime timer armed for its next deadline.
+pub(crate) struct Tick<R: Runtime> {
+    ticker: Ticker,
+    timer: Timer<R>,
+}
+
+impl<R: Runtime> Tick<R> {
+    /// First due `interval` after `now`; never with `None`.
+    pub(crate) fn start(now: Instant, interval: Option<Duration>) -> Self {
+        let mut ticker = Ticker::new();
+        ticker.start(now, interval);
+        Tick {
+            ticker,
+            timer: Timer::default(),
+        }
+    }
+
+    /// Ticks if a tick is due (at most once per call: after a zero interval
+    /// the task is woken to come back, so the accept loop is not starved),
+    /// otherwise arms the timer for the next one.
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        rt: &R,
+        on_tick: impl FnOnce(Instant) -> Option<Duration>,
+    ) {
+        let Some(at) = self.ticker.next_deadline() else {
+            return;
+        };
+        let now = rt.now();
+        if now < at {
+            self.timer.arm(rt, Some(at));
+            if self.timer.poll(cx).is_pending() {
+                return;
+            }
+            // Fired early by the runtime's reckoning, or for an older
+            // deadline: look again.
+        } else {
+            self.ticker.tick(now, on_tick);
+        }
+        cx.waker().wake_by_ref();
+    }
 }
 
 /// The loop's one timer, armed for the owner's next deadline.

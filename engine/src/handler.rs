@@ -4,6 +4,7 @@ use crate::handle::Session;
 use crate::owner::Conn;
 use castnet_core::session::{CloseReason, SendId, SendOutcome};
 use castnet_core::Decoder;
+use std::time::{Duration, Instant};
 
 /// Callbacks a server calls for each session.
 ///
@@ -49,6 +50,86 @@ pub trait Handler<C: Decoder>: Send + Sync + 'static {
     /// through the session's handle and through [`Conn::send_tracked`].
     /// Detached broadcasts (which keep no outcomes) are not reported.
     fn on_sent(&self, _cx: &mut Conn<'_, C>, _id: SendId, _outcome: SendOutcome) {}
+
+    /// A timer this session's handler set with
+    /// [`Conn::run_after`] or [`Conn::run_every`] came due, with the token
+    /// it was set with. Runs on the connection's owner like every other
+    /// callback; due timers fire in deadline order. Never called once the
+    /// session is closing, so never after [`on_close`](Self::on_close).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::PacketN;
+    /// use castnet_engine::{Conn, Handler};
+    /// use std::time::Duration;
+    ///
+    /// /// Closes a session that stays silent for 30 s.
+    /// struct IdleKick;
+    ///
+    /// const IDLE: u64 = 1;
+    ///
+    /// impl Handler<PacketN> for IdleKick {
+    ///     fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
+    ///         let _ = cx.run_after(Duration::from_secs(30), IDLE);
+    ///     }
+    ///     fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+    ///         let _ = cx.send(frame);
+    ///     }
+    ///     fn on_timer(&self, cx: &mut Conn<'_, PacketN>, token: u64) {
+    ///         if token == IDLE {
+    ///             cx.close();
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    fn on_timer(&self, _cx: &mut Conn<'_, C>, _token: u64) {}
+
+    /// The interval of the server's first tick, asked once when
+    /// [`Server::serve`](crate::Server::serve) starts; `None` (the default)
+    /// runs no tick.
+    fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The server's tick (gnet's `OnTick`): called on the task running
+    /// `Server::serve`, at `now`, once per interval, and returns the interval
+    /// until the next tick, or `None` to stop ticking. Intervals count from
+    /// the previous tick's deadline, not from when it ran, so ticks do not
+    /// drift; after a stall the ticks missed are skipped, not run in a
+    /// burst (see [`castnet_core::timer`]). Ticking stops when the server
+    /// stops. Keep it short: connections are not accepted while it runs.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::PacketN;
+    /// use castnet_engine::{Conn, Handler};
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// /// Echoes, and logs the frame rate every second.
+    /// #[derive(Default)]
+    /// struct Metered {
+    ///     frames: AtomicU64,
+    /// }
+    ///
+    /// impl Handler<PacketN> for Metered {
+    ///     fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+    ///         self.frames.fetch_add(1, Ordering::Relaxed);
+    ///         let _ = cx.send(frame);
+    ///     }
+    ///     fn tick_interval(&self) -> Option<Duration> {
+    ///         Some(Duration::from_secs(1))
+    ///     }
+    ///     fn on_tick(&self, _now: Instant) -> Option<Duration> {
+    ///         let frames = self.frames.swap(0, Ordering::Relaxed);
+    ///         tracing::info!(frames, "frames in the last second");
+    ///         Some(Duration::from_secs(1))
+    ///     }
+    /// }
+    /// ```
+    fn on_tick(&self, _now: Instant) -> Option<Duration> {
+        None
+    }
     /// The session closed, for this reason. Called once, last; nothing can
     /// be sent any more.
     fn on_close(&self, _session: &Session<C>, _reason: &CloseReason) {}

@@ -123,6 +123,7 @@ pub use castnet_core as core;
 /// each with its feature (castnet-core's `frame::typed`).
 pub use castnet_core::frame::typed::*;
 pub use castnet_core::hub::PeerAddr;
+pub use castnet_core::timer::{TimerError, TimerId};
 pub use config::Config;
 pub use connect::{dial_timeout_with, dial_unix_with, dial_with};
 pub use handle::{SendError, SendWork, SendWorkError, Session, TrySendError};

@@ -28,6 +28,7 @@ use castnet_core::hub::{PeerAddr, PublisherWait};
 use castnet_core::session::SpareBuffers;
 use castnet_core::session::{CloseReason, Event, SendDeadline, Session as CoreSession};
 use castnet_core::session::{SendFailure, SendId, SendOutcome, SessionStats};
+use castnet_core::timer::{TimerError, TimerId, Timers};
 use castnet_core::{Decoder, EncodedFrame, SessionId};
 use std::cell::RefCell;
 use std::io::{self, IoSlice};
@@ -80,6 +81,8 @@ pub(crate) trait Sink<C: Decoder>: Send {
     }
     /// A send finished.
     fn sent(&mut self, _cx: &mut Conn<'_, C>, _id: SendId, _outcome: SendOutcome) {}
+    /// A timer set through [`Conn`] came due, with its token.
+    fn timer(&mut self, _cx: &mut Conn<'_, C>, _token: u64) {}
     /// The session closed. Called exactly once, last.
     fn closed(&mut self, session: Option<&Session<C>>, reason: &CloseReason);
 }
@@ -127,6 +130,8 @@ pub struct Conn<'a, C: Decoder> {
     uncharged: &'a mut (usize, usize),
     /// Lanes this connection published into under pressure.
     paused: &'a mut Paused,
+    /// The handler's timers.
+    timers: &'a mut Timers<u64>,
     now: Instant,
 }
 
@@ -210,6 +215,81 @@ impl<C: Decoder> Conn<'_, C> {
         self.uncharged.0 += len;
         self.uncharged.1 += 1;
         len
+    }
+
+    /// Calls [`Handler::on_timer`](crate::Handler::on_timer) with `token`
+    /// once, `delay` from now (this turn's [`now`](Self::now)), on this
+    /// connection's owner. Returns the timer's id, for
+    /// [`cancel_timer`](Self::cancel_timer).
+    ///
+    /// Refused with [`TimerError::Full`] when the session already has
+    /// [`Config::max_timers`](crate::Config::max_timers) timers live, and
+    /// with [`TimerError::Closed`] once the session is closing (see
+    /// [`is_closed`](Self::is_closed)): a session's timers are cancelled
+    /// when it starts closing, so no timer fires during its linger or after
+    /// `on_close`.
+    pub fn run_after(&mut self, delay: Duration, token: u64) -> Result<TimerId, TimerError> {
+        let now = self.now;
+        self.open_timers()?.after(now, delay, token)
+    }
+
+    /// Calls [`Handler::on_timer`](crate::Handler::on_timer) with `token`
+    /// every `interval` (above zero, else [`TimerError::ZeroInterval`]),
+    /// first `interval` from now, until cancelled or the session closes.
+    /// Deadlines stay on the `now + k·interval` grid however late a turn
+    /// runs; after a stall the periods missed are skipped, not fired in a
+    /// burst. Refused as [`run_after`](Self::run_after) is.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::PacketN;
+    /// use castnet_engine::{Conn, Handler};
+    /// use std::time::Duration;
+    ///
+    /// /// Sends "ping" every 5 s until the peer says "stop".
+    /// struct Pinger;
+    ///
+    /// impl Handler<PacketN> for Pinger {
+    ///     fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
+    ///         let _ = cx.run_every(Duration::from_secs(5), 0);
+    ///     }
+    ///     fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+    ///         if &frame[..] == b"stop" {
+    ///             // The id run_every returned would name it as well.
+    ///             cx.cancel_timers();
+    ///         }
+    ///     }
+    ///     fn on_timer(&self, cx: &mut Conn<'_, PacketN>, _token: u64) {
+    ///         let _ = cx.send("ping");
+    ///     }
+    /// }
+    /// ```
+    pub fn run_every(&mut self, interval: Duration, token: u64) -> Result<TimerId, TimerError> {
+        let now = self.now;
+        self.open_timers()?.every(now, interval, token)
+    }
+
+    /// Cancels a timer of this session; `false` when it is not live (a
+    /// one-shot timer that fired, one cancelled already, or every timer
+    /// once the session is closing).
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.timers.cancel(id).is_some()
+    }
+
+    /// Cancels every timer of this session.
+    pub fn cancel_timers(&mut self) {
+        self.timers.clear();
+    }
+
+    /// The timers, once they are closed if the session is closing.
+    fn open_timers(&mut self) -> Result<&mut Timers<u64>, TimerError> {
+        if self.is_closed() {
+            self.timers.close();
+        }
+        if self.timers.is_closed() {
+            return Err(TimerError::Closed);
+        }
+        Ok(self.timers)
     }
 
     /// Starts, changes or (with `None`) stops the heartbeat: `payload` is
@@ -344,6 +424,9 @@ pub(crate) struct Owner<C: Decoder, S: Sink<C>> {
     uncharged: (usize, usize),
     /// Lanes the handler published into under pressure.
     paused: Paused,
+    /// The handler's timers ([`Conn::run_after`]); closed once the session
+    /// is closing.
+    timers: Timers<u64>,
     /// The session has been warned about (logged) missing broadcast frames.
     warned_missed: bool,
     opened: bool,
@@ -386,6 +469,7 @@ where
             finished: Vec::new(),
             uncharged: (0, 0),
             paused: Paused::default(),
+            timers: Timers::new(0),
             warned_missed: false,
             opened: false,
             sink_full: false,
@@ -394,6 +478,12 @@ where
             closed: None,
             done: false,
         }
+    }
+
+    /// Lets the handler have up to `max` timers live (none by default).
+    pub(crate) fn with_max_timers(mut self: Box<Self>, max: usize) -> Box<Self> {
+        self.timers = Timers::new(max);
+        self
     }
 
     /// The context the sink's callbacks get.
@@ -405,6 +495,7 @@ where
             pending: &mut self.sends.pending,
             uncharged: &mut self.uncharged,
             paused: &mut self.paused,
+            timers: &mut self.timers,
             now,
         };
         (&mut self.sink, cx)
@@ -474,6 +565,7 @@ where
         if self.paused.is_paused() {
             self.paused.recheck(now);
         }
+        self.fire_timers(now);
 
         // Events, then the commands they may have caused, until both are dry
         // (or the handler is paused: the events wait in the core).
@@ -558,6 +650,31 @@ where
         true
     }
 
+    /// The handler's timers due at `now`, in deadline order, unless the
+    /// handler is paused (they wait, as frames do). Timers set by these
+    /// callbacks wait for the next turn, even when due at once. A session
+    /// that is closing closes its timers instead: none fires after that.
+    fn fire_timers(&mut self, now: Instant) {
+        if self.timers.next_deadline().is_none_or(|at| at > now) {
+            return;
+        }
+        let before = self.timers.mark();
+        loop {
+            if self.core.is_closed() || self.core.is_closing() {
+                self.timers.close();
+                return;
+            }
+            if self.paused.is_paused() {
+                return;
+            }
+            let Some(fired) = self.timers.pop_expired(now, before) else {
+                return;
+            };
+            let (sink, mut cx) = self.conn(now);
+            sink.timer(&mut cx, fired.token);
+        }
+    }
+
     /// Writes queued frames until the queue is empty or `write` would block,
     /// as the core session's slices, in one vectored write each. Small
     /// untracked frames (replies, broadcast frames) already come as one
@@ -602,13 +719,9 @@ where
         self.shared.release(untracked.bytes, untracked.frames);
         self.publish();
         if self.paused.is_paused() {
-            let core = self.core.poll_timer();
-            match (core, self.paused.deadline()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            }
+            earliest(self.core.poll_timer(), self.paused.deadline())
         } else {
-            self.core.poll_timeout()
+            earliest(self.core.poll_timeout(), self.timers.next_deadline())
         }
     }
 
@@ -685,6 +798,7 @@ where
         let untracked = self.core.take_untracked_finished();
         self.shared.release(untracked.bytes, untracked.frames);
         self.publish();
+        self.timers.close();
         let reason = self.closed.take().unwrap_or(CloseReason::Aborted);
         crate::close_log::log_close(self.shared.id, &self.shared.peer, &reason);
         self.sink.closed(self.handle.as_ref(), &reason);
@@ -805,6 +919,14 @@ impl<C: Decoder, S: Sink<C>> Drop for Owner<C, S> {
             self.shared.mark_finished();
         }
         self.set_buffer_gauge(0);
+    }
+}
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -3,6 +3,7 @@
 use crate::accept::{AcceptError, Backoff};
 use crate::config::Config;
 use crate::connect::{start, Role};
+use crate::drive::Tick;
 use crate::handle::{BroadcastShared, Session, TrySendError};
 use crate::handler::Handler;
 use crate::lane::Lane;
@@ -249,7 +250,10 @@ where
 
     /// Accepts and serves connections with `handler` until [`stop`](Self::stop)
     /// is called. Each connection runs on its own task; `handler`'s callbacks
-    /// run on that task.
+    /// run on that task. The server's tick
+    /// ([`Handler::on_tick`](crate::Handler::on_tick)) runs on this one,
+    /// from the first [`Handler::tick_interval`](crate::Handler::tick_interval)
+    /// until it returns `None` or the server stops.
     pub async fn serve<H: Handler<C>>(&self, handler: H) -> io::Result<()> {
         let (_running, listener) = {
             let mut slot = self
@@ -272,6 +276,8 @@ where
         tracing::info!(addr = %self.inner.local, "serving");
         let handler = Arc::new(handler);
         let mut backoff = Backoff::default();
+        let rt = &self.inner.runtime;
+        let mut tick = Tick::<R>::start(rt.now(), handler.tick_interval());
         let mut stopping = None;
         while let Some(accepted) = std::future::poll_fn(|cx| {
             let stop = self
@@ -281,6 +287,7 @@ where
             if stop.is_ready() {
                 return Poll::Ready(None);
             }
+            tick.poll(cx, rt, |now| handler.on_tick(now));
             listener.poll_accept(cx).map(Some)
         })
         .await
@@ -760,6 +767,10 @@ where
 
     fn sent(&mut self, cx: &mut Conn<'_, C>, id: SendId, outcome: SendOutcome) {
         self.handler.on_sent(cx, id, outcome);
+    }
+
+    fn timer(&mut self, cx: &mut Conn<'_, C>, token: u64) {
+        self.handler.on_timer(cx, token);
     }
 
     fn closed(&mut self, session: Option<&Session<C>>, reason: &CloseReason) {

@@ -19,7 +19,8 @@
 //! `limits`, `send` (`try_send`, `send`, `async_send` and every outcome, the
 //! send quota), `server` (lifecycle, registry, counters, graceful stop),
 //! `session` (`recv`, `process`, handles from many tasks), `typed` (`Json`,
-//! `MsgPack`, `Xml` both ways, broadcasts serialised once, refusals), `churn` and
+//! `MsgPack`, `Xml` both ways, broadcasts serialised once, refusals),
+//! `timers` (per-session timers and the server tick), `churn` and
 //! `socket_options` (process-wide descriptor state, in a test binary of
 //! their own). `tests/backpressure.rs` holds the backpressure scenarios:
 //! pipelined floods echoed with [`Conn::send`], clients that never read,

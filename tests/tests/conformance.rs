@@ -4,6 +4,13 @@
 use castnet_tests::scenarios::*;
 
 castnet_tests::conformance! {
+    timers {
+        run_after_fires_once_with_its_token_in_deadline_order_within_max_timers,
+        run_every_fires_repeatedly_until_cancelled,
+        closing_a_session_cancels_its_timers_and_refuses_new_ones,
+        a_timer_implements_an_application_timeout_that_closes_an_idle_session,
+        the_server_tick_follows_the_interval_it_returns_and_stops_with_the_server,
+    }
     broadcast {
         broadcast_to_everyone_arrives_once_at_each_session,
         report_counts_sent_closed_and_queue_full_per_recipient,

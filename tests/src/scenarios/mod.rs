@@ -14,4 +14,5 @@ pub mod limits;
 pub mod send;
 pub mod server;
 pub mod session;
+pub mod timers;
 pub mod typed;
