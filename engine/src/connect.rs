@@ -25,6 +25,8 @@ where
     C: Decoder,
     C::Item: Send,
 {
+    type State = ();
+
     fn frame(&mut self, _cx: &mut Conn<'_, C>, frame: C::Item) -> bool {
         self.deliver(frame)
     }
@@ -33,7 +35,7 @@ where
         self.poll_room(cx)
     }
 
-    fn closed(&mut self, _session: Option<&Session<C>>, _reason: &CloseReason) {
+    fn closed(&mut self, _session: Option<&Session<C>>, _state: (), _reason: &CloseReason) {
         self.close();
     }
 }

@@ -25,6 +25,13 @@
 //! Handles ([`Session`]) reach the owner from any task or thread through an
 //! inbox; their `send` waits for room, `try_send` refuses with the message
 //! back, and `async_send` resolves with the outcome.
+//!
+//! ## Per-session state
+//!
+//! A [`Handler<C, S>`](Handler) names the type `S` of each session's own
+//! state: made with `S::default()` before `on_open`, reached through
+//! [`Conn::state`] in every callback, handed to `on_close` by value. It
+//! lives with the connection's owner, so it needs no lock.
 // One `unsafe` block: `recv_buf` (reading into spare capacity).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]

@@ -64,11 +64,15 @@ const INBOX_BUDGET: usize = 4096;
 
 /// What the owner does with what the core reports.
 pub(crate) trait Sink<C: Decoder>: Send {
+    /// The session's user state (see [`Conn::state`]): made with `Default`
+    /// when the owner is created, handed to every callback, and given to
+    /// [`Sink::closed`] by value.
+    type State: Default + Send + 'static;
     /// The session starts: called first, on the owner.
-    fn open(&mut self, _cx: &mut Conn<'_, C>) {}
+    fn open(&mut self, _cx: &mut Conn<'_, C, Self::State>) {}
     /// A decoded frame. Returning `false` asks the owner to stop reading
     /// until [`Sink::poll_ready`] is ready (the receiver is full).
-    fn frame(&mut self, cx: &mut Conn<'_, C>, frame: C::Item) -> bool;
+    fn frame(&mut self, cx: &mut Conn<'_, C, Self::State>, frame: C::Item) -> bool;
     /// Ready once frames can be delivered again.
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
         Poll::Pending
@@ -79,9 +83,9 @@ pub(crate) trait Sink<C: Decoder>: Send {
         false
     }
     /// A send finished.
-    fn sent(&mut self, _cx: &mut Conn<'_, C>, _id: SendId, _outcome: SendOutcome) {}
-    /// The session closed. Called exactly once, last.
-    fn closed(&mut self, session: Option<&Session<C>>, reason: &CloseReason);
+    fn sent(&mut self, _cx: &mut Conn<'_, C, Self::State>, _id: SendId, _outcome: SendOutcome) {}
+    /// The session closed. Called exactly once, last, with the state.
+    fn closed(&mut self, session: Option<&Session<C>>, state: Self::State, reason: &CloseReason);
 }
 
 /// The connection, as a handler's callbacks see it: they run on its owner,
@@ -118,8 +122,19 @@ pub(crate) trait Sink<C: Decoder>: Send {
 /// read) until the readers have run. Readers that stay full for
 /// [`Config::slow_reader_grace`](crate::Config::slow_reader_grace) are no
 /// longer waited for.
-pub struct Conn<'a, C: Decoder> {
+///
+/// ## Per-session state
+///
+/// `S` is the session's own state, chosen by the handler
+/// ([`Handler<C, S>`](crate::Handler)): made with `S::default()` before
+/// `on_open`, reached in every callback through [`state`](Self::state), and
+/// handed to `on_close` by value. It lives with the connection's owner and
+/// only callbacks touch it, so it needs no lock: a chat server keeps each
+/// member's name here instead of in a `Mutex<HashMap<SessionId, _>>`.
+/// Stateless handlers use the default, `()`.
+pub struct Conn<'a, C: Decoder, S = ()> {
     core: &'a mut CoreSession<C>,
+    state: &'a mut S,
     shared: &'a Shared<C>,
     handle: Option<&'a Session<C>>,
     pending: &'a mut Pending,
@@ -130,7 +145,39 @@ pub struct Conn<'a, C: Decoder> {
     now: Instant,
 }
 
-impl<C: Decoder> Conn<'_, C> {
+impl<C: Decoder, S> Conn<'_, C, S> {
+    /// This session's state (see the type's docs), to read or change.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::PacketN;
+    /// use castnet_engine::{Conn, Handler};
+    ///
+    /// /// Numbers each reply with how many frames this session sent so far.
+    /// struct Count;
+    ///
+    /// impl Handler<PacketN, u64> for Count {
+    ///     fn on_frame(&self, cx: &mut Conn<'_, PacketN, u64>, _frame: Bytes) {
+    ///         *cx.state() += 1;
+    ///         let n = *cx.state();
+    ///         let _ = cx.send(n.to_string());
+    ///     }
+    /// }
+    /// ```
+    pub fn state(&mut self) -> &mut S {
+        self.state
+    }
+
+    /// Replaces this session's state with `state`.
+    pub fn set_state(&mut self, state: S) {
+        *self.state = state;
+    }
+
+    /// Replaces this session's state with `state` and returns the old one.
+    pub fn replace_state(&mut self, state: S) -> S {
+        std::mem::replace(self.state, state)
+    }
+
     /// This session's id.
     pub fn id(&self) -> SessionId {
         self.shared.id
@@ -327,6 +374,8 @@ pub(crate) struct Owner<C: Decoder, S: Sink<C>> {
     inbox: crate::inbox::Receiver<Command>,
     sends: Sends,
     sink: S,
+    /// The session's user state, until `finish` hands it to the sink.
+    state: Option<S::State>,
     stats: Arc<StatsCell>,
     /// What this session last added to the shared counters.
     published: SessionStats,
@@ -375,6 +424,7 @@ where
                 track,
             },
             sink,
+            state: Some(S::State::default()),
             stats,
             published: SessionStats::default(),
             buffer_held: 0,
@@ -392,9 +442,13 @@ where
     }
 
     /// The context the sink's callbacks get.
-    fn conn(&mut self, now: Instant) -> (&mut S, Conn<'_, C>) {
+    fn conn(&mut self, now: Instant) -> (&mut S, Conn<'_, C, S::State>) {
         let cx = Conn {
             core: &mut self.core,
+            state: self
+                .state
+                .as_mut()
+                .expect("callbacks run only before the state goes to `closed`"),
             shared: &self.shared,
             handle: self.handle.as_ref(),
             pending: &mut self.sends.pending,
@@ -682,7 +736,8 @@ where
         self.publish();
         let reason = self.closed.take().unwrap_or(CloseReason::Aborted);
         tracing::debug!(%reason, "session closed");
-        self.sink.closed(self.handle.as_ref(), &reason);
+        let state = self.state.take().unwrap_or_default();
+        self.sink.closed(self.handle.as_ref(), state, &reason);
         self.done = true;
         self.shared.mark_finished();
     }

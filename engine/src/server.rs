@@ -3,9 +3,9 @@
 use crate::config::Config;
 use crate::connect::{start, Role};
 use crate::handle::{BroadcastShared, Session, TrySendError};
-use crate::handler::Handler;
+use crate::handler::{Handler, HandlerSink, Leave};
 use crate::lane::Lane;
-use crate::owner::{Conn, Sink};
+use crate::owner::Conn;
 use crate::runtime::{Listener, Runtime, Stream, UnixPath};
 use crate::stats::{Stats, StatsCell};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
@@ -13,7 +13,6 @@ use crate::wait::Signal;
 use bytes::Bytes;
 use castnet_core::frame::{Encoder, FrameError};
 use castnet_core::hub::{BroadcastReport, Hub, PeerAddr, Recipients, RegisterError, ServerState};
-use castnet_core::session::{CloseReason, SendId, SendOutcome};
 use castnet_core::{Decoder, SessionId};
 use std::collections::HashMap;
 use std::future::Future;
@@ -222,8 +221,40 @@ where
 
     /// Accepts and serves connections with `handler` until [`stop`](Self::stop)
     /// is called. Each connection runs on its own task; `handler`'s callbacks
-    /// run on that task.
-    pub async fn serve<H: Handler<C>>(&self, handler: H) -> io::Result<()> {
+    /// run on that task, each session with its own state `S` (see
+    /// [`Handler`]'s "Per-session state"), inferred from the handler:
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::PacketN;
+    /// use castnet_engine::{handler_fn, Conn, Handler, Runtime, Server};
+    ///
+    /// /// Frames seen by this session, in its state.
+    /// struct Count;
+    ///
+    /// impl Handler<PacketN, u64> for Count {
+    ///     fn on_frame(&self, cx: &mut Conn<'_, PacketN, u64>, _: Bytes) {
+    ///         *cx.state() += 1;
+    ///     }
+    /// }
+    ///
+    /// async fn run<R: Runtime>(server: Server<R>) -> std::io::Result<()> {
+    ///     server.serve(Count).await // the state is `u64`, from the impl
+    /// }
+    ///
+    /// async fn run_stateless<R: Runtime>(server: Server<R>) -> std::io::Result<()> {
+    ///     server
+    ///         .serve(handler_fn(|cx: &mut Conn<'_, PacketN>, frame: Bytes| {
+    ///             let _ = cx.send(frame); // the state is `()`
+    ///         }))
+    ///         .await
+    /// }
+    /// ```
+    pub async fn serve<H, S>(&self, handler: H) -> io::Result<()>
+    where
+        H: Handler<C, S>,
+        S: Default + Send + 'static,
+    {
         let (_running, listener) = {
             let mut slot = self
                 .inner
@@ -289,7 +320,11 @@ where
         .await
     }
 
-    fn admit<H: Handler<C>>(&self, stream: Stream<R>, peer: PeerAddr, handler: &Arc<H>) {
+    fn admit<H, S>(&self, stream: Stream<R>, peer: PeerAddr, handler: &Arc<H>)
+    where
+        H: Handler<C, S>,
+        S: Default + Send + 'static,
+    {
         let stats = &self.inner.stats;
         if let Stream::Tcp(s) = &stream {
             use crate::runtime::AsyncStream;
@@ -320,11 +355,13 @@ where
             stats.clone(),
             Role::Server(self.inner.lane.subscribe()),
             self.inner.runtime.now(),
-            move |_| HandlerSink {
-                handler,
-                server,
-                id,
-                left: false,
+            move |_| {
+                let member = Member {
+                    server,
+                    id,
+                    left: false,
+                };
+                HandlerSink::new(handler, member)
             },
         );
         if let Some(info) = hub.session_mut(id) {
@@ -452,9 +489,9 @@ where
     /// [`Config::slow_reader_grace`](crate::Config::slow_reader_grace) is no
     /// longer waited for, and misses frames instead. This broadcast itself is
     /// always made.
-    pub fn broadcast_detached_from<M>(
+    pub fn broadcast_detached_from<M, S>(
         &self,
-        cx: &mut Conn<'_, C>,
+        cx: &mut Conn<'_, C, S>,
         msg: M,
     ) -> Result<usize, FrameError>
     where
@@ -625,22 +662,22 @@ fn is_transient(e: &io::Error) -> bool {
         .is_some_and(|code| code == 24 || code == 23) // EMFILE, ENFILE
 }
 
-/// Frames of a handler-served session go to the handler, inline.
-struct HandlerSink<R, C, K, H>
+/// A server's session leaves the server (registry, channels, open count)
+/// once, when it closes or, if it never got to close (a callback panicked,
+/// the runtime dropped the task), when its owner goes.
+struct Member<R, C, K>
 where
     R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    handler: Arc<H>,
     server: Server<R, C, K>,
     id: SessionId,
-    /// The session has left the server (registry, channels, open count).
     left: bool,
 }
 
-impl<R, C, K, H> HandlerSink<R, C, K, H>
+impl<R, C, K> Leave for Member<R, C, K>
 where
     R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
@@ -659,50 +696,15 @@ where
     }
 }
 
-impl<R, C, K, H> Drop for HandlerSink<R, C, K, H>
+impl<R, C, K> Drop for Member<R, C, K>
 where
     R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    /// The owner ended without `closed` (a callback panicked, or the runtime
-    /// dropped the task): the session still leaves the server.
     fn drop(&mut self) {
         self.leave();
-    }
-}
-
-impl<R, C, K, H> Sink<C> for HandlerSink<R, C, K, H>
-where
-    R: Runtime,
-    C: Decoder + Clone + Send + Sync + 'static,
-    C::Item: Send,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    H: Handler<C>,
-{
-    fn open(&mut self, cx: &mut Conn<'_, C>) {
-        self.handler.on_open(cx);
-    }
-
-    fn frame(&mut self, cx: &mut Conn<'_, C>, frame: C::Item) -> bool {
-        self.handler.on_frame(cx, frame);
-        true
-    }
-
-    fn tracks_sends(&self) -> bool {
-        H::REPORT_SENT
-    }
-
-    fn sent(&mut self, cx: &mut Conn<'_, C>, id: SendId, outcome: SendOutcome) {
-        self.handler.on_sent(cx, id, outcome);
-    }
-
-    fn closed(&mut self, session: Option<&Session<C>>, reason: &CloseReason) {
-        self.leave();
-        if let Some(session) = session {
-            self.handler.on_close(session, reason);
-        }
     }
 }
 
@@ -877,9 +879,9 @@ where
     ///     }
     /// }
     /// ```
-    pub fn broadcast_detached_from<M>(
+    pub fn broadcast_detached_from<M, S>(
         &self,
-        cx: &mut Conn<'_, C>,
+        cx: &mut Conn<'_, C, S>,
         msg: M,
     ) -> Result<usize, FrameError>
     where

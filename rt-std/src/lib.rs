@@ -121,7 +121,10 @@ where
     /// Accepts connections and runs `handler` for each, blocking until
     /// [`stop`](Self::stop) is called (from another thread, or a clone of
     /// this server in a handler) or the listener fails.
-    pub fn serve<H: Handler<C>>(&self, handler: H) -> io::Result<()> {
+    pub fn serve<H: Handler<C, S>, S: Default + Send + 'static>(
+        &self,
+        handler: H,
+    ) -> io::Result<()> {
         block_on(self.0.serve(handler))
     }
 

@@ -88,4 +88,8 @@ castnet_tests::conformance! {
         dropping_every_client_handle_closes_the_connection_after_its_sends,
         handles_send_from_many_tasks_and_every_frame_arrives_once,
     }
+    state {
+        state_set_in_on_open_is_each_session_s_own_in_every_frame_and_at_close,
+        a_closure_handler_keeps_state_too,
+    }
 }

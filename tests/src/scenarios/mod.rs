@@ -14,3 +14,4 @@ pub mod limits;
 pub mod send;
 pub mod server;
 pub mod session;
+pub mod state;
