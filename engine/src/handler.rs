@@ -7,7 +7,8 @@ use castnet_core::Decoder;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// Callbacks a server calls for each session.
+/// Callbacks a server calls for each session, and a dialled session calls
+/// when started with one ([`dial_handler_with`](crate::dial_handler_with)).
 ///
 /// They run on the connection's owner (`on_open` first, `on_close` last),
 /// between its reads and writes, and get the connection itself

@@ -32,6 +32,14 @@
 //! state: made with `S::default()` before `on_open`, reached through
 //! [`Conn::state`] in every callback, handed to `on_close` by value. It
 //! lives with the connection's owner, so it needs no lock.
+//!
+//! ## Clients
+//!
+//! [`dial_with`] returns a [`Session`] whose frames arrive through
+//! [`Session::recv`]; once it returns `None`, [`Session::close_reason`]
+//! (or what [`Session::closed`] resolves to) says why the session closed.
+//! [`dial_handler_with`] runs a dialled session with a [`Handler`] instead,
+//! callbacks and per-session state included, as a server runs its own.
 // One `unsafe` block: `recv_buf` (reading into spare capacity).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -63,7 +71,9 @@ pub use blocking::block_on_until;
 pub use castnet_core as core;
 pub use castnet_core::hub::PeerAddr;
 pub use config::Config;
-pub use connect::{dial_timeout_with, dial_unix_with, dial_with};
+pub use connect::{
+    dial_handler_with, dial_timeout_with, dial_unix_handler_with, dial_unix_with, dial_with,
+};
 pub use handle::{SendError, SendWork, SendWorkError, Session, TrySendError};
 pub use handler::{handler_fn, FnHandler, Handler};
 pub use handoff::Handoff;

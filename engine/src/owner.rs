@@ -736,6 +736,8 @@ where
         self.publish();
         let reason = self.closed.take().unwrap_or(CloseReason::Aborted);
         tracing::debug!(%reason, "session closed");
+        // Known before `recv` ends (the sink closes it) and before `closed`.
+        self.shared.set_close_reason(reason.clone());
         let state = self.state.take().unwrap_or_default();
         self.sink.closed(self.handle.as_ref(), state, &reason);
         self.done = true;
@@ -848,9 +850,12 @@ where
 
 impl<C: Decoder, S: Sink<C>> Drop for Owner<C, S> {
     /// However the owner goes (a callback panicked, the runtime dropped the
-    /// task), handles learn that it finished and the gauge is given back.
+    /// task), handles learn that it finished (closed `Aborted`) and the gauge
+    /// is given back.
     fn drop(&mut self) {
         if !self.done {
+            // Ended without closing (a callback panicked, the runtime went).
+            self.shared.set_close_reason(CloseReason::Aborted);
             self.shared.mark_finished();
         }
         self.set_buffer_gauge(0);

@@ -22,6 +22,10 @@ castnet_tests::conformance! {
         a_closed_session_leaves_every_channel_and_cannot_join_again,
         channel_broadcast_reaches_each_member_once_and_nobody_else,
     }
+    client {
+        a_client_learns_why_it_closed_peer_eof_local_frame_error_timeout_and_reset,
+        a_dialled_handler_gets_open_then_its_sends_and_frames_then_close_with_its_state,
+    }
     dial {
         dial_timeout_connects_when_the_server_answers_in_time,
         dial_timeout_gives_up_on_a_listener_whose_backlog_is_full,

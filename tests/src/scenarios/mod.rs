@@ -5,6 +5,7 @@
 pub mod broadcast;
 pub mod channels;
 pub mod churn;
+pub mod client;
 pub mod dial;
 pub mod echo;
 pub mod faults;
