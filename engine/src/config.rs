@@ -1,5 +1,6 @@
 //! [`Config`]: everything a server or client is configured with.
 
+use crate::heartbeat::PeerHeartbeat;
 use crate::socket::SocketOptions;
 use castnet_core::frame::PacketN;
 use castnet_core::limits::ConnectionLimits;
@@ -59,6 +60,11 @@ pub struct Config<C = PacketN> {
     /// misses frames rather than pausing the handlers that publish, until
     /// it catches up again. See [`broadcast_ring`](Self::broadcast_ring).
     pub slow_reader_grace: Duration,
+    /// Which received frames are the peer's heartbeats: those are not
+    /// delivered (to the handler or to `recv`), though they keep the
+    /// session alive. `None` (the default): every frame is delivered. See
+    /// [`PeerHeartbeat`].
+    pub peer_heartbeat: Option<PeerHeartbeat<C>>,
 }
 
 impl Default for Config<PacketN> {
@@ -78,6 +84,7 @@ impl<C> Config<C> {
             recv_buffer: 1024,
             broadcast_ring: (4096, 32 << 20),
             slow_reader_grace: Duration::from_secs(1),
+            peer_heartbeat: None,
         }
     }
 
@@ -109,6 +116,20 @@ impl<C> Config<C> {
     /// is no longer waited for.
     pub fn slow_reader_grace(mut self, grace: Duration) -> Self {
         self.slow_reader_grace = grace;
+        self
+    }
+
+    /// Sets which received frames are the peer's heartbeats, kept from the
+    /// handler and from `recv` (see [`PeerHeartbeat`]).
+    ///
+    /// ```
+    /// use castnet_engine::{Config, PeerHeartbeat};
+    ///
+    /// let config = Config::default().peer_heartbeat(PeerHeartbeat::payload("hb"));
+    /// # let _ = config;
+    /// ```
+    pub fn peer_heartbeat(mut self, heartbeat: PeerHeartbeat<C>) -> Self {
+        self.peer_heartbeat = Some(heartbeat);
         self
     }
 

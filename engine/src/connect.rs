@@ -104,7 +104,8 @@ where
     // client that receives through `recv` does not, so it closes once its
     // users dropped every handle.
     let handle = server.then(|| session.clone());
-    let owner = Box::new(Owner::new(core, shared, handle, inbox, sink, stats, lanes));
+    let mut owner = Box::new(Owner::new(core, shared, handle, inbox, sink, stats, lanes));
+    owner.set_peer_heartbeat(config.peer_heartbeat.clone());
     (session, owner)
 }
 

@@ -536,6 +536,11 @@ impl<C: Decoder> Session<C> {
     /// way (dialled clients); on a handler-served session frames go to the
     /// handler and `recv` returns `None` at once.
     ///
+    /// Frames named the peer's heartbeats by
+    /// [`Config::peer_heartbeat`](crate::Config::peer_heartbeat) do not
+    /// arrive here (they keep the session alive all the same); by default
+    /// every frame does.
+    ///
     /// Once `recv` has returned `None` because the session closed,
     /// [`close_reason`](Self::close_reason) says why.
     pub async fn recv(&self) -> Option<C::Item> {

@@ -90,7 +90,10 @@ where
     /// A session opened. Its state is `S::default()`; set it here (with
     /// [`Conn::set_state`], or through [`Conn::state`]).
     fn on_open(&self, _cx: &mut Conn<'_, C, S>) {}
-    /// A frame arrived.
+    /// A frame arrived. Frames named the peer's heartbeats
+    /// ([`Config::peer_heartbeat`](crate::Config::peer_heartbeat),
+    /// [`Conn::set_peer_heartbeat`]) are not delivered; by default every
+    /// frame is.
     fn on_frame(&self, cx: &mut Conn<'_, C, S>, frame: C::Item);
     /// Whether [`on_sent`](Self::on_sent) is called. Off by default: it
     /// costs an outcome event per frame, which a server that does not look

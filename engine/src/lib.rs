@@ -40,6 +40,16 @@
 //! (or what [`Session::closed`] resolves to) says why the session closed.
 //! [`dial_handler_with`] runs a dialled session with a [`Handler`] instead,
 //! callbacks and per-session state included, as a server runs its own.
+//!
+//! ## Heartbeats
+//!
+//! A session sends heartbeats with `set_heartbeat` (on its [`Session`] or
+//! [`Conn`]); they are frames on the wire, and by default the receiving side
+//! delivers them like any other frame. Name them with
+//! [`Config::peer_heartbeat`] (or [`Conn::set_peer_heartbeat`]) and the
+//! receiving side keeps them from its handler and from `recv`: they still
+//! keep the session alive (the peer timeout counts any bytes received) and
+//! are counted in [`Stats::heartbeats_received`].
 // One `unsafe` block: `recv_buf` (reading into spare capacity).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -52,6 +62,7 @@ mod facade;
 mod handle;
 mod handler;
 mod handoff;
+mod heartbeat;
 mod inbox;
 mod lane;
 mod owner;
@@ -77,6 +88,7 @@ pub use connect::{
 pub use handle::{SendError, SendWork, SendWorkError, Session, TrySendError};
 pub use handler::{handler_fn, FnHandler, Handler};
 pub use handoff::Handoff;
+pub use heartbeat::PeerHeartbeat;
 pub use owner::Conn;
 pub use runtime::{AsyncListener, AsyncStream, AsyncTimer, Runtime};
 pub use server::{BroadcastWork, Channel, LocalAddr, Server};

@@ -19,6 +19,7 @@
 //! would sit between the socket and these calls, inside the same loop.
 
 use crate::handle::{Command, Done, Session, Shared, TrackedSend};
+use crate::heartbeat::PeerHeartbeat;
 use crate::lane::{Lane, Subscription};
 use crate::pending::Pending;
 use crate::stats::StatsCell;
@@ -135,6 +136,7 @@ pub(crate) trait Sink<C: Decoder>: Send {
 pub struct Conn<'a, C: Decoder, S = ()> {
     core: &'a mut CoreSession<C>,
     state: &'a mut S,
+    peer_heartbeat: &'a mut Option<PeerHeartbeat<C>>,
     shared: &'a Shared<C>,
     handle: Option<&'a Session<C>>,
     pending: &'a mut Pending,
@@ -263,6 +265,14 @@ impl<C: Decoder, S> Conn<'_, C, S> {
         self.core.set_heartbeat(heartbeat, self.now)
     }
 
+    /// Sets (or, with `None`, clears) which frames from the peer are its
+    /// heartbeats, for this session only: from the next frame on, those are
+    /// not handed to the handler (see [`PeerHeartbeat`]). Starts as
+    /// [`Config::peer_heartbeat`](crate::Config::peer_heartbeat) says.
+    pub fn set_peer_heartbeat(&mut self, heartbeat: Option<PeerHeartbeat<C>>) {
+        *self.peer_heartbeat = heartbeat;
+    }
+
     /// Publishes `frame` on `lane` as this connection's handler: under
     /// pressure, the connection pauses until the lane is relieved. Returns
     /// how many sessions follow the lane.
@@ -376,6 +386,8 @@ pub(crate) struct Owner<C: Decoder, S: Sink<C>> {
     sink: S,
     /// The session's user state, until `finish` hands it to the sink.
     state: Option<S::State>,
+    /// Frames from the peer that are its heartbeats: not handed to the sink.
+    peer_heartbeat: Option<PeerHeartbeat<C>>,
     stats: Arc<StatsCell>,
     /// What this session last added to the shared counters.
     published: SessionStats,
@@ -425,6 +437,7 @@ where
             },
             sink,
             state: Some(S::State::default()),
+            peer_heartbeat: None,
             stats,
             published: SessionStats::default(),
             buffer_held: 0,
@@ -441,6 +454,12 @@ where
         }
     }
 
+    /// Which frames from the peer are its heartbeats (not handed to the
+    /// sink).
+    pub(crate) fn set_peer_heartbeat(&mut self, heartbeat: Option<PeerHeartbeat<C>>) {
+        self.peer_heartbeat = heartbeat;
+    }
+
     /// The context the sink's callbacks get.
     fn conn(&mut self, now: Instant) -> (&mut S, Conn<'_, C, S::State>) {
         let cx = Conn {
@@ -449,6 +468,7 @@ where
                 .state
                 .as_mut()
                 .expect("callbacks run only before the state goes to `closed`"),
+            peer_heartbeat: &mut self.peer_heartbeat,
             shared: &self.shared,
             handle: self.handle.as_ref(),
             pending: &mut self.sends.pending,
@@ -533,6 +553,14 @@ where
                     break;
                 };
                 match event {
+                    // The peer's heartbeats: their bytes kept the session
+                    // alive already; nobody is handed them.
+                    Event::Frame(frame)
+                        if (self.peer_heartbeat.as_ref())
+                            .is_some_and(|hb| hb.is_heartbeat(&frame)) =>
+                    {
+                        self.stats.heartbeats_received.fetch_add(1, Relaxed);
+                    }
                     Event::Frame(frame) => {
                         let (sink, mut cx) = self.conn(now);
                         self.sink_full |= !sink.frame(&mut cx, frame);

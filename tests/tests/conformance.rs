@@ -66,6 +66,10 @@ castnet_tests::conformance! {
         max_connections_refuses_cleanly_counts_and_releases_slots_on_close,
         max_per_ip_refuses_cleanly_counts_and_releases_slots_on_close,
     }
+    quiet_heartbeat {
+        peer_heartbeats_are_not_delivered_and_keep_a_session_alive_past_its_peer_timeout,
+        a_client_s_recv_skips_the_server_s_heartbeats_and_a_handler_can_name_its_peer_s,
+    }
     send {
         try_send_hands_the_message_back_when_full_and_send_waits_until_the_peer_reads,
         async_send_times_out_behind_a_stalled_peer_and_fails_closed_after_abort,

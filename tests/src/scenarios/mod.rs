@@ -12,6 +12,7 @@ pub mod faults;
 pub mod handler;
 pub mod heartbeat;
 pub mod limits;
+pub mod quiet_heartbeat;
 pub mod send;
 pub mod server;
 pub mod session;
