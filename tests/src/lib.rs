@@ -18,7 +18,10 @@
 //! panics, `REPORT_SENT`), `heartbeat` (real time, short intervals),
 //! `limits`, `send` (`try_send`, `send`, `async_send` and every outcome, the
 //! send quota), `server` (lifecycle, registry, counters, graceful stop),
-//! `session` (`recv`, `process`, handles from many tasks), `churn` and
+//! `session` (`recv`, `process`, handles from many tasks), `state`
+//! (per-session handler state), `client` (close reasons a client sees, a
+//! dialled session run by a handler), `quiet_heartbeat` (peer heartbeats
+//! kept from the handler and `recv`), `churn` and
 //! `socket_options` (process-wide descriptor state, in a test binary of
 //! their own). `tests/backpressure.rs` holds the backpressure scenarios:
 //! pipelined floods echoed with [`Conn::send`], clients that never read,
