@@ -6,6 +6,7 @@
 
 use crate::handle::{SendError, SendWorkError, TrySendError};
 use castnet_core::frame::FrameError;
+use castnet_core::session::CloseReason;
 use castnet_core::{Decoder, Encoder, PacketN};
 use std::cell::Cell;
 use std::future::Future;
@@ -214,7 +215,8 @@ impl<C: Decoder> Session<C> {
 
     /// The next frame from the peer, blocking; `None` once the session has
     /// closed and every frame was taken (see
-    /// [`crate::Session::recv`]).
+    /// [`crate::Session::recv`]). Then
+    /// [`close_reason`](crate::Session::close_reason) says why it closed.
     pub fn recv(&self) -> Option<C::Item> {
         block_on(self.0.recv())
     }
@@ -259,9 +261,17 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Blocks until the connection's owner has finished (after a close, an
-    /// abort, an error or the peer leaving).
-    pub fn closed(&self) {
+    /// abort, an error or the peer leaving), and returns why the session
+    /// closed (also [`close_reason`](crate::Session::close_reason) any time
+    /// after, through `Deref`).
+    pub fn closed(&self) -> CloseReason {
         block_on(self.0.closed())
+    }
+
+    /// [`closed`](Self::closed) that gives up after `timeout`: `None` if
+    /// the session has not finished by then.
+    pub fn closed_timeout(&self, timeout: Duration) -> Option<CloseReason> {
+        block_on_until(self.0.closed(), Some(Instant::now() + timeout))
     }
 
     /// The engine's handle (what handlers and channels deal in).

@@ -1,5 +1,6 @@
 //! [`Config`]: everything a server or client is configured with.
 
+use crate::heartbeat::PeerHeartbeat;
 use crate::socket::SocketOptions;
 use castnet_core::frame::PacketN;
 use castnet_core::limits::ConnectionLimits;
@@ -65,6 +66,11 @@ pub struct Config<C = PacketN> {
     /// is refused with
     /// [`TimerError::Full`](castnet_core::timer::TimerError::Full).
     pub max_timers: usize,
+    /// Which received frames are the peer's heartbeats: those are not
+    /// delivered (to the handler or to `recv`), though they keep the
+    /// session alive. `None` (the default): every frame is delivered. See
+    /// [`PeerHeartbeat`].
+    pub peer_heartbeat: Option<PeerHeartbeat<C>>,
 }
 
 impl Default for Config<PacketN> {
@@ -85,6 +91,7 @@ impl<C> Config<C> {
             broadcast_ring: (4096, 32 << 20),
             slow_reader_grace: Duration::from_secs(1),
             max_timers: 1024,
+            peer_heartbeat: None,
         }
     }
 
@@ -122,6 +129,20 @@ impl<C> Config<C> {
     /// Sets how many timers a session's handler may have live at once.
     pub fn max_timers(mut self, timers: usize) -> Self {
         self.max_timers = timers;
+        self
+    }
+
+    /// Sets which received frames are the peer's heartbeats, kept from the
+    /// handler and from `recv` (see [`PeerHeartbeat`]).
+    ///
+    /// ```
+    /// use castnet_engine::{Config, PeerHeartbeat};
+    ///
+    /// let config = Config::default().peer_heartbeat(PeerHeartbeat::payload("hb"));
+    /// # let _ = config;
+    /// ```
+    pub fn peer_heartbeat(mut self, heartbeat: PeerHeartbeat<C>) -> Self {
+        self.peer_heartbeat = Some(heartbeat);
         self
     }
 

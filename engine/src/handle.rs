@@ -8,7 +8,7 @@ use bytes::Bytes;
 use castnet_core::frame::{EncodedFrame, Encoder, FrameError};
 use castnet_core::hub::PeerAddr;
 use castnet_core::hub::{BroadcastRecord, DeliveryTicket};
-use castnet_core::session::{SendFailure, SendOutcome};
+use castnet_core::session::{CloseReason, SendFailure, SendOutcome};
 use castnet_core::sync::SendQuota;
 use castnet_core::{Decoder, SessionId};
 use std::future::Future;
@@ -135,6 +135,8 @@ pub(crate) struct Shared<C: Decoder> {
     /// Signalled when the owner has finished.
     pub(crate) finished: Signal,
     pub(crate) finished_flag: AtomicBool,
+    /// Why the session closed: set once by the owner, before `finished`.
+    pub(crate) close_reason: std::sync::OnceLock<CloseReason>,
     /// Frames for [`Session::recv`], when the session is not served by a
     /// handler.
     pub(crate) frames: Option<crate::recv::RecvQueue<C::Item>>,
@@ -175,6 +177,11 @@ impl<C: Decoder> Shared<C> {
     pub(crate) fn end_unqueued_closed(&self, len: usize, done: Done) {
         self.end_refused(len, 1, SendFailure::Closed);
         done.complete(SendOutcome::Failed(SendFailure::Closed));
+    }
+
+    /// Records why the session closed (the first reason recorded stays).
+    pub(crate) fn set_close_reason(&self, reason: CloseReason) {
+        let _ = self.close_reason.set(reason);
     }
 
     pub(crate) fn mark_finished(&self) {
@@ -388,16 +395,49 @@ impl<C: Decoder> Session<C> {
     }
 
     /// Waits until the connection's owner has finished (after a close, an
-    /// abort, an error or the peer leaving).
-    pub async fn closed(&self) {
+    /// abort, an error or the peer leaving), and returns why the session
+    /// closed (see [`close_reason`](Self::close_reason)).
+    pub async fn closed(&self) -> CloseReason {
         let finished = || self.shared.finished_flag.load(Ordering::Acquire);
         while !finished() {
             let listener = self.shared.finished.listen();
             if finished() {
-                return;
+                break;
             }
             listener.await;
         }
+        self.close_reason().unwrap_or(CloseReason::Aborted)
+    }
+
+    /// Why the session closed, once it has; `None` while it is open (or
+    /// still closing: a graceful close drains the queue first).
+    ///
+    /// Set before [`recv`](Self::recv) returns `None` and before
+    /// [`closed`](Self::closed) resolves, so a client that saw either can ask
+    /// why: `Local` (this side's `close`, queue drained), `LingerExpired`,
+    /// `Aborted` (this side's `abort`, or a handler callback that
+    /// panicked), `PeerEof` (the peer ended the stream), `PeerTimeout`,
+    /// `IdleTimeout`, `FirstFrameTimeout`, `SlowConsumer`, `RateLimited`,
+    /// `Frame` (the peer sent what the codec cannot decode) or `Io` (reset,
+    /// broken pipe...). See [`CloseReason`].
+    ///
+    /// ```no_run
+    /// # async fn client(session: castnet_engine::Session<castnet_core::PacketN>) {
+    /// use castnet_core::session::CloseReason;
+    ///
+    /// while let Some(frame) = session.recv().await {
+    ///     // ...
+    /// #   let _ = frame;
+    /// }
+    /// match session.close_reason() {
+    ///     Some(CloseReason::PeerEof) => { /* the server said goodbye */ }
+    ///     Some(CloseReason::PeerTimeout) => { /* the server went silent */ }
+    ///     other => eprintln!("closed: {other:?}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.shared.close_reason.get().cloned()
     }
 
     /// Admission and encoding, shared by every send form: the quota is
@@ -495,6 +535,14 @@ impl<C: Decoder> Session<C> {
     /// Only sessions not served by a [`Handler`](crate::Handler) receive this
     /// way (dialled clients); on a handler-served session frames go to the
     /// handler and `recv` returns `None` at once.
+    ///
+    /// Frames named the peer's heartbeats by
+    /// [`Config::peer_heartbeat`](crate::Config::peer_heartbeat) do not
+    /// arrive here (they keep the session alive all the same); by default
+    /// every frame does.
+    ///
+    /// Once `recv` has returned `None` because the session closed,
+    /// [`close_reason`](Self::close_reason) says why.
     pub async fn recv(&self) -> Option<C::Item> {
         self.shared.frames.as_ref()?.recv().await
     }

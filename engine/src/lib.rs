@@ -88,6 +88,31 @@
 //! Every close at INFO or WARN names the session (`session`), its peer
 //! (`peer`) and the reason (`reason`) in the event itself, whatever spans
 //! are enabled.
+//!
+//! ## Per-session state
+//!
+//! A [`Handler<C, S>`](Handler) names the type `S` of each session's own
+//! state: made with `S::default()` before `on_open`, reached through
+//! [`Conn::state`] in every callback, handed to `on_close` by value. It
+//! lives with the connection's owner, so it needs no lock.
+//!
+//! ## Clients
+//!
+//! [`dial_with`] returns a [`Session`] whose frames arrive through
+//! [`Session::recv`]; once it returns `None`, [`Session::close_reason`]
+//! (or what [`Session::closed`] resolves to) says why the session closed.
+//! [`dial_handler_with`] runs a dialled session with a [`Handler`] instead,
+//! callbacks and per-session state included, as a server runs its own.
+//!
+//! ## Heartbeats
+//!
+//! A session sends heartbeats with `set_heartbeat` (on its [`Session`] or
+//! [`Conn`]); they are frames on the wire, and by default the receiving side
+//! delivers them like any other frame. Name them with
+//! [`Config::peer_heartbeat`] (or [`Conn::set_peer_heartbeat`]) and the
+//! receiving side keeps them from its handler and from `recv`: they still
+//! keep the session alive (the peer timeout counts any bytes received) and
+//! are counted in [`Stats::heartbeats_received`].
 // One `unsafe` block: `recv_buf` (reading into spare capacity).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -102,6 +127,7 @@ mod facade;
 mod handle;
 mod handler;
 mod handoff;
+mod heartbeat;
 mod inbox;
 mod lane;
 mod owner;
@@ -125,10 +151,13 @@ pub use castnet_core::frame::typed::*;
 pub use castnet_core::hub::PeerAddr;
 pub use castnet_core::timer::{TimerError, TimerId};
 pub use config::Config;
-pub use connect::{dial_timeout_with, dial_unix_with, dial_with};
+pub use connect::{
+    dial_handler_with, dial_timeout_with, dial_unix_handler_with, dial_unix_with, dial_with,
+};
 pub use handle::{SendError, SendWork, SendWorkError, Session, TrySendError};
 pub use handler::{handler_fn, FnHandler, Handler};
 pub use handoff::Handoff;
+pub use heartbeat::PeerHeartbeat;
 pub use owner::Conn;
 pub use runtime::{AsyncListener, AsyncStream, AsyncTimer, Runtime};
 pub use server::{BroadcastWork, Channel, ChannelKey, LocalAddr, Server};

@@ -19,6 +19,7 @@
 //! would sit between the socket and these calls, inside the same loop.
 
 use crate::handle::{Command, Done, Session, Shared, TrackedSend};
+use crate::heartbeat::PeerHeartbeat;
 use crate::lane::{Lane, Subscription};
 use crate::pending::Pending;
 use crate::stats::StatsCell;
@@ -65,11 +66,15 @@ const INBOX_BUDGET: usize = 4096;
 
 /// What the owner does with what the core reports.
 pub(crate) trait Sink<C: Decoder>: Send {
+    /// The session's user state (see [`Conn::state`]): made with `Default`
+    /// when the owner is created, handed to every callback, and given to
+    /// [`Sink::closed`] by value.
+    type State: Default + Send + 'static;
     /// The session starts: called first, on the owner.
-    fn open(&mut self, _cx: &mut Conn<'_, C>) {}
+    fn open(&mut self, _cx: &mut Conn<'_, C, Self::State>) {}
     /// A decoded frame. Returning `false` asks the owner to stop reading
     /// until [`Sink::poll_ready`] is ready (the receiver is full).
-    fn frame(&mut self, cx: &mut Conn<'_, C>, frame: C::Item) -> bool;
+    fn frame(&mut self, cx: &mut Conn<'_, C, Self::State>, frame: C::Item) -> bool;
     /// Ready once frames can be delivered again.
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
         Poll::Pending
@@ -80,11 +85,11 @@ pub(crate) trait Sink<C: Decoder>: Send {
         false
     }
     /// A send finished.
-    fn sent(&mut self, _cx: &mut Conn<'_, C>, _id: SendId, _outcome: SendOutcome) {}
+    fn sent(&mut self, _cx: &mut Conn<'_, C, Self::State>, _id: SendId, _outcome: SendOutcome) {}
     /// A timer set through [`Conn`] came due, with its token.
-    fn timer(&mut self, _cx: &mut Conn<'_, C>, _token: u64) {}
-    /// The session closed. Called exactly once, last.
-    fn closed(&mut self, session: Option<&Session<C>>, reason: &CloseReason);
+    fn timer(&mut self, _cx: &mut Conn<'_, C, Self::State>, _token: u64) {}
+    /// The session closed. Called exactly once, last, with the state.
+    fn closed(&mut self, session: Option<&Session<C>>, state: Self::State, reason: &CloseReason);
 }
 
 /// The connection, as a handler's callbacks see it: they run on its owner,
@@ -121,8 +126,20 @@ pub(crate) trait Sink<C: Decoder>: Send {
 /// read) until the readers have run. Readers that stay full for
 /// [`Config::slow_reader_grace`](crate::Config::slow_reader_grace) are no
 /// longer waited for.
-pub struct Conn<'a, C: Decoder> {
+///
+/// ## Per-session state
+///
+/// `S` is the session's own state, chosen by the handler
+/// ([`Handler<C, S>`](crate::Handler)): made with `S::default()` before
+/// `on_open`, reached in every callback through [`state`](Self::state), and
+/// handed to `on_close` by value. It lives with the connection's owner and
+/// only callbacks touch it, so it needs no lock: a chat server keeps each
+/// member's name here instead of in a `Mutex<HashMap<SessionId, _>>`.
+/// Stateless handlers use the default, `()`.
+pub struct Conn<'a, C: Decoder, S = ()> {
     core: &'a mut CoreSession<C>,
+    state: &'a mut S,
+    peer_heartbeat: &'a mut Option<PeerHeartbeat<C>>,
     shared: &'a Shared<C>,
     handle: Option<&'a Session<C>>,
     pending: &'a mut Pending,
@@ -135,7 +152,39 @@ pub struct Conn<'a, C: Decoder> {
     now: Instant,
 }
 
-impl<C: Decoder> Conn<'_, C> {
+impl<C: Decoder, S> Conn<'_, C, S> {
+    /// This session's state (see the type's docs), to read or change.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::PacketN;
+    /// use castnet_engine::{Conn, Handler};
+    ///
+    /// /// Numbers each reply with how many frames this session sent so far.
+    /// struct Count;
+    ///
+    /// impl Handler<PacketN, u64> for Count {
+    ///     fn on_frame(&self, cx: &mut Conn<'_, PacketN, u64>, _frame: Bytes) {
+    ///         *cx.state() += 1;
+    ///         let n = *cx.state();
+    ///         let _ = cx.send(n.to_string());
+    ///     }
+    /// }
+    /// ```
+    pub fn state(&mut self) -> &mut S {
+        self.state
+    }
+
+    /// Replaces this session's state with `state`.
+    pub fn set_state(&mut self, state: S) {
+        *self.state = state;
+    }
+
+    /// Replaces this session's state with `state` and returns the old one.
+    pub fn replace_state(&mut self, state: S) -> S {
+        std::mem::replace(self.state, state)
+    }
+
     /// This session's id.
     pub fn id(&self) -> SessionId {
         self.shared.id
@@ -301,6 +350,14 @@ impl<C: Decoder> Conn<'_, C> {
         self.core.set_heartbeat(heartbeat, self.now)
     }
 
+    /// Sets (or, with `None`, clears) which frames from the peer are its
+    /// heartbeats, for this session only: from the next frame on, those are
+    /// not handed to the handler (see [`PeerHeartbeat`]). Starts as
+    /// [`Config::peer_heartbeat`](crate::Config::peer_heartbeat) says.
+    pub fn set_peer_heartbeat(&mut self, heartbeat: Option<PeerHeartbeat<C>>) {
+        *self.peer_heartbeat = heartbeat;
+    }
+
     /// Publishes `frame` on `lane` as this connection's handler: under
     /// pressure, the connection pauses until the lane is relieved. Returns
     /// how many sessions follow the lane.
@@ -412,6 +469,10 @@ pub(crate) struct Owner<C: Decoder, S: Sink<C>> {
     inbox: crate::inbox::Receiver<Command>,
     sends: Sends,
     sink: S,
+    /// The session's user state, until `finish` hands it to the sink.
+    state: Option<S::State>,
+    /// Frames from the peer that are its heartbeats: not handed to the sink.
+    peer_heartbeat: Option<PeerHeartbeat<C>>,
     stats: Arc<StatsCell>,
     /// What this session last added to the shared counters.
     published: SessionStats,
@@ -463,6 +524,8 @@ where
                 track,
             },
             sink,
+            state: Some(S::State::default()),
+            peer_heartbeat: None,
             stats,
             published: SessionStats::default(),
             buffer_held: 0,
@@ -486,10 +549,21 @@ where
         self
     }
 
+    /// Which frames from the peer are its heartbeats (not handed to the
+    /// sink).
+    pub(crate) fn set_peer_heartbeat(&mut self, heartbeat: Option<PeerHeartbeat<C>>) {
+        self.peer_heartbeat = heartbeat;
+    }
+
     /// The context the sink's callbacks get.
-    fn conn(&mut self, now: Instant) -> (&mut S, Conn<'_, C>) {
+    fn conn(&mut self, now: Instant) -> (&mut S, Conn<'_, C, S::State>) {
         let cx = Conn {
             core: &mut self.core,
+            state: self
+                .state
+                .as_mut()
+                .expect("callbacks run only before the state goes to `closed`"),
+            peer_heartbeat: &mut self.peer_heartbeat,
             shared: &self.shared,
             handle: self.handle.as_ref(),
             pending: &mut self.sends.pending,
@@ -576,6 +650,14 @@ where
                     break;
                 };
                 match event {
+                    // The peer's heartbeats: their bytes kept the session
+                    // alive already; nobody is handed them.
+                    Event::Frame(frame)
+                        if (self.peer_heartbeat.as_ref())
+                            .is_some_and(|hb| hb.is_heartbeat(&frame)) =>
+                    {
+                        self.stats.heartbeats_received.fetch_add(1, Relaxed);
+                    }
                     Event::Frame(frame) => {
                         let (sink, mut cx) = self.conn(now);
                         self.sink_full |= !sink.frame(&mut cx, frame);
@@ -801,7 +883,10 @@ where
         self.timers.close();
         let reason = self.closed.take().unwrap_or(CloseReason::Aborted);
         crate::close_log::log_close(self.shared.id, &self.shared.peer, &reason);
-        self.sink.closed(self.handle.as_ref(), &reason);
+        // Known before `recv` ends (the sink closes it) and before `closed`.
+        self.shared.set_close_reason(reason.clone());
+        let state = self.state.take().unwrap_or_default();
+        self.sink.closed(self.handle.as_ref(), state, &reason);
         self.done = true;
         self.shared.mark_finished();
     }
@@ -913,9 +998,12 @@ where
 
 impl<C: Decoder, S: Sink<C>> Drop for Owner<C, S> {
     /// However the owner goes (a callback panicked, the runtime dropped the
-    /// task), handles learn that it finished and the gauge is given back.
+    /// task), handles learn that it finished (closed `Aborted`) and the gauge
+    /// is given back.
     fn drop(&mut self) {
         if !self.done {
+            // Ended without closing (a callback panicked, the runtime went).
+            self.shared.set_close_reason(CloseReason::Aborted);
             self.shared.mark_finished();
         }
         self.set_buffer_gauge(0);

@@ -5,9 +5,9 @@ use crate::config::Config;
 use crate::connect::{start, Role};
 use crate::drive::Tick;
 use crate::handle::{BroadcastShared, Session, TrySendError};
-use crate::handler::Handler;
+use crate::handler::{Handler, HandlerSink, Leave};
 use crate::lane::Lane;
-use crate::owner::{Conn, Sink};
+use crate::owner::Conn;
 use crate::runtime::{Listener, Runtime, Stream, UnixPath};
 use crate::stats::{Stats, StatsCell};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
@@ -15,7 +15,6 @@ use crate::wait::Signal;
 use bytes::Bytes;
 use castnet_core::frame::{Encoder, FrameError};
 use castnet_core::hub::{BroadcastReport, Hub, PeerAddr, Recipients, RegisterError, ServerState};
-use castnet_core::session::{CloseReason, SendId, SendOutcome};
 use castnet_core::{Decoder, SessionId};
 use std::collections::HashMap;
 use std::future::Future;
@@ -253,8 +252,40 @@ where
     /// run on that task. The server's tick
     /// ([`Handler::on_tick`](crate::Handler::on_tick)) runs on this one,
     /// from the first [`Handler::tick_interval`](crate::Handler::tick_interval)
-    /// until it returns `None` or the server stops.
-    pub async fn serve<H: Handler<C>>(&self, handler: H) -> io::Result<()> {
+    /// until it returns `None` or the server stops. Each session has its own state `S` (see
+    /// [`Handler`]'s "Per-session state"), inferred from the handler:
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use castnet_core::frame::PacketN;
+    /// use castnet_engine::{handler_fn, Conn, Handler, Runtime, Server};
+    ///
+    /// /// Frames seen by this session, in its state.
+    /// struct Count;
+    ///
+    /// impl Handler<PacketN, u64> for Count {
+    ///     fn on_frame(&self, cx: &mut Conn<'_, PacketN, u64>, _: Bytes) {
+    ///         *cx.state() += 1;
+    ///     }
+    /// }
+    ///
+    /// async fn run<R: Runtime>(server: Server<R>) -> std::io::Result<()> {
+    ///     server.serve(Count).await // the state is `u64`, from the impl
+    /// }
+    ///
+    /// async fn run_stateless<R: Runtime>(server: Server<R>) -> std::io::Result<()> {
+    ///     server
+    ///         .serve(handler_fn(|cx: &mut Conn<'_, PacketN>, frame: Bytes| {
+    ///             let _ = cx.send(frame); // the state is `()`
+    ///         }))
+    ///         .await
+    /// }
+    /// ```
+    pub async fn serve<H, S>(&self, handler: H) -> io::Result<()>
+    where
+        H: Handler<C, S>,
+        S: Default + Send + 'static,
+    {
         let (_running, listener) = {
             let mut slot = self
                 .inner
@@ -333,7 +364,11 @@ where
         .await
     }
 
-    fn admit<H: Handler<C>>(&self, stream: Stream<R>, peer: PeerAddr, handler: &Arc<H>) {
+    fn admit<H, S>(&self, stream: Stream<R>, peer: PeerAddr, handler: &Arc<H>)
+    where
+        H: Handler<C, S>,
+        S: Default + Send + 'static,
+    {
         let stats = &self.inner.stats;
         if let Stream::Tcp(s) = &stream {
             use crate::runtime::AsyncStream;
@@ -364,11 +399,13 @@ where
             stats.clone(),
             Role::Server(self.inner.lane.subscribe()),
             self.inner.runtime.now(),
-            move |_| HandlerSink {
-                handler,
-                server,
-                id,
-                left: false,
+            move |_| {
+                let member = Member {
+                    server,
+                    id,
+                    left: false,
+                };
+                HandlerSink::new(handler, member)
             },
         );
         if let Some(info) = hub.session_mut(id) {
@@ -513,9 +550,9 @@ where
     /// [`Config::slow_reader_grace`](crate::Config::slow_reader_grace) is no
     /// longer waited for, and misses frames instead. This broadcast itself is
     /// always made.
-    pub fn broadcast_detached_from<M>(
+    pub fn broadcast_detached_from<M, S>(
         &self,
-        cx: &mut Conn<'_, C>,
+        cx: &mut Conn<'_, C, S>,
         msg: M,
     ) -> Result<usize, FrameError>
     where
@@ -696,22 +733,22 @@ fn log_refusal(e: &RegisterError, peer: &PeerAddr) {
     tracing::debug!(error = %e, %peer, "connection refused");
 }
 
-/// Frames of a handler-served session go to the handler, inline.
-struct HandlerSink<R, C, K, H>
+/// A server's session leaves the server (registry, channels, open count)
+/// once, when it closes or, if it never got to close (a callback panicked,
+/// the runtime dropped the task), when its owner goes.
+struct Member<R, C, K>
 where
     R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    handler: Arc<H>,
     server: Server<R, C, K>,
     id: SessionId,
-    /// The session has left the server (registry, channels, open count).
     left: bool,
 }
 
-impl<R, C, K, H> HandlerSink<R, C, K, H>
+impl<R, C, K> Leave for Member<R, C, K>
 where
     R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
@@ -730,54 +767,15 @@ where
     }
 }
 
-impl<R, C, K, H> Drop for HandlerSink<R, C, K, H>
+impl<R, C, K> Drop for Member<R, C, K>
 where
     R: Runtime,
     C: Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    /// The owner ended without `closed` (a callback panicked, or the runtime
-    /// dropped the task): the session still leaves the server.
     fn drop(&mut self) {
         self.leave();
-    }
-}
-
-impl<R, C, K, H> Sink<C> for HandlerSink<R, C, K, H>
-where
-    R: Runtime,
-    C: Decoder + Clone + Send + Sync + 'static,
-    C::Item: Send,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    H: Handler<C>,
-{
-    fn open(&mut self, cx: &mut Conn<'_, C>) {
-        self.handler.on_open(cx);
-    }
-
-    fn frame(&mut self, cx: &mut Conn<'_, C>, frame: C::Item) -> bool {
-        self.handler.on_frame(cx, frame);
-        true
-    }
-
-    fn tracks_sends(&self) -> bool {
-        H::REPORT_SENT
-    }
-
-    fn sent(&mut self, cx: &mut Conn<'_, C>, id: SendId, outcome: SendOutcome) {
-        self.handler.on_sent(cx, id, outcome);
-    }
-
-    fn timer(&mut self, cx: &mut Conn<'_, C>, token: u64) {
-        self.handler.on_timer(cx, token);
-    }
-
-    fn closed(&mut self, session: Option<&Session<C>>, reason: &CloseReason) {
-        self.leave();
-        if let Some(session) = session {
-            self.handler.on_close(session, reason);
-        }
     }
 }
 
@@ -981,9 +979,9 @@ where
     ///     }
     /// }
     /// ```
-    pub fn broadcast_detached_from<M>(
+    pub fn broadcast_detached_from<M, S>(
         &self,
-        cx: &mut Conn<'_, C>,
+        cx: &mut Conn<'_, C, S>,
         msg: M,
     ) -> Result<usize, FrameError>
     where

@@ -31,6 +31,11 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Heartbeats written.
     pub heartbeats_sent: u64,
+    /// Frames received that
+    /// [`Config::peer_heartbeat`](crate::Config::peer_heartbeat) (or the
+    /// session's own setting) named heartbeats, and that were therefore not
+    /// delivered. They count in `frames_in` too.
+    pub heartbeats_received: u64,
     /// Sends that ended `Sent`.
     pub sent: u64,
     /// Sends that ended `Failed(Closed)`.
@@ -72,6 +77,8 @@ macro_rules! stats_cell {
             pub(crate) handle_failed_closed: AtomicU64,
             /// Detached-broadcast frames missed (the ring moved past them).
             pub(crate) broadcast_missed: AtomicU64,
+            /// Peer heartbeats received and not delivered.
+            pub(crate) heartbeats_received: AtomicU64,
             /// Gauge: read-buffer bytes held now.
             pub(crate) read_buffer_bytes: AtomicU64,
             $(pub(crate) $field: AtomicU64,)*
@@ -99,6 +106,7 @@ macro_rules! stats_cell {
                     frames_out: self.frames_out.load(Relaxed),
                     bytes_out: self.bytes_out.load(Relaxed),
                     heartbeats_sent: self.heartbeats_sent.load(Relaxed),
+                    heartbeats_received: self.heartbeats_received.load(Relaxed),
                     sent: self.sent.load(Relaxed),
                     failed_closed: self.failed_closed.load(Relaxed)
                         + self.handle_failed_closed.load(Relaxed),

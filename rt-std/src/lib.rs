@@ -73,7 +73,6 @@ use std::hash::Hash;
 use std::io;
 use std::net::ToSocketAddrs;
 use std::path::Path;
-use std::time::Duration;
 
 /// A channel of a [`Server`]; see [`castnet_engine::Channel`]. Its
 /// [`BroadcastWork`] is waited for with [`block_on`].
@@ -134,7 +133,10 @@ where
     /// Accepts connections and runs `handler` for each, blocking until
     /// [`stop`](Self::stop) is called (from another thread, or a clone of
     /// this server in a handler) or the listener fails.
-    pub fn serve<H: Handler<C>>(&self, handler: H) -> io::Result<()> {
+    pub fn serve<H: Handler<C, S>, S: Default + Send + 'static>(
+        &self,
+        handler: H,
+    ) -> io::Result<()> {
         block_on(self.0.serve(handler))
     }
 
@@ -163,37 +165,10 @@ where
     }
 }
 
-/// Connects to a TCP server, blocking; frames from the server arrive
-/// through [`Session::recv`].
-pub fn dial<C>(addr: impl ToSocketAddrs, config: Config<C>) -> io::Result<Session<C>>
-where
-    C: Decoder + Clone + Send + Sync + 'static,
-    C::Item: Send,
-{
-    block_on(castnet_engine::dial_with(&Std, addr, config)).map(Session::from)
+impl Std {
+    fn spawn_detached(future: impl std::future::Future<Output = ()> + Send + 'static) {
+        castnet_engine::Runtime::spawn(&Std, future)
+    }
 }
 
-/// [`dial`] that gives up with [`io::ErrorKind::TimedOut`] after `timeout`.
-pub fn dial_timeout<C>(
-    addr: impl ToSocketAddrs,
-    timeout: Duration,
-    config: Config<C>,
-) -> io::Result<Session<C>>
-where
-    C: Decoder + Clone + Send + Sync + 'static,
-    C::Item: Send,
-{
-    block_on(castnet_engine::dial_timeout_with(
-        &Std, addr, timeout, config,
-    ))
-    .map(Session::from)
-}
-
-/// Connects to a Unix-socket server at `path`, blocking.
-pub fn dial_unix<C>(path: impl AsRef<Path>, config: Config<C>) -> io::Result<Session<C>>
-where
-    C: Decoder + Clone + Send + Sync + 'static,
-    C::Item: Send,
-{
-    block_on(castnet_engine::dial_unix_with(&Std, path, config)).map(Session::from)
-}
+castnet_engine::runtime_api!(blocking Std);

@@ -20,7 +20,10 @@
 //! send quota), `server` (lifecycle, registry, counters, graceful stop),
 //! `session` (`recv`, `process`, handles from many tasks), `typed` (`Json`,
 //! `MsgPack`, `Xml` both ways, broadcasts serialised once, refusals),
-//! `timers` (per-session timers and the server tick), `churn` and
+//! `timers` (per-session timers and the server tick), `state`
+//! (per-session handler state), `client` (close reasons a client sees, a
+//! dialled session run by a handler), `quiet_heartbeat` (peer heartbeats
+//! kept from the handler and `recv`), `churn` and
 //! `socket_options` (process-wide descriptor state, in a test binary of
 //! their own). `tests/backpressure.rs` holds the backpressure scenarios:
 //! pipelined floods echoed with [`Conn::send`], clients that never read,

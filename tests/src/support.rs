@@ -129,14 +129,22 @@ where
     K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
 {
     /// Binds 127.0.0.1 on a free port and serves with `handler`.
-    pub async fn start<H: Handler<PacketN>>(config: Config, handler: H) -> Self {
+    pub async fn start<H, S>(config: Config, handler: H) -> Self
+    where
+        H: Handler<PacketN, S>,
+        S: Default + Send + 'static,
+    {
         let server =
             Server::<T, K>::bind_with(T::Rt::default(), "127.0.0.1:0", config).expect("bind");
         Self::serve(server, handler)
     }
 
     /// Serves `server` with `handler`.
-    pub fn serve<H: Handler<PacketN>>(server: Server<T, K>, handler: H) -> Self {
+    pub fn serve<H, S>(server: Server<T, K>, handler: H) -> Self
+    where
+        H: Handler<PacketN, S>,
+        S: Default + Send + 'static,
+    {
         let s = server.clone();
         let serve = spawn::<T, _>(async move { s.serve(handler).await });
         Running { server, serve }
@@ -280,7 +288,7 @@ impl Handler<PacketN> for Recorder {
         let _ = self.tx.try_send(Seen::Sent(cx.id(), id, outcome));
     }
 
-    fn on_close(&self, s: &Session<PacketN>, reason: &CloseReason) {
+    fn on_close(&self, s: &Session<PacketN>, _: (), reason: &CloseReason) {
         let _ = self.tx.try_send(Seen::Close(s.id(), reason.clone()));
     }
 }

@@ -29,6 +29,10 @@ castnet_tests::conformance! {
         a_closed_session_leaves_every_channel_and_cannot_join_again,
         channel_broadcast_reaches_each_member_once_and_nobody_else,
     }
+    client {
+        a_client_learns_why_it_closed_peer_eof_local_frame_error_timeout_and_reset,
+        a_dialled_handler_gets_open_then_its_sends_and_frames_then_close_with_its_state,
+    }
     dial {
         dial_timeout_connects_when_the_server_answers_in_time,
         dial_timeout_gives_up_on_a_listener_whose_backlog_is_full,
@@ -69,6 +73,10 @@ castnet_tests::conformance! {
         max_connections_refuses_cleanly_counts_and_releases_slots_on_close,
         max_per_ip_refuses_cleanly_counts_and_releases_slots_on_close,
     }
+    quiet_heartbeat {
+        peer_heartbeats_are_not_delivered_and_keep_a_session_alive_past_its_peer_timeout,
+        a_client_s_recv_skips_the_server_s_heartbeats_and_a_handler_can_name_its_peer_s,
+    }
     send {
         try_send_hands_the_message_back_when_full_and_send_waits_until_the_peer_reads,
         async_send_times_out_behind_a_stalled_peer_and_fails_closed_after_abort,
@@ -99,5 +107,9 @@ castnet_tests::conformance! {
         typed_messages_go_both_ways_with_every_send_form_and_broadcasts_serialise_once,
         a_typed_message_that_cannot_be_serialised_is_refused_on_every_path_and_nothing_is_sent,
         a_typed_codec_hands_values_to_handler_and_recv_and_malformed_frames_as_errors,
+    }
+    state {
+        state_set_in_on_open_is_each_session_s_own_in_every_frame_and_at_close,
+        a_closure_handler_keeps_state_too,
     }
 }

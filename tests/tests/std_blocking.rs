@@ -240,3 +240,52 @@ fn a_blocking_call_on_a_loop_thread_panics_and_ends_only_its_session() {
     server.stop();
     serve.join().unwrap().unwrap();
 }
+
+/// Counts the echoes of one word in its state, hanging up at the third.
+struct ThreeEchoes(mpsc::Sender<u32>);
+
+impl castnet_std::Handler<PacketN, u32> for ThreeEchoes {
+    fn on_open(&self, cx: &mut Conn<'_, PacketN, u32>) {
+        for _ in 0..3 {
+            cx.send("again").unwrap();
+        }
+    }
+    fn on_frame(&self, cx: &mut Conn<'_, PacketN, u32>, _: Bytes) {
+        *cx.state() += 1;
+        if *cx.state() == 3 {
+            cx.close();
+        }
+    }
+    fn on_close(
+        &self,
+        _: &castnet_engine::Session<PacketN>,
+        echoes: u32,
+        _: &castnet_std::core::session::CloseReason,
+    ) {
+        let _ = self.0.send(echoes);
+    }
+}
+
+#[test]
+fn dial_handler_runs_a_handler_and_the_blocking_handle_learns_why_it_closed() {
+    use castnet_std::core::session::CloseReason;
+    let (server, addr, serve) = echo_server();
+    let (tx, echoes) = mpsc::channel();
+    let caller = castnet_std::dial_handler(addr, Config::default(), ThreeEchoes(tx)).unwrap();
+    let why = caller.closed_timeout(BOUND).expect("the caller hangs up");
+    assert!(matches!(why, CloseReason::Local), "{why:?}");
+    assert_eq!(echoes.recv_timeout(BOUND), Ok(3));
+
+    // A plain client: the server closes it, and `recv` ending says why.
+    let client = dial(addr, Config::default()).unwrap();
+    client.send("hi").unwrap();
+    assert_eq!(&client.recv_timeout(BOUND).unwrap()[..], b"hi");
+    for session in server.sessions() {
+        session.close();
+    }
+    assert_eq!(client.recv_timeout(BOUND), Err(RecvTimeoutError::Closed));
+    assert!(matches!(client.close_reason(), Some(CloseReason::PeerEof)));
+    assert!(matches!(client.closed(), CloseReason::PeerEof));
+    server.stop();
+    serve.join().unwrap().unwrap();
+}

@@ -35,7 +35,7 @@ impl Handler<PacketN> for Echo {
         let _ = cx.send(frame);
     }
 
-    fn on_close(&self, session: &Session<PacketN>, reason: &CloseReason) {
+    fn on_close(&self, session: &Session<PacketN>, _: (), reason: &CloseReason) {
         println!("   server: {} closed ({reason})", session.id());
     }
 }

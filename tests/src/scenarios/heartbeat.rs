@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 const BEAT: Duration = Duration::from_millis(100);
 
-fn peer_timeout(timeout: Duration) -> Config {
+pub(crate) fn peer_timeout(timeout: Duration) -> Config {
     Config::default().session(
         SessionConfig::builder()
             .peer_timeout(Some(timeout))

@@ -22,7 +22,7 @@ impl<T: TestRuntime> Handler<PacketN> for StateAtClose<T> {
     fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
         let _ = cx.send(frame);
     }
-    fn on_close(&self, _: &Session<PacketN>, _: &CloseReason) {
+    fn on_close(&self, _: &Session<PacketN>, _: (), _: &CloseReason) {
         let _ = self.tx.try_send(self.server.state());
     }
 }

@@ -177,7 +177,7 @@ impl Handler<PacketN> for UntilClose {
         }
     }
 
-    fn on_close(&self, _session: &Session<PacketN>, reason: &CloseReason) {
+    fn on_close(&self, _session: &Session<PacketN>, _: (), reason: &CloseReason) {
         log(&self.log, closed(reason));
     }
 }
@@ -242,8 +242,8 @@ impl<H: Handler<PacketN>> Handler<PacketN> for SharedHandler<H> {
         self.0.on_timer(cx, token)
     }
 
-    fn on_close(&self, session: &Session<PacketN>, reason: &CloseReason) {
-        self.0.on_close(session, reason)
+    fn on_close(&self, session: &Session<PacketN>, state: (), reason: &CloseReason) {
+        self.0.on_close(session, state, reason)
     }
 }
 
@@ -275,7 +275,7 @@ impl Handler<PacketN> for AppTimeout {
         cx.close();
     }
 
-    fn on_close(&self, _session: &Session<PacketN>, reason: &CloseReason) {
+    fn on_close(&self, _session: &Session<PacketN>, _: (), reason: &CloseReason) {
         log(&self.log, closed(reason));
     }
 }
