@@ -18,6 +18,9 @@
 //!   a thread-per-connection server on blocking `std::net`, as a plain std
 //!   user writes it ([`baseline::threads`]).
 //!
+//! - `p2p_router`: nodes routing envelopes by `(type, no)` endpoints through a
+//!   router, with registration and ping/pong liveness ([`p2p`]).
+//!
 //! Every benchmark server parses the same flags ([`flags::ServerArgs`]),
 //! announces itself with [`server::announce_listening`] and stops on
 //! SIGINT/SIGTERM through [`server::Shutdown`], so an independent load
@@ -28,13 +31,21 @@
 pub mod baseline;
 pub mod flags;
 pub mod netbench;
+pub mod p2p;
 pub mod server;
 
 /// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default `warn`),
 /// so the one `listening on` line stays alone on stdout.
 pub fn init_tracing() {
+    init_tracing_at("warn");
+}
+
+/// [`init_tracing`] with another default filter: a tour that narrates at
+/// INFO (`demo`, `p2p_router`) passes `"info"`. `RUST_LOG`
+/// still overrides it.
+pub fn init_tracing_at(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
