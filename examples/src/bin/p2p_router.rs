@@ -29,6 +29,7 @@
 use bytes::Bytes;
 use castnet_core::route::{Endpoint, Envelope};
 use castnet_examples::p2p::{Incoming, JoinError, Liveness, Refusal, RouterNode, Service};
+use castnet_examples::tour::{exit_code, within};
 use clap::{Parser, ValueEnum};
 use std::error::Error;
 use std::net::SocketAddr;
@@ -91,17 +92,9 @@ async fn main() -> ExitCode {
                 .map_err(Into::into)
         }
         (Some(Role::Node), ..) => Err("a node needs --router, --type and --no".into()),
-        (None, ..) => timeout(Duration::from_secs(20), tour())
-            .await
-            .unwrap_or_else(|_| Err("the tour took too long".into())),
+        (None, ..) => within(Duration::from_secs(20), tour()).await,
     };
-    match run {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "p2p_router failed");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("p2p_router", run)
 }
 
 const GATE: Endpoint = Endpoint::new(1, 1);
