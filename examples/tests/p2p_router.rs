@@ -17,10 +17,10 @@ const GATE: Endpoint = Endpoint::new(1, 1);
 const ECHO: Endpoint = Endpoint::new(2, 1);
 const SILENT: Endpoint = Endpoint::new(3, 1);
 const LIVENESS: Liveness = Liveness {
-    ping_interval: Duration::from_millis(100),
-    peer_timeout: Duration::from_millis(500),
+    ping_interval: Duration::from_millis(200),
+    peer_timeout: Duration::from_millis(1000),
 };
-const LIVENESS_FLAGS: [&str; 4] = ["--ping-ms", "100", "--peer-timeout-ms", "500"];
+const LIVENESS_FLAGS: [&str; 4] = ["--ping-ms", "200", "--peer-timeout-ms", "1000"];
 
 /// The next thing `node` receives, within `within`; `None` if nothing came.
 async fn next_within(node: &mut Service, within: Duration) -> Option<Incoming> {
@@ -37,19 +37,27 @@ async fn next(node: &mut Service) -> Incoming {
 }
 
 /// Sends from `node` to `dst` until the router answers that no node holds
-/// `dst` (it may take a moment to notice a node is gone).
-async fn until_unknown(node: &mut Service, dst: Endpoint) -> Duration {
+/// `dst` (it may take a moment to notice a node is gone), then reads what
+/// is still on its way, so that nothing stale is left for the next check.
+async fn until_unknown(node: &mut Service, dst: Endpoint) {
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{dst} was never released"
+        );
         node.send(dst, "still there?").await.expect("link open");
         if let Some(Incoming::Refused(Refusal::UnknownDestination(e))) =
-            next_within(node, Duration::from_millis(200)).await
+            next_within(node, Duration::from_millis(500)).await
         {
             assert_eq!(e, dst);
-            return start.elapsed();
+            break;
         }
     }
-    panic!("{dst} was never released");
+    while next_within(node, Duration::from_millis(300))
+        .await
+        .is_some()
+    {}
 }
 
 /// Sends `payload` from `from` to `to` and checks it arrives intact, with
@@ -190,8 +198,9 @@ async fn scenario() {
     let mut again = Service::join(router.addr, SILENT, LIVENESS).await.unwrap();
     reaches(&gate, &mut again, "back").await;
 
-    // The gate answered pings all along (several peer timeouts by now), so
-    // it is still registered and routing.
+    // The gate answers pings: two more peer timeouts later it is still
+    // registered and routing.
+    tokio::time::sleep(LIVENESS.peer_timeout * 2).await;
     reaches(&newcomer, &mut gate, "still here").await;
 
     let status = router.stop_with("TERM").await;

@@ -128,9 +128,10 @@ fn describe(env: &Envelope) -> String {
 }
 
 async fn tour() -> Result<()> {
+    // Quicker than the default, so the silent node's close comes soon.
     let liveness = Liveness {
-        ping_interval: Duration::from_millis(200),
-        peer_timeout: Duration::from_millis(600),
+        ping_interval: Duration::from_millis(250),
+        peer_timeout: Duration::from_secs(1),
     };
     let router = RouterNode::start("127.0.0.1:0", liveness).await?;
     let addr = router.local_addr()?;
