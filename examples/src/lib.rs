@@ -1,7 +1,7 @@
 //! Runnable castnet programs and the pieces they share.
 //!
-//! The binaries speak the wire protocol of `BENCH-PROTOCOL.md` (PacketN
-//! frames: an N-byte length header, then the payload):
+//! The benchmark binaries speak the wire protocol of `BENCH-PROTOCOL.md`
+//! (PacketN frames: an N-byte length header, then the payload):
 //!
 //! - `netbench`: the load generator (echo, fan-out and idle modes, latency
 //!   histogram, byte-for-byte verification). Its engine is [`netbench`].
@@ -18,6 +18,15 @@
 //!   a thread-per-connection server on blocking `std::net`, as a plain std
 //!   user writes it ([`baseline::threads`]).
 //!
+//! The tours, each run with no arguments, narrate through `tracing` and exit:
+//!
+//! - `demo`: the server API on PacketN frames (echo, channels, broadcasts,
+//!   sessions by id, heartbeats, a graceful stop).
+//! - `custom_codec`: a text command server on castnet's line codec and a
+//!   binary protocol with a codec of its own ([`custom_codec`]).
+//! - `p2p_router`: nodes routing envelopes by `(type, no)` endpoints through a
+//!   router, with registration and ping/pong liveness ([`p2p`]).
+//!
 //! Every benchmark server parses the same flags ([`flags::ServerArgs`]),
 //! announces itself with [`server::announce_listening`] and stops on
 //! SIGINT/SIGTERM through [`server::Shutdown`], so an independent load
@@ -26,17 +35,27 @@
 #![deny(missing_docs)]
 
 pub mod baseline;
+pub mod custom_codec;
 pub mod flags;
 pub mod netbench;
+pub mod p2p;
 pub mod server;
+pub mod tour;
 
 /// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default `warn`),
 /// so the one `listening on` line stays alone on stdout. Colours only when
 /// stderr is a terminal: a log file or a pipe gets plain text.
 pub fn init_tracing() {
+    init_tracing_at("warn");
+}
+
+/// [`init_tracing`] with another default filter: a tour that narrates at
+/// INFO (`demo`, `p2p_router`, `custom_codec`) passes `"info"`. `RUST_LOG`
+/// still overrides it.
+pub fn init_tracing_at(default_filter: &str) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -19,8 +19,14 @@ use std::sync::mpsc;
 ///
 /// This is the protocol's handshake line on stdout, not a log message.
 pub fn announce_listening(addr: SocketAddr) -> io::Result<()> {
+    announce(&format!("listening on {addr}"))
+}
+
+/// Prints one handshake line on stdout (not a log message) and flushes it,
+/// for whoever started the process to read.
+pub fn announce(line: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    writeln!(out, "listening on {addr}")?;
+    writeln!(out, "{line}")?;
     out.flush()
 }
 
@@ -305,4 +311,45 @@ where
         .recv()
         .await
         .map_err(|_| io::Error::other("serve ended without a result"))?
+}
+
+/// A castnet-tokio server serving its handler on a Tokio task: how the
+/// tours (`p2p_router`, `custom_codec`) run theirs beside their clients.
+pub struct Serving<C: castnet_core::Decoder> {
+    server: castnet_tokio::Server<C>,
+    task: tokio::task::JoinHandle<io::Result<()>>,
+}
+
+impl<C> Serving<C>
+where
+    C: castnet_core::Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    /// Serves `handler` on `server` (bound already) on a new Tokio task.
+    pub fn start<H: Handler<C>>(server: castnet_tokio::Server<C>, handler: H) -> Self {
+        let task = tokio::spawn({
+            let server = server.clone();
+            async move { server.serve(handler).await }
+        });
+        Serving { server, task }
+    }
+
+    /// The server.
+    pub fn server(&self) -> &castnet_tokio::Server<C> {
+        &self.server
+    }
+
+    /// Where it listens (a TCP address).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self.server.local_addr() {
+            castnet_tokio::LocalAddr::Tcp(addr) => Ok(*addr),
+            other => Err(io::Error::other(format!("not a TCP address: {other}"))),
+        }
+    }
+
+    /// Stops the server gracefully and waits for its task.
+    pub async fn stop(self) -> io::Result<()> {
+        self.server.stop().await;
+        self.task.await.map_err(io::Error::other)?
+    }
 }

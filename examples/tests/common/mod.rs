@@ -20,6 +20,8 @@ pub const ECHO_SERVER: &str = env!("CARGO_BIN_EXE_echo_server");
 pub const FANOUT_SERVER: &str = env!("CARGO_BIN_EXE_fanout_server");
 /// The echo server that drives castnet-core from its own mio loop.
 pub const CUSTOM_EVENT_LOOP: &str = env!("CARGO_BIN_EXE_custom_event_loop");
+/// The P2P router and its nodes (`castnet_examples::p2p`).
+pub const P2P_ROUTER: &str = env!("CARGO_BIN_EXE_p2p_router");
 
 /// An echo server of the bench protocol, and the flags that pick its
 /// runtime and one worker.
@@ -86,23 +88,14 @@ impl Server {
     /// Starts `bin --addr 127.0.0.1:0 FLAGS.. EXTRA..` and reads the
     /// address from its `listening on` line.
     pub async fn spawn(bin: &str, flags: &[&str], extra: &[&str]) -> Server {
-        let mut child = Command::new(bin)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(flags)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("server starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = timeout(STARTUP, lines.next_line())
-            .await
-            .expect("server announces itself in time")
-            .expect("stdout readable")
-            .expect("a line before stdout closes");
+        let mut args = vec!["--addr", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(extra);
+        let Announced {
+            child,
+            line,
+            stdout: lines,
+        } = Announced::start(bin, &args).await;
         let addr = line
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
@@ -146,21 +139,51 @@ impl Server {
     }
 }
 
+/// A process that announced itself with a first line on stdout.
+pub struct Announced {
+    pub child: Child,
+    /// Its first line.
+    pub line: String,
+    /// The rest of its stdout, kept so it never writes into a closed pipe.
+    pub stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Announced {
+    /// Starts `bin ARGS..` (killed when dropped) and reads its first line.
+    pub async fn start(bin: &str, args: &[&str]) -> Announced {
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the process starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = timeout(STARTUP, lines.next_line())
+            .await
+            .expect("the process announces itself in time")
+            .expect("stdout readable")
+            .expect("a line before stdout closes");
+        Announced {
+            child,
+            line,
+            stdout: lines,
+        }
+    }
+}
+
 /// Runs `bin --addr 127.0.0.1:0 ARGS..`, which must refuse its flags: a
 /// usage error (status 2) within the time limit, nothing announced.
 /// Returns its stderr.
 pub async fn refused(bin: &str, args: &[&str]) -> String {
-    let output = Command::new(bin)
-        .args(["--addr", "127.0.0.1:0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
     // Bounded: a server that wrongly starts would otherwise run on.
-    let output = timeout(STARTUP, output)
-        .await
-        .expect("the server refused in time")
-        .expect("the server runs");
+    let output = bounded_output(
+        Command::new(bin).args(["--addr", "127.0.0.1:0"]).args(args),
+        STARTUP,
+    )
+    .await;
     assert_eq!(
         output.status.code(),
         Some(2),
@@ -280,4 +303,38 @@ pub async fn verified_fanout_with(addr: SocketAddr, extra: &[&str]) -> serde_jso
         "sent {sent}, delivered {delivered}: {report}"
     );
     report
+}
+
+/// What a tour binary (`demo`, `p2p_router`, `custom_codec` run with no
+/// arguments) wrote, after it ended on its own with status 0 within a
+/// minute. Its narration is on stderr (tracing at INFO).
+pub async fn run_tour(bin: &str) -> String {
+    let mut command = Command::new(bin);
+    command.env_remove("RUST_LOG").env("NO_COLOR", "1");
+    let output = bounded_output(&mut command, RUN_LIMIT).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{bin}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    format!("{stdout}{stderr}")
+}
+
+/// Asserts `output` mentions each of `expected`.
+pub fn assert_mentions(output: &str, expected: &[&str]) {
+    for want in expected {
+        assert!(output.contains(want), "missing {want:?} in:\n{output}");
+    }
+}
+
+/// Runs `command` (stdin closed) to its end within `limit`, killed if it
+/// runs longer, and returns what it wrote.
+async fn bounded_output(command: &mut Command, limit: Duration) -> std::process::Output {
+    let output = command.stdin(Stdio::null()).kill_on_drop(true).output();
+    timeout(limit, output)
+        .await
+        .expect("the process ends in time")
+        .expect("the process runs")
 }
