@@ -8,9 +8,43 @@
 //!
 //! Runtimes plug in through one small trait, [`Runtime`] (spawn a task, a
 //! timer, wrap a std socket, connect, the clock), in the spirit of quinn's.
-//! You normally use a binding — `castnet-tokio` or `castnet-smol` — which
-//! implements it and re-exports this crate's API under that runtime's name;
-//! implement [`Runtime`] yourself to run castnet on another executor.
+//! You normally use a binding — `castnet-tokio`, `castnet-smol` or
+//! `castnet-std` — which implements it and re-exports this crate's API
+//! under that runtime's name; implement [`Runtime`] yourself to run castnet
+//! on another executor.
+//!
+//! ## When to depend on this crate
+//!
+//! - To write code that works on every runtime: handlers, and functions
+//!   generic over `R: Runtime`, as below. Applications then pick a binding.
+//! - To add a runtime: implement [`Runtime`], [`AsyncStream`],
+//!   [`AsyncListener`] and [`AsyncTimer`] for its types, and declare the
+//!   binding's `Server`, `Channel`, `dial`, `dial_timeout` and `dial_unix`
+//!   with [`runtime_api!`]. castnet-tokio's source is a complete example in
+//!   about 170 lines.
+//!
+//! Otherwise, depend on a binding: it re-exports everything here.
+//!
+//! ## A first example
+//!
+//! An echo server written once, for any runtime: `serve_echo::<castnet_tokio::Tokio>`,
+//! `serve_echo::<castnet_smol::Smol>` and `serve_echo::<castnet_std::Std>` are
+//! the same server on Tokio, smol and castnet-std's own loops.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use castnet_core::frame::PacketN;
+//! use castnet_engine::{handler_fn, Config, Conn, Runtime, Server};
+//!
+//! async fn serve_echo<R: Runtime + Default>(addr: &str) -> std::io::Result<()> {
+//!     let server: Server<R> = Server::bind(addr, Config::default()).await?;
+//!     server
+//!         .serve(handler_fn(|cx: &mut Conn<'_, PacketN>, frame: Bytes| {
+//!             let _ = cx.send(frame); // never refused for a full queue: reading pauses instead
+//!         }))
+//!         .await
+//! }
+//! ```
 //!
 //! ## How a connection runs
 //!
@@ -113,6 +147,15 @@
 //! receiving side keeps them from its handler and from `recv`: they still
 //! keep the session alive (the peer timeout counts any bytes received) and
 //! are counted in [`Stats::heartbeats_received`].
+//!
+//! ## Where to go next
+//!
+//! - [`Handler`] and [`Conn`] for callbacks, [`Session`] for handles,
+//!   [`Server`] and [`Channel`] for the registry, channels and broadcasts,
+//!   [`Config`] for every setting, [`blocking`] for synchronous callers.
+//! - The repository's `docs/architecture.md` (the owner's drive order,
+//!   backpressure, broadcast lanes, shutdown) and
+//!   `docs/security-and-limits.md` (every default and how to tune it).
 // One `unsafe` block: `recv_buf` (reading into spare capacity).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]

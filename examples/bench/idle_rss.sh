@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Server memory per idle connection, as process RSS (BENCH-PROTOCOL.md
+# Server memory per idle connection, as process RSS (docs/bench-protocol.md
 # servers): start the server, open CONNS connections to it, send one 64-byte
 # frame on each and read its echo, leave them idle for IDLE seconds, then
 # read the server's RSS. Prints one JSON line per server:

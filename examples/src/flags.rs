@@ -1,4 +1,5 @@
-//! Command-line flags shared by every benchmark server (`BENCH-PROTOCOL.md`).
+//! Command-line flags shared by every benchmark server
+//! (`docs/bench-protocol.md`).
 //!
 //! A server binary flattens [`ServerArgs`] into its own clap command (or
 //! parses it directly), so every server accepts the same flags with the same
@@ -15,7 +16,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::{CommandFactory, Parser, ValueEnum};
 
 /// The flags every benchmark server takes, with the defaults of
-/// `BENCH-PROTOCOL.md`: where it listens and how its frames look
+/// `docs/bench-protocol.md`: where it listens and how its frames look
 /// ([`ListenArgs`], which it dereferences to), and which runtime serves.
 ///
 /// ```

@@ -1,13 +1,14 @@
 //! Runnable castnet programs and the pieces they share.
 //!
-//! The benchmark binaries speak the wire protocol of `BENCH-PROTOCOL.md`
-//! (PacketN frames: an N-byte length header, then the payload):
+//! Run any of them with `cargo run --release -p castnet-examples --bin NAME`:
 //!
-//! - `netbench`: the load generator (echo, fan-out and idle modes, latency
-//!   histogram, byte-for-byte verification). Its engine is [`netbench`].
+//! - `demo`: the tour of castnet (echo, `async_send` outcomes, channels with
+//!   a kick callback, broadcast with its report, a slow consumer, heartbeats,
+//!   a graceful stop), a server and clients on 127.0.0.1, about 4 s. Start
+//!   here.
 //! - `echo_server`, `fanout_server`: castnet's bench servers, on
-//!   `castnet-tokio` or `castnet-smol` (`--runtime tokio|smol`; `std`
-//!   arrives with that runtime).
+//!   `castnet-tokio`, `castnet-smol` or `castnet-std` (`--runtime
+//!   tokio|smol|std`).
 //! - `custom_event_loop`: an echo server that drives `castnet-core` from its
 //!   own single-threaded mio loop, with no castnet runtime: the template for
 //!   embedding the core in any loop. It takes the flags of [`flags::ListenArgs`].
@@ -17,6 +18,8 @@
 //!   or, with `--runtime smol`, the same code on smol; with `--runtime std`,
 //!   a thread-per-connection server on blocking `std::net`, as a plain std
 //!   user writes it ([`baseline::threads`]).
+//! - `netbench`: the load generator (echo, fan-out and idle modes, latency
+//!   histogram, byte-for-byte verification). Its engine is [`netbench`].
 //!
 //! The tours, each run with no arguments, narrate through `tracing` and exit:
 //!
@@ -27,10 +30,18 @@
 //! - `p2p_router`: nodes routing envelopes by `(type, no)` endpoints through a
 //!   router, with registration and ping/pong liveness ([`p2p`]).
 //!
-//! Every benchmark server parses the same flags ([`flags::ServerArgs`]),
+//! The bench servers speak the wire protocol described in the repository's
+//! `docs/bench-protocol.md` (PacketN or varint frames: a length header, then
+//! the payload). Every one parses the same flags ([`flags::ServerArgs`]),
 //! announces itself with [`server::announce_listening`] and stops on
 //! SIGINT/SIGTERM through [`server::Shutdown`], so an independent load
-//! generator can drive any of them the same way.
+//! generator can drive any of them the same way. `examples/bench/compare.sh`
+//! and `examples/bench/idle_rss.sh` run them side by side.
+//!
+//! Logs go to stderr through `tracing` ([`init_tracing`]), filtered by
+//! `RUST_LOG` (default `warn`): `RUST_LOG=info` shows servers starting and
+//! stopping and their final counters, `RUST_LOG=debug` every connection's
+//! close.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

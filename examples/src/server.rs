@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::mpsc;
 
-/// Prints the one line `listening on ADDR` that `BENCH-PROTOCOL.md` asks
+/// Prints the one line `listening on ADDR` that `docs/bench-protocol.md` asks
 /// for, and flushes it, so whoever started the server can read the bound
 /// address (port 0 resolves to the real port here).
 ///

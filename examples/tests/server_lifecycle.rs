@@ -1,4 +1,4 @@
-//! The baseline servers follow BENCH-PROTOCOL.md's lifecycle: one
+//! The baseline servers follow docs/bench-protocol.md's lifecycle: one
 //! `listening on ADDR` line, a clean exit 0 on SIGTERM or SIGINT (with
 //! clients connected), and clear refusals of flags they cannot honour.
 

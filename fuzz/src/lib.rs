@@ -14,6 +14,13 @@
 //!
 //! Run one target with `cargo +nightly fuzz run <name> -- -max_total_time=30`
 //! from this directory, or all of them with `smoke.sh`.
+//!
+//! This crate is for castnet's contributors: it is not published and is not
+//! part of the workspace (cargo-fuzz needs nightly). Add a target here when
+//! you add a decoder or a state machine with operation sequences to core;
+//! when a run finds a crash, copy its input to `corpus/<name>/seed-<what>`
+//! so that `cargo test -p castnet-core --test fuzz_corpus` (stable, in CI)
+//! replays it from then on.
 
 pub mod harness;
 pub mod input;

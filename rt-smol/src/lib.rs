@@ -8,6 +8,14 @@
 //! [`Runtime`] trait, and everything else is the engine's API under this
 //! crate's name, the same vocabulary as `castnet-tokio`.
 //!
+//! ## When to pick it
+//!
+//! Your program runs on smol or async-io, or you want a small async
+//! runtime without Tokio (this crate does not depend on Tokio). On Tokio
+//! pick `castnet-tokio`; without an async runtime, `castnet-std`.
+//!
+//! ## A first server
+//!
 //! ```no_run
 //! use bytes::Bytes;
 //! use castnet_smol::{handler_fn, Config, Conn, Server};
@@ -28,6 +36,34 @@
 //! Tasks run on smol's global executor (`smol::spawn`): drive it with
 //! `smol::block_on` as above, or with more threads through the
 //! `SMOL_THREADS` environment variable.
+//!
+//! ## A first client
+//!
+//! ```no_run
+//! use castnet_smol::{dial, Config};
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     smol::block_on(async {
+//!         let session = dial("127.0.0.1:7000", Config::default()).await?;
+//!         session.async_send("hello").await?; // Ok once every byte reached the OS
+//!         let echo = session.recv().await; // Some(frame), or None once closed
+//!         println!("{echo:?}");
+//!         session.close(); // graceful: queued frames are written first
+//!         Ok::<(), Box<dyn std::error::Error>>(())
+//!     })
+//! }
+//! ```
+//!
+//! ## Where to go next
+//!
+//! - [`Server`] (registry, channels, broadcasts, `stats`, graceful `stop`),
+//!   [`Session`] (the handle: `send`, `try_send`, `async_send`, `recv`),
+//!   [`Handler`] (callbacks), [`Config`] (codec, limits, timeouts).
+//! - The `demo` example of castnet-examples (on Tokio; the calls are the
+//!   same here): `cargo run --release -p castnet-examples --bin demo`.
+//! - The repository's `docs/architecture.md`, `docs/features.md` and
+//!   `docs/security-and-limits.md`. Logs go through `tracing`: install a
+//!   subscriber (the README's "Logs" section) to see them.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -7,6 +7,18 @@
 //! `async_send` returns a [`SendWork`] to [`wait`](SendWork::wait) on,
 //! `recv` waits for a frame, `serve` runs until [`Server::stop`].
 //!
+//! ## When to pick it
+//!
+//! Your program has no async runtime and you would rather not add one:
+//! a CLI, a game server with its own main loop, a service built on
+//! threads. Connections still run on event loops (not a thread each), with
+//! the same handlers, backpressure and broadcast as on castnet-tokio and
+//! castnet-smol. If you already run Tokio or smol, pick `castnet-tokio` or
+//! `castnet-smol`; to drive connections from a loop you already have, use
+//! `castnet-core` directly.
+//!
+//! ## A first server
+//!
 //! ```no_run
 //! use bytes::Bytes;
 //! use castnet_std::{handler_fn, Config, Conn, Server};
@@ -20,6 +32,37 @@
 //!     }))
 //! }
 //! ```
+//!
+//! ## A first client
+//!
+//! ```no_run
+//! use bytes::Bytes;
+//! use castnet_std::{dial, Config};
+//! use std::time::Duration;
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let session = dial("127.0.0.1:7000", Config::default())?;
+//!     session.send(Bytes::from_static(b"hello")).expect("open"); // blocks while the queue is full
+//!     match session.recv_timeout(Duration::from_secs(5)) {
+//!         Ok(echo) => println!("{echo:?}"),
+//!         Err(e) => println!("no echo: {e}"),
+//!     }
+//!     session.close(); // graceful: queued frames are written first
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Where to go next
+//!
+//! - [`Server`] (`bind`, `serve`, `stop`, `begin_stop` from a handler, and
+//!   through `Deref` the engine server's registry, channels, broadcasts and
+//!   `stats`), [`Session`] (blocking `send`, `send_timeout`, `recv`,
+//!   `recv_timeout`, `async_send(..).wait()`), [`Handler`], [`Config`].
+//! - The README's "Quick start (blocking std)" runs a server and a client in
+//!   one program.
+//! - The repository's `docs/architecture.md`, `docs/features.md` and
+//!   `docs/security-and-limits.md`. Logs go through `tracing`: install a
+//!   subscriber (the README's "Logs" section) to see them.
 //!
 //! ## Design: a few event loops, not a thread per connection
 //!
@@ -162,12 +205,6 @@ where
     /// Every open session, with blocking calls.
     pub fn sessions(&self) -> Vec<Session<C>> {
         self.0.sessions().into_iter().map(Session::from).collect()
-    }
-}
-
-impl Std {
-    fn spawn_detached(future: impl std::future::Future<Output = ()> + Send + 'static) {
-        castnet_engine::Runtime::spawn(&Std, future)
     }
 }
 

@@ -9,6 +9,15 @@
 //! engine's API under this crate's name. The same program runs on smol with
 //! `castnet-smol` by changing the crate name.
 //!
+//! ## When to pick it
+//!
+//! Your program already runs on Tokio, or you want the widest ecosystem
+//! (tokio-util codecs through [`codec::Compat`], `tokio::time::pause` in
+//! tests, which castnet's timers follow). On smol pick `castnet-smol`;
+//! without an async runtime, `castnet-std`.
+//!
+//! ## A first server
+//!
 //! ```no_run
 //! use bytes::Bytes;
 //! use castnet_tokio::{handler_fn, Config, Conn, Server};
@@ -24,6 +33,37 @@
 //!         .await
 //! }
 //! ```
+//!
+//! Each connection runs on its own Tokio task; the handler's callbacks run
+//! there, and a reply made with [`Conn::send`] goes straight into the
+//! connection's send queue.
+//!
+//! ## A first client
+//!
+//! ```no_run
+//! use castnet_tokio::{dial, Config};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let session = dial("127.0.0.1:7000", Config::default()).await?;
+//!     session.async_send("hello").await?; // Ok once every byte reached the OS
+//!     let echo = session.recv().await; // Some(frame), or None once closed
+//!     println!("{echo:?}");
+//!     session.close(); // graceful: queued frames are written first
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Where to go next
+//!
+//! - [`Server`] (registry, channels, broadcasts, `stats`, graceful `stop`),
+//!   [`Session`] (the handle: `send`, `try_send`, `async_send`, `recv`),
+//!   [`Handler`] (callbacks), [`Config`] (codec, limits, timeouts).
+//! - The `demo` example of castnet-examples shows each feature:
+//!   `cargo run --release -p castnet-examples --bin demo`.
+//! - The repository's `docs/architecture.md`, `docs/features.md` and
+//!   `docs/security-and-limits.md`. Logs go through `tracing`: install a
+//!   subscriber (the README's "Logs" section) to see them.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

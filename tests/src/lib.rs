@@ -2,7 +2,7 @@
 //!
 //! castnet's conformance suite: every scenario is written once, generic over
 //! a [`TestRuntime`], and run as a `#[test]` on each runtime binding
-//! (castnet-tokio and castnet-smol today). A scenario uses only the engine's
+//! (castnet-tokio, castnet-smol and castnet-std). A scenario uses only the engine's
 //! API through the runtime's types (`castnet_engine::Server<T::Rt>`,
 //! `castnet_engine::dial_with(&T::Rt::default(), ..)`, the [`Session`]
 //! handle, [`Conn`] in handlers), so a runtime passes exactly when it gives
@@ -35,7 +35,10 @@
 //! errors that name the address, channel keys by reference, members in
 //! join order.
 //! `tests/tokio_only.rs` holds what only Tokio can do (tokio-util interop,
-//! dropping a runtime under live sessions).
+//! dropping a runtime under live sessions). `tests/runtime_pairs.rs` runs a
+//! server on one runtime against clients on another,
+//! `tests/std_blocking.rs` castnet-std's blocking calls, and
+//! `tests/process.rs` the `churn` and `socket_options` groups.
 //!
 //! Every scenario runs under a hard bound ([`support::LIMIT`], enforced from
 //! outside the runtime by [`support::run`]), talks to 127.0.0.1 only, stops
@@ -52,6 +55,7 @@
 //! ```text
 //! cargo test -p castnet-tests tokio::              # every scenario on Tokio
 //! cargo test -p castnet-tests smol::faults::       # one group on smol
+//! cargo test -p castnet-tests std::               # every scenario on castnet-std
 //! cargo test -p castnet-tests -- --include-ignored # with the known failures
 //! ```
 //!
@@ -134,3 +138,8 @@ macro_rules! __per_runtime {
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeExamples;
+
+/// The Rust examples of `docs/`, compiled as doctests too.
+#[doc = include_str!("../../docs/security-and-limits.md")]
+#[cfg(doctest)]
+pub struct DocsExamples;

@@ -222,7 +222,7 @@ pub enum RatePolicy {
 /// ```
 /// use castnet_core::limits::{Rate, RateLimit, RatePolicy};
 ///
-/// // The P2P design's defence: at most 15 frames/s; a peer over it is dropped.
+/// // At most 15 frames/s; a peer that sends more is dropped.
 /// let limit = RateLimit::new(RatePolicy::Close)
 ///     .frames(Rate::per_sec(15))
 ///     .bytes(Rate::per_sec(64 * 1024).burst(256 * 1024));

@@ -8,12 +8,12 @@ use std::fmt;
 /// `src_no` (2), `dst_type` (1), `dst_no` (2).
 pub const ADDRESS_LEN: usize = 6;
 
-/// One peer of the P2P design: a `(type, no)` pair, such as "game server 3".
+/// One peer of a P2P network: a `(type, no)` pair, such as "game server 3".
 ///
 /// Endpoints order by type, then number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Endpoint {
-    /// The endpoint's type (`type` in the P2P design).
+    /// The endpoint's type (the `type` of `(type, no)`).
     pub ty: u8,
     /// Its number within the type.
     pub no: u16,

@@ -170,7 +170,8 @@ impl SessionConfigBuilder {
     }
 
     /// Liveness: close when nothing arrives for this long. With a heartbeat
-    /// on the peer's side this is the P2P design's "passive" mode.
+    /// on the peer's side, this side detects a dead peer without sending
+    /// anything itself ("passive" liveness).
     pub fn peer_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.peer_timeout = timeout;
         self

@@ -1,5 +1,5 @@
 //! `baseline_echo`: the echo server a plain Tokio user writes, for castnet to
-//! be measured against (`BENCH-PROTOCOL.md`).
+//! be measured against (`docs/bench-protocol.md`).
 //!
 //! One task per connection, tokio-util `Framed` with a `LengthDelimitedCodec`
 //! configured from the flags, every frame sent back as it came. Two flush

@@ -1,5 +1,5 @@
 //! `baseline_fanout`: the broadcast server a plain Tokio user writes, for
-//! castnet to be measured against (`BENCH-PROTOCOL.md`).
+//! castnet to be measured against (`docs/bench-protocol.md`).
 //!
 //! One `tokio::sync::broadcast` channel. Each connection task reads frames
 //! with a `FramedRead` and sends each into the channel, and writes every

@@ -9,12 +9,12 @@
 //! cargo run --release -p castnet-examples --bin custom_event_loop -- --addr 127.0.0.1:7000
 //! ```
 //!
-//! It speaks `BENCH-PROTOCOL.md` as `echo_server` does (`--addr`, `--header
-//! 1|2|4|8|varint`, `--endian be|le`, ignored for varint, `--max-frame`; no
-//! `--runtime` and no
-//! `--workers`, it is one thread), prints `listening on ADDR` once it
-//! accepts, and on SIGINT/SIGTERM stops accepting, closes every session
-//! gracefully (queued echoes drain within the linger time) and exits 0.
+//! It speaks the bench protocol (`docs/bench-protocol.md`) as `echo_server`
+//! does (`--addr`, `--header 1|2|4|8|varint`, `--endian be|le`, ignored for
+//! varint, `--max-frame`; no `--runtime` and no `--workers`, it is one
+//! thread), prints `listening on ADDR` once it accepts, and on
+//! SIGINT/SIGTERM stops accepting, closes every session gracefully (queued
+//! echoes drain within the linger time) and exits 0.
 //!
 //! The core decides; the loop only moves bytes and time:
 //!

@@ -1,4 +1,4 @@
-//! castnet's echo server (`BENCH-PROTOCOL.md`): every frame a client sends
+//! castnet's echo server (`docs/bench-protocol.md`): every frame a client sends
 //! comes back to it unchanged, in order.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! castnet's fan-out server (`BENCH-PROTOCOL.md`): every frame any client
+//! castnet's fan-out server (`docs/bench-protocol.md`): every frame any client
 //! sends is broadcast, encoded once, to every connected client, the sender
 //! included, in per-sender order.
 //!

@@ -1,4 +1,5 @@
-//! `netbench`: load generator for PacketN servers (see `BENCH-PROTOCOL.md`).
+//! `netbench`: load generator for PacketN servers (see
+//! `docs/bench-protocol.md`).
 //!
 //! ```text
 //! netbench --addr 127.0.0.1:7000 --mode echo --conns 50 --payload 64 --pipeline 16 \

@@ -1,4 +1,4 @@
-//! The engine of `netbench`, the load generator of `BENCH-PROTOCOL.md`.
+//! The engine of `netbench`, the load generator of `docs/bench-protocol.md`.
 //!
 //! It drives any server that speaks PacketN (an N-byte length header, then
 //! the payload) or, with `--header varint`, a LEB128 varint length prefix
@@ -77,7 +77,7 @@ const MAX_PAYLOAD: usize = 64 * 1024 * 1024;
     name = "netbench",
     version,
     args_override_self = true,
-    about = "Load generator for PacketN servers (BENCH-PROTOCOL.md): echo, fan-out and idle modes."
+    about = "Load generator for PacketN servers (docs/bench-protocol.md): echo, fan-out and idle modes."
 )]
 pub struct NetbenchArgs {
     /// Server address.
