@@ -1762,3 +1762,22 @@ fn replies_wait_for_a_late_reader_however_late_while_a_default_untracked_send_ti
     assert_eq!(s.take_untracked_finished().frames, 4);
     assert!(!s.is_closed());
 }
+
+#[test]
+fn small_replies_are_packed_into_one_slice_and_a_large_one_is_not() {
+    let (mut s, now) = new(SessionConfig::default());
+    for body in ["a", "bb", "ccc"] {
+        s.reply(b(body), now).unwrap();
+    }
+    let mut slices = [IoSlice::new(&[]); 8];
+    assert_eq!(s.chunks_vectored(&mut slices), 1, "one packed run");
+    assert_eq!(&*slices[0], &wire(&["a", "bb", "ccc"])[..]);
+    let big = "x".repeat(64 * 1024);
+    s.reply(Bytes::from(big.clone()), now).unwrap();
+    let mut slices = [IoSlice::new(&[]); 8];
+    assert!(
+        s.chunks_vectored(&mut slices) >= 2,
+        "the large payload is not copied into the run"
+    );
+    assert_eq!(write_all(&mut s, now), wire(&["a", "bb", "ccc", &big]));
+}
