@@ -104,8 +104,9 @@ pub use castnet_engine::blocking::{
 };
 pub use castnet_engine::core::frame::typed::*;
 pub use castnet_engine::{
-    core, handler_fn, ChannelKey, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr, SendError,
-    SendWorkError, SocketOptions, Stats, TrySendError,
+    core, handler_fn, ChannelKey, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr,
+    PeerHeartbeat, SendError, SendWorkError, SocketOptions, Stats, TimerError, TimerId,
+    TrySendError,
 };
 pub use reactor::Io;
 pub use runtime::{Std, Timer};
