@@ -109,7 +109,9 @@
 //!   descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`): it
 //!   backs off (10 ms, doubling to 1 s, reset by the next accepted
 //!   connection) and warns once when a back-off starts, at most once a
-//!   minute, with the retries at DEBUG. A session that missed broadcast
+//!   minute, with the retries at DEBUG. An accept retried after another
+//!   passing error (a connection reset or aborted before it was accepted,
+//!   an interrupted call), each time. A session that missed broadcast
 //!   frames (once per session).
 //! - **INFO**: a session closed by a timeout the configuration asked for
 //!   (peer, idle or first-frame timeout, a linger cut short); the server
