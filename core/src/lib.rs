@@ -72,9 +72,12 @@
 //!   follows, with a complete ping-pong example.
 //! - `examples/src/bin/custom_event_loop.rs` in the repository: an echo
 //!   server on one `mio` thread, built on this crate alone.
-//! - [`frame`] for the codecs and writing your own, [`SessionConfig`] for
-//!   every bound and timeout, [`limits`] for connection and rate limits,
-//!   [`hub`] for the registry, channels and broadcast bookkeeping.
+//! - [`frame`] for the codecs ([`PacketN`], [`VarintCodec`], ...) and
+//!   writing your own, [`SessionConfig`] for every bound and timeout,
+//!   [`limits`] for connection and rate limits, [`hub`] for the registry,
+//!   channels and broadcast bookkeeping, [`timer`] for application timers
+//!   ([`Timers`], [`Ticker`]) in a loop of your own, [`route`] for P2P
+//!   envelopes and their router.
 //! - The repository's `docs/architecture.md` and
 //!   `docs/security-and-limits.md`.
 #![forbid(unsafe_code)]

@@ -19,9 +19,10 @@
 //!   generic over `R: Runtime`, as below. Applications then pick a binding.
 //! - To add a runtime: implement [`Runtime`], [`AsyncStream`],
 //!   [`AsyncListener`] and [`AsyncTimer`] for its types, and declare the
-//!   binding's `Server`, `Channel`, `dial`, `dial_timeout` and `dial_unix`
-//!   with [`runtime_api!`]. castnet-tokio's source is a complete example in
-//!   about 170 lines.
+//!   binding's `Server`, `Channel`, `dial`, `dial_timeout`, `dial_unix`,
+//!   `dial_handler` and `dial_unix_handler` with [`runtime_api!`].
+//!   castnet-tokio's source is a complete example in about 210 lines, a
+//!   third of them its front-page docs.
 //!
 //! Otherwise, depend on a binding: it re-exports everything here.
 //!
@@ -108,7 +109,9 @@
 //!   descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`): it
 //!   backs off (10 ms, doubling to 1 s, reset by the next accepted
 //!   connection) and warns once when a back-off starts, at most once a
-//!   minute, with the retries at DEBUG. A session that missed broadcast
+//!   minute, with the retries at DEBUG. An accept retried after another
+//!   passing error (a connection reset or aborted before it was accepted,
+//!   an interrupted call), each time. A session that missed broadcast
 //!   frames (once per session).
 //! - **INFO**: a session closed by a timeout the configuration asked for
 //!   (peer, idle or first-frame timeout, a linger cut short); the server
@@ -129,6 +132,29 @@
 //! state: made with `S::default()` before `on_open`, reached through
 //! [`Conn::state`] in every callback, handed to `on_close` by value. It
 //! lives with the connection's owner, so it needs no lock.
+//!
+//! ## Timers and the server tick
+//!
+//! [`Conn::run_after`] and [`Conn::run_every`] arm timers on the session's
+//! owner, which come back as [`Handler::on_timer`] with the token they were
+//! armed with; [`Conn::cancel_timer`] and [`Conn::cancel_timers`] disarm
+//! them. At most [`Config::max_timers`] (1024 by default) are live per
+//! session, and none fires once the session is closing. A handler's
+//! [`tick_interval`](Handler::tick_interval) and
+//! [`on_tick`](Handler::on_tick) give [`Server::serve`] a tick that
+//! chooses its next interval each time and stops with the server. Both are
+//! built on `castnet_core::timer`.
+//!
+//! ## Replies are never dropped for time
+//!
+//! [`Conn::send`] queues with no send deadline: a peer that reads late,
+//! however late, gets every reply, and one that stops reading is held back
+//! by backpressure (and closed by `SessionConfig::slow_consumer_timeout`
+//! if set). Sends through a [`Session`] handle, [`Conn::send_tracked`] and
+//! broadcasts keep the session's send timeout. After a graceful close the
+//! socket reads and discards what the peer still sends, for at most
+//! [`SocketOptions::close_drain`] and 8 MiB, so the close does not reset
+//! the connection and destroy replies still on their way.
 //!
 //! ## Clients
 //!

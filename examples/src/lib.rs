@@ -3,15 +3,16 @@
 //! Run any of them with `cargo run --release -p castnet-examples --bin NAME`:
 //!
 //! - `demo`: the tour of castnet (echo, `async_send` outcomes, channels with
-//!   a kick callback, broadcast with its report, a slow consumer, heartbeats,
-//!   a graceful stop), a server and clients on 127.0.0.1, about 4 s. Start
-//!   here.
+//!   a kick callback, broadcast with its report, sessions by id, detached
+//!   broadcasts, a slow consumer, heartbeats, a graceful stop), a server and
+//!   clients on 127.0.0.1, a few seconds. Start here.
 //! - `echo_server`, `fanout_server`: castnet's bench servers, on
 //!   `castnet-tokio`, `castnet-smol` or `castnet-std` (`--runtime
 //!   tokio|smol|std`).
 //! - `custom_event_loop`: an echo server that drives `castnet-core` from its
 //!   own single-threaded mio loop, with no castnet runtime: the template for
 //!   embedding the core in any loop. It takes the flags of [`flags::ListenArgs`].
+//! - `custom_codec`, `p2p_router`: the tours below.
 //! - `baseline_echo`, `baseline_fanout`: what castnet is measured against,
 //!   written the way a plain Tokio user writes them (tokio-util `Framed` +
 //!   `LengthDelimitedCodec`, a `tokio::sync::broadcast` fan-out), on Tokio

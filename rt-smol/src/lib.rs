@@ -54,11 +54,19 @@
 //! }
 //! ```
 //!
+//! ## Features
+//!
+//! `json`, `msgpack` and `xml`, off by default, pass through to
+//! castnet-core: typed messages (`Json`, `MsgPack`, `Xml`, `TypedFrame`,
+//! `Typed`), re-exported here, as on castnet-tokio.
+//!
 //! ## Where to go next
 //!
 //! - [`Server`] (registry, channels, broadcasts, `stats`, graceful `stop`),
-//!   [`Session`] (the handle: `send`, `try_send`, `async_send`, `recv`),
-//!   [`Handler`] (callbacks), [`Config`] (codec, limits, timeouts).
+//!   [`Session`] (the handle: `send`, `try_send`, `async_send`, `recv`,
+//!   `close_reason`), [`Handler`] (callbacks, per-session state, timers,
+//!   the server tick), [`dial_handler`], [`Config`] (codec, limits,
+//!   timeouts, peer heartbeats).
 //! - The `demo` example of castnet-examples (on Tokio; the calls are the
 //!   same here): `cargo run --release -p castnet-examples --bin demo`.
 //! - The repository's `docs/architecture.md`, `docs/features.md` and

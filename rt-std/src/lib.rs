@@ -52,12 +52,22 @@
 //! }
 //! ```
 //!
+//! ## Features
+//!
+//! `json`, `msgpack` and `xml` (off by default) add castnet-core's typed
+//! messages, re-exported here: `Json(value)` and the others go through
+//! every send and broadcast, and `TypedFrame` or a `Typed` codec reads
+//! them back.
+//!
 //! ## Where to go next
 //!
 //! - [`Server`] (`bind`, `serve`, `stop`, `begin_stop` from a handler, and
 //!   through `Deref` the engine server's registry, channels, broadcasts and
 //!   `stats`), [`Session`] (blocking `send`, `send_timeout`, `recv`,
-//!   `recv_timeout`, `async_send(..).wait()`), [`Handler`], [`Config`].
+//!   `recv_timeout`, `async_send(..).wait()`, `closed()` and
+//!   `closed_timeout(d)` returning the close reason), [`Handler`]
+//!   (callbacks, per-session state, timers, the server tick),
+//!   [`dial_handler`], [`Config`] (with [`PeerHeartbeat`]).
 //! - The README's "Quick start (blocking std)" runs a server and a client in
 //!   one program.
 //! - The repository's `docs/architecture.md`, `docs/features.md` and
@@ -74,19 +84,22 @@
 //!
 //! The other way, a reader thread and a writer thread fed by a channel per
 //! connection (what plain std code does; castnet-examples' `baseline_echo
-//! --runtime std`), lost on every count we measured on a 2-core machine,
-//! one process of each, interleaved:
+//! --runtime std` and `baseline_fanout --runtime std`), lost on every count
+//! we measured on a 2-core machine: the server on one core, the load
+//! generator on the other (`PIN=1 bash examples/bench/compare.sh`, medians
+//! of 3 interleaved rounds of 5 s):
 //!
 //! | | castnet-std (one loop) | thread pair per connection |
 //! |---|---|---|
-//! | echo 64 B × 50 conns × pipeline 16 | 1,151,497–1,174,300 frames/s | 391,662–694,593 frames/s |
-//! | server CPU per echoed frame | 0.44 µs | 1.68–2.21 µs |
-//! | RSS per idle connection | 3.5 KB (10,000 connections) | 31 KB (7,000), and two kernel stacks |
+//! | echo 64 B × 50 conns × pipeline 16 | 2,024,144 frames/s, 0.48 µs server CPU per frame | 967,957 frames/s, 1.02 µs |
+//! | echo 4 KiB × 10 conns × pipeline 4 | 551,190 frames/s, 1.78 µs | 127,534 frames/s, 7.44 µs |
+//! | fan-out 64 B to 100 subscribers | 2,719,645 deliveries/s, 0.36 µs | 192,901 deliveries/s, 5.13 µs |
+//! | RSS per idle connection (an earlier `idle_rss.sh` run) | 3.5 KB (10,000 connections) | 31 KB (7,000), and two kernel stacks |
 //! | connections it can hold | bounded by descriptors | two threads each: the default `vm.max_map_count` ends the process near 8,000 |
 //!
-//! Its frames/s there were capped by the load generator sharing the two
-//! cores: what the loops save shows in the CPU each frame costs, a quarter
-//! of the thread pair's.
+//! On 64-byte echo the load generator's core was full, so castnet-std's
+//! ×2.09 the frames/s there is a floor; the CPU each frame costs (×0.47 of
+//! the thread pair's; ×0.24 on 4 KiB echo) shows what the loops save.
 //!
 //! Blocking calls ([`Session::send`], [`Session::recv`], [`Server::serve`],
 //! [`dial`], ...) block the calling thread only, and must not be made on a
@@ -104,8 +117,9 @@ pub use castnet_engine::blocking::{
 };
 pub use castnet_engine::core::frame::typed::*;
 pub use castnet_engine::{
-    core, handler_fn, ChannelKey, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr, SendError,
-    SendWorkError, SocketOptions, Stats, TrySendError,
+    core, handler_fn, ChannelKey, Config, Conn, FnHandler, Handler, LocalAddr, PeerAddr,
+    PeerHeartbeat, SendError, SendWorkError, SocketOptions, Stats, TimerError, TimerId,
+    TrySendError,
 };
 pub use reactor::Io;
 pub use runtime::{Std, Timer};

@@ -54,13 +54,23 @@
 //! }
 //! ```
 //!
+//! ## Features
+//!
+//! `json`, `msgpack` and `xml` (none on by default) turn on castnet-core's
+//! typed messages and re-export them here: [`Conn::send`], a handle's sends
+//! and every broadcast take `Json(value)`, `MsgPack(value)` or
+//! `Xml(value)`, and `frame.json::<T>()` or a `Typed` codec reads them.
+//!
 //! ## Where to go next
 //!
 //! - [`Server`] (registry, channels, broadcasts, `stats`, graceful `stop`),
-//!   [`Session`] (the handle: `send`, `try_send`, `async_send`, `recv`),
-//!   [`Handler`] (callbacks), [`Config`] (codec, limits, timeouts).
-//! - The `demo` example of castnet-examples shows each feature:
-//!   `cargo run --release -p castnet-examples --bin demo`.
+//!   [`Session`] (the handle: `send`, `try_send`, `async_send`, `recv`,
+//!   `close_reason`), [`Handler`] (callbacks, per-session state, timers,
+//!   the server tick), [`dial_handler`] (a client run by a handler),
+//!   [`Config`] (codec, limits, timeouts, peer heartbeats).
+//! - The `demo` example of castnet-examples makes every `Server` call the
+//!   README lists: `cargo run --release -p castnet-examples --bin demo`;
+//!   `custom_codec` and `p2p_router` are tours on castnet-tokio too.
 //! - The repository's `docs/architecture.md`, `docs/features.md` and
 //!   `docs/security-and-limits.md`. Logs go through `tracing`: install a
 //!   subscriber (the README's "Logs" section) to see them.
