@@ -9,13 +9,11 @@
 //!
 //! ## When to pick it
 //!
-//! Your program has no async runtime and you would rather not add one:
-//! a CLI, a game server with its own main loop, a service built on
-//! threads. Connections still run on event loops (not a thread each), with
-//! the same handlers, backpressure and broadcast as on castnet-tokio and
-//! castnet-smol. If you already run Tokio or smol, pick `castnet-tokio` or
-//! `castnet-smol`; to drive connections from a loop you already have, use
-//! `castnet-core` directly.
+//! Your program has no async runtime and should not need one: a CLI, a
+//! game server with its own main loop, a service built on threads.
+//! Connections still run on event loops, with the same handlers,
+//! backpressure and broadcast as castnet-tokio and castnet-smol (pick those
+//! if you run Tokio or smol; `castnet-core` for a loop of your own).
 //!
 //! ## A first server
 //!
@@ -43,10 +41,8 @@
 //! fn main() -> std::io::Result<()> {
 //!     let session = dial("127.0.0.1:7000", Config::default())?;
 //!     session.send(Bytes::from_static(b"hello")).expect("open"); // blocks while the queue is full
-//!     match session.recv_timeout(Duration::from_secs(5)) {
-//!         Ok(echo) => println!("{echo:?}"),
-//!         Err(e) => println!("no echo: {e}"),
-//!     }
+//!     let echo = session.recv_timeout(Duration::from_secs(5)); // Ok(frame) or why not
+//!     assert!(echo.is_ok());
 //!     session.close(); // graceful: queued frames are written first
 //!     Ok(())
 //! }
@@ -54,25 +50,17 @@
 //!
 //! ## Features
 //!
-//! `json`, `msgpack` and `xml` (off by default) add castnet-core's typed
-//! messages, re-exported here: `Json(value)` and the others go through
-//! every send and broadcast, and `TypedFrame` or a `Typed` codec reads
-//! them back.
+//! `json`, `msgpack` and `xml` (off by default) add typed messages:
+//! `Json(value)` and the others go through every send and broadcast, and
+//! `TypedFrame` or a `Typed` codec reads them back.
 //!
 //! ## Where to go next
 //!
-//! - [`Server`] (`bind`, `serve`, `stop`, `begin_stop` from a handler, and
-//!   through `Deref` the engine server's registry, channels, broadcasts and
-//!   `stats`), [`Session`] (blocking `send`, `send_timeout`, `recv`,
-//!   `recv_timeout`, `async_send(..).wait()`, `closed()` and
-//!   `closed_timeout(d)` returning the close reason), [`Handler`]
-//!   (callbacks, per-session state, timers, the server tick),
-//!   [`dial_handler`], [`Config`] (with [`PeerHeartbeat`]).
-//! - The README's "Quick start (blocking std)" runs a server and a client in
-//!   one program.
-//! - The repository's `docs/architecture.md`, `docs/features.md` and
-//!   `docs/security-and-limits.md`. Logs go through `tracing`: install a
-//!   subscriber (the README's "Logs" section) to see them.
+//! [`Server`] (and through `Deref` the engine server's registry, channels
+//! and broadcasts), [`Session`] (the blocking calls, `closed()` with the
+//! close reason), [`Handler`] (callbacks, per-session state, timers, the
+//! server tick), [`dial_handler`], [`Config`]; the README's quick start;
+//! the repository's `docs/`. Logs go through `tracing` (the README's "Logs").
 //!
 //! ## Design: a few event loops, not a thread per connection
 //!
@@ -83,29 +71,18 @@
 //! handlers get the same [`Conn`] context and the same backpressure.
 //!
 //! The other way, a reader thread and a writer thread fed by a channel per
-//! connection (what plain std code does; castnet-examples' `baseline_echo
-//! --runtime std` and `baseline_fanout --runtime std`), lost on every count
-//! we measured on a 2-core machine: the server on one core, the load
-//! generator on the other (`PIN=1 bash examples/bench/compare.sh`, medians
-//! of 3 interleaved rounds of 5 s):
+//! connection (what plain std code does: castnet-examples' `baseline_echo
+//! --runtime std`), lost on every count we measured on a 2-core machine
+//! (`PIN=1 bash examples/bench/compare.sh`; the README's "Performance"):
+//! ×2.09 its frames/s on 64-byte echo, where the load generator was the
+//! limit, at ×0.47 its CPU per frame; ×4.3 on 4 KiB echo; ×14 on fan-out;
+//! about 3.5 KB per idle connection against 31 KB and two kernel stacks,
+//! whose threads end the process near 8,000 connections.
 //!
-//! | | castnet-std (one loop) | thread pair per connection |
-//! |---|---|---|
-//! | echo 64 B × 50 conns × pipeline 16 | 2,024,144 frames/s, 0.48 µs server CPU per frame | 967,957 frames/s, 1.02 µs |
-//! | echo 4 KiB × 10 conns × pipeline 4 | 551,190 frames/s, 1.78 µs | 127,534 frames/s, 7.44 µs |
-//! | fan-out 64 B to 100 subscribers | 2,719,645 deliveries/s, 0.36 µs | 192,901 deliveries/s, 5.13 µs |
-//! | RSS per idle connection (an earlier `idle_rss.sh` run) | 3.5 KB (10,000 connections) | 31 KB (7,000), and two kernel stacks |
-//! | connections it can hold | bounded by descriptors | two threads each: the default `vm.max_map_count` ends the process near 8,000 |
-//!
-//! On 64-byte echo the load generator's core was full, so castnet-std's
-//! ×2.09 the frames/s there is a floor; the CPU each frame costs (×0.47 of
-//! the thread pair's; ×0.24 on 4 KiB echo) shows what the loops save.
-//!
-//! Blocking calls ([`Session::send`], [`Session::recv`], [`Server::serve`],
-//! [`dial`], ...) block the calling thread only, and must not be made on a
-//! loop thread (inside a handler callback): they panic there, since they
-//! would stall every connection of the loop. A handler replies through its
-//! [`Conn`].
+//! Blocking calls ([`Session::send`], [`Server::serve`], [`dial`], ...)
+//! must not be made on a loop thread (in a handler callback): they panic
+//! there rather than stall every connection of the loop. A handler replies
+//! through its [`Conn`].
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -124,12 +101,8 @@ pub use castnet_engine::{
 pub use reactor::Io;
 pub use runtime::{Std, Timer};
 
-use castnet_engine::core::SessionId;
-use castnet_engine::core::{Decoder, PacketN};
-use std::hash::Hash;
-use std::io;
-use std::net::ToSocketAddrs;
-use std::path::Path;
+use castnet_engine::core::{Decoder, PacketN, SessionId};
+use std::{hash::Hash, io, net::ToSocketAddrs, path::Path};
 
 /// A channel of a [`Server`]; see [`castnet_engine::Channel`]. Its
 /// [`BroadcastWork`] is waited for with [`block_on`].
