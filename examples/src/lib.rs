@@ -29,6 +29,9 @@
 //!   binary protocol with a codec of its own ([`custom_codec`]).
 //! - `p2p_router`: nodes routing envelopes by `(type, no)` endpoints through a
 //!   router, with registration and ping/pong liveness ([`p2p`]).
+//! - `chat`: rooms as channels on a line protocol (`/nick`, `/join`,
+//!   `/leave`, `/kick`, `/quit`), each session's nick and room in the
+//!   handler's per-session state ([`chat`]).
 //!
 //! The bench servers speak the wire protocol described in the repository's
 //! `docs/bench-protocol.md` (PacketN or varint frames: a length header, then
@@ -46,6 +49,7 @@
 #![deny(missing_docs)]
 
 pub mod baseline;
+pub mod chat;
 pub mod custom_codec;
 pub mod flags;
 pub mod netbench;
