@@ -235,6 +235,11 @@ impl Running {
     pub async fn stop(self) -> io::Result<()> {
         self.serving.stop().await
     }
+
+    /// The server and its serving task alone.
+    pub fn into_serving(self) -> Serving<Utf8LinesCodec> {
+        self.serving
+    }
 }
 
 /// Starts a chat server on `addr`.

@@ -32,6 +32,9 @@
 //! - `chat`: rooms as channels on a line protocol (`/nick`, `/join`,
 //!   `/leave`, `/kick`, `/quit`), each session's nick and room in the
 //!   handler's per-session state ([`chat`]).
+//! - `heartbeat`: liveness both ways: peer heartbeats kept from the handler,
+//!   a silent client closed by the peer timeout, an idle kick by timer, a
+//!   server tick ([`heartbeat`]).
 //!
 //! The bench servers speak the wire protocol described in the repository's
 //! `docs/bench-protocol.md` (PacketN or varint frames: a length header, then
@@ -52,6 +55,7 @@ pub mod baseline;
 pub mod chat;
 pub mod custom_codec;
 pub mod flags;
+pub mod heartbeat;
 pub mod netbench;
 pub mod p2p;
 pub mod server;

@@ -23,44 +23,17 @@
 //! cargo run -p castnet-examples --bin chat -- --serve --addr 127.0.0.1:7300
 //! ```
 
-use castnet_examples::chat::{start, Client};
-use castnet_examples::server::{announce_listening, Shutdown};
-use castnet_examples::tour::{exit_code, within, Outcome};
-use clap::Parser;
+use castnet_examples::chat::{start, Client, Running};
+use castnet_examples::tour::{tour_or_serve, Outcome};
 use std::process::ExitCode;
-use std::time::Duration;
 use tracing::info;
 
-/// A chat server whose rooms are castnet channels. Without --serve: the
-/// server and three clients in one process, narrated.
-#[derive(Debug, Parser)]
-struct Args {
-    /// Run the server until SIGINT/SIGTERM instead of the tour.
-    #[arg(long)]
-    serve: bool,
-    /// With --serve: where to listen.
-    #[arg(long, default_value = "127.0.0.1:7300")]
-    addr: String,
-}
+const ABOUT: &str = "A chat server whose rooms are castnet channels. Without --serve: the server and three clients in one process, narrated.";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    castnet_examples::init_tracing_at(if args.serve { "warn" } else { "info" });
-    let run = if args.serve {
-        serve(&args.addr).await
-    } else {
-        within(Duration::from_secs(30), tour()).await
-    };
-    exit_code("chat", run)
-}
-
-async fn serve(addr: &str) -> Outcome {
-    let shutdown = Shutdown::install()?;
-    let server = start(addr).await?;
-    announce_listening(server.local_addr()?)?;
-    shutdown.wait().await;
-    Ok(server.stop().await?)
+    let serve = |addr: String| async move { start(&addr).await.map(Running::into_serving) };
+    tour_or_serve("chat", ABOUT, "127.0.0.1:7300", tour(), serve).await
 }
 
 /// `who` sends `line` and logs the answer it gets.
