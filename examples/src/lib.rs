@@ -35,6 +35,10 @@
 //! - `heartbeat`: liveness both ways: peer heartbeats kept from the handler,
 //!   a silent client closed by the peer timeout, an idle kick by timer, a
 //!   server tick ([`heartbeat`]).
+//! - `json_messages`: typed messages (castnet-tokio's `json` feature):
+//!   serde requests answered with serde responses, a malformed request
+//!   answered with a typed error, a typed notice broadcast to every session
+//!   ([`json_messages`]).
 //!
 //! The bench servers speak the wire protocol described in the repository's
 //! `docs/bench-protocol.md` (PacketN or varint frames: a length header, then
@@ -56,6 +60,7 @@ pub mod chat;
 pub mod custom_codec;
 pub mod flags;
 pub mod heartbeat;
+pub mod json_messages;
 pub mod netbench;
 pub mod p2p;
 pub mod server;
