@@ -31,6 +31,7 @@ use castnet_tokio::{Config, Conn, Handler, Server, Session};
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The longest line the chat accepts, without its ending.
@@ -46,7 +47,23 @@ pub fn codec() -> Utf8LinesCodec {
 #[derive(Debug, Default)]
 pub struct Member {
     nick: Option<String>,
-    room: Option<String>,
+    room: Option<Membership>,
+}
+
+/// The room a session joined, and whether it was kicked out since: set by
+/// the channel's kick callback, which runs on the kicker's connection and
+/// so cannot reach this session's state itself.
+#[derive(Debug)]
+struct Membership {
+    room: String,
+    kicked: Arc<AtomicBool>,
+}
+
+impl Membership {
+    /// The room, unless the session was kicked out of it.
+    fn current(&self) -> Option<&str> {
+        (!self.kicked.load(Relaxed)).then_some(self.room.as_str())
+    }
 }
 
 /// Who holds which nick: the one thing sessions must share (a nick is
@@ -72,16 +89,15 @@ impl Chat {
         let _ = self.server.channel(room).broadcast_detached_from(cx, line);
     }
 
-    /// The session's room, once its state agrees with the channel: a member
-    /// kicked by another session finds out here that it left.
+    /// The session's room: a member kicked by another session finds out
+    /// here that it left.
     fn room(&self, cx: &mut Cx<'_>) -> Option<String> {
-        let room = cx.state().room.clone()?;
-        if self.server.channel(&room).contains(cx.session()) {
-            Some(room)
-        } else {
-            cx.state().room = None;
-            None
+        let state = cx.state();
+        let room = state.room.as_ref()?.current().map(str::to_owned);
+        if room.is_none() {
+            state.room = None;
         }
+        room
     }
 
     fn nick(&self, cx: &mut Cx<'_>, name: &str) {
@@ -112,15 +128,19 @@ impl Chat {
             return Self::reply(cx, format!("ERR you are in {room} already"));
         }
         self.leave(cx, nick);
-        let joined = self
-            .server
-            .channel(room)
-            .join(cx.session(), |kicked, room| {
-                // The kick callback: the only way the kicked session hears why.
-                let _ = kicked.try_send(format!("* you were kicked from {room}"));
-            });
+        let kicked = Arc::new(AtomicBool::new(false));
+        let flag = kicked.clone();
+        let channel = self.server.channel(room);
+        let joined = channel.join(cx.session(), move |session, room| {
+            // The kick callback: the only way the kicked session hears why.
+            flag.store(true, Relaxed);
+            let _ = session.try_send(format!("* you were kicked from {room}"));
+        });
         if joined {
-            cx.state().room = Some(room.to_owned());
+            cx.state().room = Some(Membership {
+                room: room.to_owned(),
+                kicked,
+            });
             tracing::info!(nick, room, "chat: joined");
             self.say(cx, room, format!("* {nick} joined {room}"));
         }
@@ -206,10 +226,10 @@ impl Handler<Utf8LinesCodec, Member> for Chat {
             .remove(&nick);
         tracing::info!(session = %session.id(), nick, %reason, "chat: connection closed");
         // The server has taken the session out of its channels already.
-        if let Some(room) = member.room {
+        if let Some(room) = member.room.as_ref().and_then(Membership::current) {
             let _ = self
                 .server
-                .channel(&room)
+                .channel(room)
                 .broadcast_detached(format!("* {nick} left {room} ({reason})"));
         }
     }

@@ -128,6 +128,17 @@ async fn only_the_first_member_kicks_and_the_kicked_is_told_and_out() {
     expect(&carol, "alice: after the kick").await;
     // Bob, still connected, got none of it and is in no room.
     ask(&bob, "hello?", "ERR join a room first: /join ROOM").await;
+    // A kicked session that goes at once, before its handler heard of the
+    // kick, is not announced to the room it was put out of.
+    alice.send("/kick carol").await.unwrap();
+    expect(&carol, "* you were kicked from den").await;
+    expect(&alice, "* carol was kicked from den by alice").await;
+    carol.close();
+    assert_eq!(carol.next().await.unwrap(), None);
+    bob.close();
+    assert_eq!(bob.next().await.unwrap(), None);
+    ask(&alice, "alone now", "alice: alone now").await;
+    assert_eq!(server.room_len("den"), 1);
     server.stop().await.unwrap();
 }
 
