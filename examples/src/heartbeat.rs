@@ -215,6 +215,20 @@ impl Running {
         self.serving.server().session_count()
     }
 
+    /// Why the server closed the session named `name`, once its `on_close`
+    /// ran (which may be a moment after the client saw the end); `None` if
+    /// that takes over 10 s.
+    pub async fn close_reason(&self, name: &str) -> Option<CloseReason> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let why = self.seen.close_reason(name);
+            if why.is_some() || Instant::now() > deadline {
+                return why;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Heartbeats received from clients (kept from the handler).
     pub fn heartbeats_received(&self) -> u64 {
         self.serving.server().stats().heartbeats_received

@@ -81,7 +81,7 @@ async fn tour() -> Outcome {
         "3. silent's connection ended: {why}; close_reason() = {:?}",
         silent.close_reason()
     );
-    let server_side = server.seen().close_reason("silent");
+    let server_side = server.close_reason("silent").await;
     info!("   the server closed it for: {server_side:?}");
 
     // Three peer timeouts and a half since beating's last line.
@@ -111,7 +111,7 @@ async fn tour() -> Outcome {
     );
     info!(
         "   the server closed it for: {:?}",
-        server.seen().close_reason("idle")
+        server.close_reason("idle").await
     );
 
     info!(
