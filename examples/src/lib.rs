@@ -74,7 +74,8 @@ pub fn init_tracing() {
 }
 
 /// [`init_tracing`] with another default filter: a tour that narrates at
-/// INFO (`demo`, `p2p_router`, `custom_codec`) passes `"info"`. `RUST_LOG`
+/// INFO (`demo`, `p2p_router`, `custom_codec`, `chat`, `heartbeat`,
+/// `json_messages`) passes `"info"`. `RUST_LOG`
 /// still overrides it.
 pub fn init_tracing_at(default_filter: &str) {
     use std::io::IsTerminal;

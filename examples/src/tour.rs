@@ -1,5 +1,6 @@
-//! What the tours (`demo`, `p2p_router`, `custom_codec`) share around
-//! their story: a time limit and an exit status.
+//! What the tours (`demo`, `p2p_router`, `custom_codec`, `chat`,
+//! `heartbeat`, `json_messages`) share around their story: a time limit, an
+//! exit status, and for the last three their whole `main` ([`tour_or_serve`]).
 
 use crate::server::{announce_listening, Serving, Shutdown};
 use std::future::Future;
