@@ -13,8 +13,8 @@
 //!   ROOM`.
 //! - `/kick NAME`: only the room's longest-standing member may kick. The
 //!   kicked session leaves the channel and is told why by the channel's kick
-//!   callback (`* you were kicked from ROOM`); the room gets `* NAME was
-//!   kicked from ROOM by KICKER`.
+//!   callback (`* you were kicked from ROOM by its first member`); the room
+//!   gets `* NAME was kicked from ROOM by KICKER`.
 //! - `/quit`: answered `* bye`, then the connection closes.
 //! - any other line is said in the room: every member gets `NAME: text`, in
 //!   the order it was said.
@@ -134,7 +134,7 @@ impl Chat {
         let joined = channel.join(cx.session(), move |session, room| {
             // The kick callback: the only way the kicked session hears why.
             flag.store(true, Relaxed);
-            let _ = session.try_send(format!("* you were kicked from {room}"));
+            let _ = session.try_send(format!("* you were kicked from {room} by its first member"));
         });
         if joined {
             cx.state().room = Some(Membership {

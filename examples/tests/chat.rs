@@ -119,7 +119,7 @@ async fn only_the_first_member_kicks_and_the_kicked_is_told_and_out() {
     ask(&alice, "/kick dave", "ERR dave is not someone else in den").await;
 
     alice.send("/kick bob").await.unwrap();
-    expect(&bob, "* you were kicked from den").await;
+    expect(&bob, "* you were kicked from den by its first member").await;
     expect(&alice, "* bob was kicked from den by alice").await;
     expect(&carol, "* bob was kicked from den by alice").await;
     assert_eq!(server.room_len("den"), 2);
@@ -131,7 +131,7 @@ async fn only_the_first_member_kicks_and_the_kicked_is_told_and_out() {
     // A kicked session that goes at once, before its handler heard of the
     // kick, is not announced to the room it was put out of.
     alice.send("/kick carol").await.unwrap();
-    expect(&carol, "* you were kicked from den").await;
+    expect(&carol, "* you were kicked from den by its first member").await;
     expect(&alice, "* carol was kicked from den by alice").await;
     carol.close();
     assert_eq!(carol.next().await.unwrap(), None);
@@ -155,7 +155,7 @@ async fn the_tour_shows_rooms_kicks_and_leaving_and_exits_zero() {
             "carol sends \"anyone in the garden?\" and gets \"carol: anyone in the garden?\"",
             "carol sends \"/dance\" and gets \"ERR unknown command /dance\"",
             "bob sends \"/kick carol\" and gets \"ERR only lobby's first member may kick\"",
-            "carol (kick callback) gets \"* you were kicked from lobby\"",
+            "carol (kick callback) gets \"* you were kicked from lobby by its first member\"",
             "carol sends \"still here?\" and gets \"ERR join a room first: /join ROOM\"",
             "alice gets \"* bob left lobby (the peer closed the connection)\"",
             "server stopped; done.",
