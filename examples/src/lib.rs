@@ -30,6 +30,16 @@
 //!   binary protocol with a codec of its own ([`custom_codec`]).
 //! - `p2p_router`: nodes routing envelopes by `(type, no)` endpoints through a
 //!   router, with registration and ping/pong liveness ([`p2p`]).
+//! - `chat`: rooms as channels on a line protocol (`/nick`, `/join`,
+//!   `/leave`, `/kick`, `/quit`), each session's nick and room in the
+//!   handler's per-session state ([`chat`]).
+//! - `heartbeat`: liveness both ways: peer heartbeats kept from the handler,
+//!   a silent client closed by the peer timeout, an idle kick by timer, a
+//!   server tick ([`heartbeat`]).
+//! - `json_messages`: typed messages (castnet-tokio's `json` feature):
+//!   serde requests answered with serde responses, a malformed request
+//!   answered with a typed error, a typed notice broadcast to every session
+//!   ([`json_messages`]).
 //!
 //! The bench servers speak the wire protocol described in the repository's
 //! `docs/bench-protocol.md` (PacketN or varint frames: a length header, then
@@ -47,8 +57,11 @@
 #![deny(missing_docs)]
 
 pub mod baseline;
+pub mod chat;
 pub mod custom_codec;
 pub mod flags;
+pub mod heartbeat;
+pub mod json_messages;
 pub mod netbench;
 pub mod p2p;
 pub mod server;
@@ -62,7 +75,8 @@ pub fn init_tracing() {
 }
 
 /// [`init_tracing`] with another default filter: a tour that narrates at
-/// INFO (`demo`, `p2p_router`, `custom_codec`) passes `"info"`. `RUST_LOG`
+/// INFO (`demo`, `p2p_router`, `custom_codec`, `chat`, `heartbeat`,
+/// `json_messages`) passes `"info"`. `RUST_LOG`
 /// still overrides it.
 pub fn init_tracing_at(default_filter: &str) {
     use std::io::IsTerminal;

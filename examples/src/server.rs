@@ -325,8 +325,13 @@ where
     C: castnet_core::Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
 {
-    /// Serves `handler` on `server` (bound already) on a new Tokio task.
-    pub fn start<H: Handler<C>>(server: castnet_tokio::Server<C>, handler: H) -> Self {
+    /// Serves `handler` (with per-session state `S`) on `server` (bound
+    /// already) on a new Tokio task.
+    pub fn start<H, S>(server: castnet_tokio::Server<C>, handler: H) -> Self
+    where
+        H: Handler<C, S>,
+        S: Default + Send + 'static,
+    {
         let task = tokio::spawn({
             let server = server.clone();
             async move { server.serve(handler).await }

@@ -1,6 +1,8 @@
-//! What the tours (`demo`, `p2p_router`, `custom_codec`) share around
-//! their story: a time limit and an exit status.
+//! What the tours (`demo`, `p2p_router`, `custom_codec`, `chat`,
+//! `heartbeat`, `json_messages`) share around their story: a time limit, an
+//! exit status, and for the last three their whole `main` ([`tour_or_serve`]).
 
+use crate::server::{announce_listening, Serving, Shutdown};
 use std::future::Future;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,4 +27,67 @@ pub fn exit_code(program: &str, outcome: Outcome) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The flags of a tour that can run its server alone instead.
+#[derive(Debug, clap::Parser)]
+struct ServeArgs {
+    /// Run the server until SIGINT/SIGTERM instead of the tour.
+    #[arg(long)]
+    serve: bool,
+    /// With --serve: where to listen.
+    #[arg(long)]
+    addr: String,
+}
+
+/// How long a tour run by [`tour_or_serve`] may take.
+pub const TOUR_LIMIT: Duration = Duration::from_secs(30);
+
+/// A tour's `main`. Parses `--serve` and `--addr ADDR` (default
+/// `default_addr`; `about` is the `--help` text); with `--serve`, runs the
+/// server `start` makes on that address until SIGINT/SIGTERM, logging at
+/// WARN; otherwise runs `tour` within [`TOUR_LIMIT`], narrating at INFO.
+pub async fn tour_or_serve<C, F, Fut>(
+    program: &'static str,
+    about: &'static str,
+    default_addr: &'static str,
+    tour: impl Future<Output = Outcome>,
+    start: F,
+) -> ExitCode
+where
+    C: castnet_core::Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = std::io::Result<Serving<C>>>,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = ServeArgs::command()
+        .name(program)
+        .about(about)
+        .mut_arg("addr", |addr| {
+            addr.default_value(default_addr).required(false)
+        })
+        .get_matches();
+    let args = ServeArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    crate::init_tracing_at(if args.serve { "warn" } else { "info" });
+    let run = if args.serve {
+        serve_until_stopped(start(args.addr)).await
+    } else {
+        within(TOUR_LIMIT, tour).await
+    };
+    exit_code(program, run)
+}
+
+async fn serve_until_stopped<C>(
+    server: impl Future<Output = std::io::Result<Serving<C>>>,
+) -> Outcome
+where
+    C: castnet_core::Decoder + Clone + Send + Sync + 'static,
+    C::Item: Send,
+{
+    let shutdown = Shutdown::install()?;
+    let server = server.await?;
+    announce_listening(server.local_addr()?)?;
+    shutdown.wait().await;
+    Ok(server.stop().await?)
 }
