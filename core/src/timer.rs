@@ -453,6 +453,22 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_distinct_numbers_and_the_table_reports_its_bound() {
+        let t0 = origin();
+        let mut timers = Timers::new(3);
+        assert_eq!(timers.max(), 3);
+        let a = timers.after(t0, ms(1), ()).unwrap();
+        let b = timers.after(t0, ms(1), ()).unwrap();
+        assert_ne!(a.get(), b.get());
+        assert_eq!(a.get() < b.get(), a < b);
+        let shown = format!("{timers:?}");
+        assert!(
+            shown.contains("live: 2") && shown.contains("max: 3"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn zero_intervals_and_unreachable_deadlines_are_refused() {
         let t0 = origin();
         let mut timers = Timers::new(4);
