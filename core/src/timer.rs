@@ -469,6 +469,20 @@ mod tests {
     }
 
     #[test]
+    fn a_table_is_open_until_closed_and_a_stopped_ticker_has_no_deadline() {
+        let t0 = origin();
+        let mut timers: Timers<()> = Timers::new(1);
+        assert!(!timers.is_closed());
+        timers.close();
+        assert!(timers.is_closed());
+        let mut ticker = Ticker::default();
+        ticker.start(t0, Some(ms(5)));
+        assert_eq!(ticker.next_deadline(), Some(t0 + ms(5)));
+        ticker.stop();
+        assert_eq!(ticker.next_deadline(), None);
+    }
+
+    #[test]
     fn zero_intervals_and_unreachable_deadlines_are_refused() {
         let t0 = origin();
         let mut timers = Timers::new(4);
