@@ -219,14 +219,9 @@ impl Running {
     /// ran (which may be a moment after the client saw the end); `None` if
     /// that takes over 10 s.
     pub async fn close_reason(&self, name: &str) -> Option<CloseReason> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let why = self.seen.close_reason(name);
-            if why.is_some() || Instant::now() > deadline {
-                return why;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let seen = || self.seen.close_reason(name).is_some();
+        crate::tour::wait_until(Duration::from_secs(10), seen).await?;
+        self.seen.close_reason(name)
     }
 
     /// Heartbeats received from clients (kept from the handler).

@@ -18,6 +18,22 @@ pub async fn within(limit: Duration, tour: impl Future<Output = Outcome>) -> Out
         .unwrap_or_else(|_| Err(format!("the tour took longer than {limit:?}").into()))
 }
 
+/// Checks `done` every 10 ms until it holds, for at most `limit`: how long
+/// that took, or `None` if it never did. For application state that no
+/// future announces (a router's table, a handler's record of closes).
+pub async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let start = tokio::time::Instant::now();
+    loop {
+        if done() {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Status 0 for `Ok`; the error logged and status 1 otherwise.
 pub fn exit_code(program: &str, outcome: Outcome) -> ExitCode {
     match outcome {

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{sleep, timeout, Instant};
+use tokio::time::{sleep, timeout};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -53,14 +53,8 @@ where
     C: castnet_core::Decoder + Clone + Send + Sync + 'static,
     C::Item: Send,
 {
-    let start = Instant::now();
-    loop {
-        let reasons = server.close_reasons();
-        if reasons.len() >= n || start.elapsed() > WAIT {
-            return reasons;
-        }
-        sleep(Duration::from_millis(10)).await;
-    }
+    castnet_examples::tour::wait_until(WAIT, || server.close_reasons().len() >= n).await;
+    server.close_reasons()
 }
 
 #[tokio::test]

@@ -26,6 +26,8 @@ struct Logged {
     child: Child,
     addr: std::net::SocketAddr,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// The stderr reader: it ends when the pipe closes.
+    reader: tokio::task::JoinHandle<()>,
 }
 
 impl Logged {
@@ -46,7 +48,7 @@ impl Logged {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let sink = stderr.clone();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             while let Ok(Some(line)) = err_lines.next_line().await {
                 sink.lock().unwrap().push(line);
             }
@@ -68,6 +70,7 @@ impl Logged {
             child,
             addr,
             stderr,
+            reader,
         }
     }
 
@@ -104,8 +107,11 @@ impl Logged {
             .await
             .expect("the server exits in time")
             .unwrap();
-        // The reader has the rest once the pipe closes; give it a moment.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Every line is in once the reader has seen the pipe close.
+        timeout(LIMIT, &mut self.reader)
+            .await
+            .expect("stderr closes once the server has exited")
+            .expect("the stderr reader");
         (status, self.lines())
     }
 }

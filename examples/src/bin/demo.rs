@@ -208,14 +208,17 @@ async fn tour() -> Outcome {
     info!("   carol's frame, relayed by the handler: alice, bob and carol got {got:?}");
 
     // --- closing sessions by id -----------------------------------------
+    let handles: Vec<Session<PacketN>> = [bob_id, carol_id]
+        .iter()
+        .filter_map(|&id| server.session(id))
+        .collect();
     let closed = server.close_many(&[bob_id, carol_id]);
-    let mut waited = Duration::ZERO;
-    while server.session(bob_id).is_some() || server.session(carol_id).is_some() {
-        if waited > Duration::from_secs(3) {
-            return Err("close_many did not close bob and carol".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        waited += Duration::from_millis(20);
+    for handle in &handles {
+        // Resolves once the session's owner has finished and left the server.
+        timeout(Duration::from_secs(3), handle.closed()).await?;
+    }
+    if server.session(bob_id).is_some() || server.session(carol_id).is_some() {
+        return Err("close_many did not close bob and carol".into());
     }
     info!("7. close_many([{bob_id}, {carol_id}]) -> {closed}; server.session of each is now None");
     drop((bob, carol));

@@ -29,7 +29,7 @@
 use bytes::Bytes;
 use castnet_core::route::{Endpoint, Envelope};
 use castnet_examples::p2p::{Incoming, JoinError, Liveness, Refusal, RouterNode, Service};
-use castnet_examples::tour::{exit_code, within};
+use castnet_examples::tour::{exit_code, wait_until, within};
 use clap::{Parser, ValueEnum};
 use std::error::Error;
 use std::net::SocketAddr;
@@ -167,14 +167,9 @@ async fn tour() -> Result<()> {
 
     game2.stop_answering_pings();
     tracing::info!("5. {GAME_2} stops answering the router's pings...");
-    let mut waited = Duration::ZERO;
-    while router.holder(GAME_2).is_some() {
-        if waited > Duration::from_secs(5) {
-            return Err("the silent node was never closed".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += Duration::from_millis(50);
-    }
+    let waited = wait_until(Duration::from_secs(5), || router.holder(GAME_2).is_none())
+        .await
+        .ok_or("the silent node was never closed")?;
     tracing::info!("   after {waited:?} the router had closed it and released {GAME_2}");
 
     let mut newcomer = Service::join(addr, GAME_2, liveness).await?;
