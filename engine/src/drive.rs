@@ -85,28 +85,17 @@ where
             woke_at = None;
         }
     }
-    // After a close that wrote everything queued, tell the peer we are
-    // done. Where we stopped reading before its end of stream, what it sent
-    // since must still be read (see `Closed::drain`).
-    let (finished_writing, unread) = match owner.close_reason() {
-        Some(CloseReason::PeerEof) => (true, false),
-        Some(
-            CloseReason::Local
-            | CloseReason::Frame(_)
-            | CloseReason::PeerTimeout
-            | CloseReason::FirstFrameTimeout
-            | CloseReason::IdleTimeout,
-        ) => (true, true),
-        _ => (false, false),
-    };
-    if finished_writing {
+    // An orderly close tells the peer we are done; where we stopped
+    // reading before its end of stream, what it sent since must still be
+    // read (see `Closed::drain`).
+    let reason = owner.close_reason();
+    let orderly = reason.is_some_and(CloseReason::is_orderly);
+    if orderly {
         let _ = stream.shutdown_write();
     }
+    let drain = orderly && !matches!(reason, Some(CloseReason::PeerEof));
     owner.finish();
-    Closed {
-        stream,
-        drain: unread,
-    }
+    Closed { stream, drain }
 }
 
 /// Most bytes [`Closed::drain`] reads and throws away before it closes

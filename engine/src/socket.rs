@@ -31,9 +31,10 @@ pub struct SocketOptions {
     /// its peer still sends before the socket closes (default 2 s;
     /// `Duration::ZERO` closes at once).
     ///
-    /// This applies after a close that wrote everything queued and sent a
-    /// FIN while the peer had not ended its side: a local close, a decode
-    /// error, a timeout. Closing a TCP socket with unread input resets the
+    /// This applies after an orderly close
+    /// ([`CloseReason::is_orderly`](castnet_core::session::CloseReason::is_orderly):
+    /// a local close or a decode error, the queue drained, a FIN sent)
+    /// while the peer had not ended its side. Closing a TCP socket with unread input resets the
     /// connection, and the reset throws away replies still in the kernel's
     /// send buffer, such as the echoes before a malformed frame, to a peer
     /// that writes everything before it reads. The drain ends at the peer's

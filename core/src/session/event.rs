@@ -93,3 +93,24 @@ pub enum CloseReason {
     #[error("connection error: {0}")]
     Io(std::io::ErrorKind),
 }
+
+impl CloseReason {
+    /// Whether the session ended its side in order: a local close, the
+    /// peer's end of stream or a decode error, each after its queue drained
+    /// (or its linger ran out). Such a connection ends with a FIN (shut
+    /// the socket's writing down), and, unless the peer ended first
+    /// ([`PeerEof`](Self::PeerEof)), reads and discards what the peer still
+    /// sends before closing the socket: a socket closed with unread input
+    /// resets the connection, which throws away what the peer has yet to
+    /// receive. Every other reason may end with a reset.
+    ///
+    /// ```
+    /// use castnet_core::session::CloseReason;
+    ///
+    /// assert!(CloseReason::Local.is_orderly());
+    /// assert!(!CloseReason::Aborted.is_orderly());
+    /// ```
+    pub fn is_orderly(&self) -> bool {
+        matches!(self, Self::Local | Self::PeerEof | Self::Frame(_))
+    }
+}

@@ -1781,3 +1781,28 @@ fn small_replies_are_packed_into_one_slice_and_a_large_one_is_not() {
     );
     assert_eq!(write_all(&mut s, now), wire(&["a", "bb", "ccc", &big]));
 }
+
+#[test]
+fn only_local_closes_the_peer_s_end_and_decode_errors_are_orderly() {
+    use std::io::ErrorKind;
+    let frame_error = FrameError::UnexpectedEof { buffered: 1 };
+    for orderly in [
+        CloseReason::Local,
+        CloseReason::PeerEof,
+        CloseReason::Frame(frame_error),
+    ] {
+        assert!(orderly.is_orderly(), "{orderly:?}");
+    }
+    for other in [
+        CloseReason::LingerExpired,
+        CloseReason::Aborted,
+        CloseReason::PeerTimeout,
+        CloseReason::FirstFrameTimeout,
+        CloseReason::IdleTimeout,
+        CloseReason::SlowConsumer,
+        CloseReason::RateLimited,
+        CloseReason::Io(ErrorKind::ConnectionReset),
+    ] {
+        assert!(!other.is_orderly(), "{other:?}");
+    }
+}

@@ -33,8 +33,8 @@
 //!   decode error: the core stops reading, still hands out the frames before
 //!   it (each is echoed), drains the queue within the linger time and then
 //!   reports `Closed`. The loop drops the socket only then.
-//! - **Closing.** After a close that wrote everything (a local close, a
-//!   decode error, a timeout), the loop sends its FIN and reads and discards
+//! - **Closing.** After an orderly close (`CloseReason::is_orderly`: a
+//!   local close, the peer's end, a decode error), the loop sends its FIN and reads and discards
 //!   what the peer still sends, until the peer's end of stream, for at most
 //!   `CLOSE_DRAIN` and `DRAIN_BYTES`: closing a socket with unread input
 //!   resets the connection, and the reset throws away the echoes still in
@@ -273,13 +273,10 @@ impl<C: BenchCodec> EventLoop<C> {
                 return self.schedule(token);
             };
             tracing::debug!(%reason, "session closed");
-            use CloseReason::*;
-            if let Local | PeerEof | Frame(_) | PeerTimeout | FirstFrameTimeout | IdleTimeout =
-                reason
-            {
+            if reason.is_orderly() {
                 // Everything queued was written: tell the peer we are done.
                 let _ = conn.stream.shutdown(Half::Write);
-                if !matches!(reason, PeerEof) {
+                if !matches!(reason, CloseReason::PeerEof) {
                     conn.drain = Some((now + CLOSE_DRAIN, DRAIN_BYTES));
                 }
             }
