@@ -264,3 +264,39 @@ fn a_borrowed_value_is_sent_and_read_back_borrowing_from_the_frame() {
     let hello: Hello<'_> = frame.json().unwrap();
     assert_eq!(hello, Hello { name: "ada" });
 }
+
+#[test]
+fn a_typed_codec_reports_its_inner_codec_s_lengths_and_both_errors_show_what_they_are() {
+    let payload = Bytes::from_static(b"{\"x\":1}");
+    let typed: Typed<PacketN, Json<Player>> = Typed::default();
+    // The session packs small frames by this length, as for the inner codec.
+    assert_eq!(
+        typed.encoded_len(&payload),
+        PacketN::default().encoded_len(&payload)
+    );
+    assert_eq!(typed.encoded_len(&payload), Some(4 + payload.len()));
+    let mut typed = typed;
+    let mut packed = b"run:".to_vec();
+    typed.encode_to_vec(payload.clone(), &mut packed).unwrap();
+    let mut expected = b"run:".to_vec();
+    PacketN::default()
+        .encode_to_vec(payload.clone(), &mut expected)
+        .unwrap();
+    assert_eq!(packed, expected);
+    let shown = format!("{typed:?}");
+    assert!(
+        shown.contains("Typed") && shown.contains("Player"),
+        "{shown}"
+    );
+    let FrameError::Serialize(e) = PacketN::default()
+        .encode_frame(Json(Unserialisable))
+        .unwrap_err()
+    else {
+        panic!("expected a serialise error");
+    };
+    let shown = format!("{e:?}");
+    assert!(
+        shown.contains("Json") && shown.contains("refused on purpose"),
+        "{shown}"
+    );
+}
