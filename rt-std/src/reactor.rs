@@ -88,6 +88,8 @@ pub(crate) struct Loop {
     waker: mio::Waker,
     /// What is runnable, and whether a push must wake the poller.
     runnable: Handoff<Arc<Task>>,
+    /// Tasks that yielded, woken after the next look at the sockets.
+    deferred: Mutex<Vec<Waker>>,
     /// Sources by token.
     sources: Mutex<Slab>,
     timers: Mutex<BTreeMap<(Instant, u64), Waker>>,
@@ -103,6 +105,7 @@ impl Loop {
             registry,
             waker,
             runnable: Handoff::new(),
+            deferred: Mutex::new(Vec::new()),
             sources: Mutex::new(Slab::default()),
             timers: Mutex::new(BTreeMap::new()),
             next_timer: AtomicU64::new(0),
@@ -124,9 +127,9 @@ impl Loop {
         );
         let mut events = Events::with_capacity(1024);
         let mut batch = VecDeque::new();
+        let mut yielded = Vec::new();
         loop {
-            // Tasks woken while this batch runs (a yield among them) wait
-            // for the next one, after the sockets were looked at.
+            // Tasks woken while this batch runs wait for the next one.
             std::mem::swap(&mut batch, &mut *self.runnable.queue());
             let mut polled = 0;
             while let Some(task) = batch.pop_front() {
@@ -143,7 +146,7 @@ impl Loop {
                 }
             }
 
-            let timeout = if self.runnable.may_sleep() {
+            let timeout = if lock(&self.deferred).is_empty() && self.runnable.may_sleep() {
                 self.next_timer_in()
             } else {
                 Some(Duration::ZERO)
@@ -174,6 +177,8 @@ impl Loop {
                 }
             }
             self.fire_timers(Instant::now());
+            std::mem::swap(&mut yielded, &mut *lock(&self.deferred));
+            yielded.drain(..).for_each(Waker::wake);
         }
     }
 
@@ -216,6 +221,23 @@ impl Loop {
     pub(crate) fn remove_timer(&self, key: (Instant, u64)) {
         lock(&self.timers).remove(&key);
     }
+}
+
+/// Lets the task run again after its loop has looked at its sockets and
+/// queued the tasks they woke, as Tokio's `yield_now`.
+pub(crate) async fn yield_to_io() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if std::mem::replace(&mut yielded, true) {
+            return Poll::Ready(());
+        }
+        match CURRENT.with_borrow(Option::clone) {
+            Some(home) => lock(&home.deferred).push(cx.waker().clone()),
+            None => cx.waker().wake_by_ref(),
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// A spawned future, and whether it is already queued to run.

