@@ -8,7 +8,8 @@
 #   bash examples/bench/compare.sh                   # ROUNDS=3 DURATION=5 by default
 #   OLD_REV=f91a05c bash examples/bench/compare.sh   # also an older castnet-tokio, built beside
 #
-# Every scenario runs each server once per round, in turn (A B C A B C ...),
+# Every scenario runs each server once per round, in turn, each round
+# starting one server later (A B C, B C A, C A B, ...),
 # so drift on a noisy machine hits all of them; one core per side
 # (--workers 1; custom_event_loop is one thread and takes no such flag).
 # Prints one JSON line per run (netbench --json, plus "server" and "round")
@@ -23,6 +24,10 @@
 # "one core per side" holds for servers that start more threads than
 # --workers (the thread-per-connection baselines run a thread pair per
 # connection, which otherwise take CPU from the load generator as well).
+#
+# ONLY='castnet-tokio|castnet-smol|old-tokio' runs just the servers whose
+# label matches (a bash regex over the whole label; keep castnet-tokio, the
+# ratios' reference), for more rounds of the comparison that matters.
 #
 # OLD_REV builds `echo_server` and `fanout_server` of that git revision into
 # target/bench-old (from a temporary worktree) and adds them as "old-tokio",
@@ -138,8 +143,14 @@ keep_supported fanout_servers
 each() { # scenario-name servers-array-name netbench-args...
     local name=$1 list=$2; shift 2
     local -n servers=$list
-    for s in "${servers[@]}"; do
+    # Each round starts one server later, so no server always runs first
+    # after the previous scenario (a position that measured up to 25%
+    # slower on fan-out).
+    local n=${#servers[@]} i
+    for ((i = 0; i < n; i++)); do
+        local s=${servers[$(((i + round - 1) % n))]}
         IFS=: read -r label bin runtime <<< "$s"
+        [[ "$label" =~ ^(${ONLY:-.*})$ ]] || continue
         run "$label" "$bin" "$runtime" "$name" "$@"
     done
 }
