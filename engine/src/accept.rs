@@ -157,6 +157,7 @@ mod tests {
         assert_eq!(pauses[1], FIRST_DELAY * 2);
         assert!(pauses.windows(2).all(|w| w[1] >= w[0]));
         assert_eq!(*pauses.last().unwrap(), MAX_DELAY);
+        assert_eq!(backoff.current.as_ref().unwrap().failures, 10);
         backoff.succeeded(&"a");
         assert_eq!(backoff.failed(&e, &"a"), FIRST_DELAY);
         // The second back-off within the interval is not warned about.

@@ -28,11 +28,8 @@ impl CloseLevel {
             CloseReason::Frame(_) | CloseReason::RateLimited | CloseReason::SlowConsumer => {
                 CloseLevel::Warn
             }
-            CloseReason::PeerTimeout
-            | CloseReason::FirstFrameTimeout
-            | CloseReason::IdleTimeout
-            | CloseReason::LingerExpired => CloseLevel::Info,
-            // A reason added later is worth seeing until it is classified.
+            // The configured timeouts (peer, first frame, idle, linger),
+            // and any reason added later: worth seeing until classified.
             _ => CloseLevel::Info,
         }
     }

@@ -69,7 +69,11 @@ pub async fn heartbeat_keeps_an_idle_link_alive_and_peer_timeout_closes_it_once_
 pub async fn peer_timeout_closes_a_silent_link_and_spares_a_beating_one<T: TestRuntime>() {
     let timeout = Duration::from_millis(400);
     let (recorder, seen) = Recorder::new::<T>(Echo::No);
-    let running = Running::<T>::start(peer_timeout(timeout), recorder).await;
+    let mut config = peer_timeout(timeout);
+    // A timeout is no orderly close: the socket closes at once, with no
+    // drain of the peer's input (which this long one would show).
+    config.socket.close_drain = Duration::from_secs(60);
+    let running = Running::<T>::start(config, recorder).await;
     let (beating, beating_id) = running.connect(&seen).await;
     beating.set_heartbeat(Some((BEAT, "hb"))).unwrap();
     let silent = raw::connect(running.addr());
@@ -89,6 +93,16 @@ pub async fn peer_timeout_closes_a_silent_link_and_spares_a_beating_one<T: TestR
         }
     }
     assert!(opened.elapsed() >= timeout / 2);
+    let mut silent_end = silent.try_clone().unwrap();
+    silent_end
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let ended = raw::thread(move || {
+        let mut byte = [0u8; 1];
+        let start = Instant::now();
+        let read = std::io::Read::read(&mut silent_end, &mut byte);
+        (read.map_err(|e| e.kind()), start.elapsed())
+    });
     // Another two peer timeouts of beats: the beating link stays.
     let target = beats + 8;
     while beats < target {
@@ -100,6 +114,14 @@ pub async fn peer_timeout_closes_a_silent_link_and_spares_a_beating_one<T: TestR
     }
     assert!(running.server.session(beating_id).is_some());
     assert_eq!(running.server.stats().connections_open, 1);
+    // The silent peer saw its connection end (EOF or reset) long before a
+    // read timeout or the drain would have ended it.
+    let (read, after) = ended.join().await;
+    assert!(
+        matches!(read, Ok(0) | Err(std::io::ErrorKind::ConnectionReset)),
+        "{read:?}"
+    );
+    assert!(after < Duration::from_secs(10), "ended after {after:?}");
     running.stop().await;
     drop(silent);
 }
