@@ -308,3 +308,19 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use castnet_core::frame::PacketN;
+
+    #[test]
+    fn a_handler_that_does_not_ask_for_a_tick_gets_none() {
+        let echo = handler_fn(|_: &mut Conn<'_, PacketN>, _: bytes::Bytes| {});
+        assert_eq!(echo.tick_interval(), None);
+        // A tick_interval without an on_tick of its own ticks once.
+        #[allow(clippy::disallowed_methods)] // any instant: the default ignores it
+        let now = Instant::now();
+        assert_eq!(echo.on_tick(now), None);
+    }
+}
