@@ -29,6 +29,8 @@ use std::sync::Arc;
 /// let empty = PeerHeartbeat::<PacketN>::matching(|frame: &Bytes| frame.is_empty());
 /// assert!(empty.is_heartbeat(&Bytes::new()));
 /// assert!(!empty.is_heartbeat(&Bytes::from_static(b"data")));
+/// // A closure has nothing to show: `Debug` (and so `Config`'s) says so.
+/// assert_eq!(format!("{empty:?}"), "PeerHeartbeat(..)");
 /// # let _ = config;
 /// ```
 pub struct PeerHeartbeat<C>(Arc<dyn Matches<C>>);

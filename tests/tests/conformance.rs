@@ -7,7 +7,9 @@ castnet_tests::conformance! {
     timers {
         run_after_fires_once_with_its_token_in_deadline_order_within_max_timers,
         run_every_fires_repeatedly_until_cancelled,
+        cancel_timers_stops_every_timer_of_the_session,
         closing_a_session_cancels_its_timers_and_refuses_new_ones,
+        no_timer_fires_while_a_closing_session_drains_its_queue,
         a_timer_implements_an_application_timeout_that_closes_an_idle_session,
         the_server_tick_follows_the_interval_it_returns_and_stops_with_the_server,
     }

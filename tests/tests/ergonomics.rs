@@ -15,6 +15,7 @@ castnet_tests::conformance! {
     logs {
         a_frame_error_close_is_a_warning_and_a_peer_eof_close_stays_at_debug,
         a_peer_timeout_close_is_info,
+        a_refused_connection_is_logged_with_its_peer_and_why_at_debug,
     }
     bind {
         binding_a_taken_port_names_the_address_and_keeps_the_error_kind,
@@ -140,6 +141,34 @@ mod logs {
         let silent = raw::connect(running.addr());
         let silent_id = seen.open().await;
         logged_close::<T>(&silent, silent_id, Level::INFO, "peer timeout").await;
+        running.stop().await;
+    }
+
+    /// The `connection refused` event for `peer`.
+    fn refusal_of(peer: SocketAddr) -> Option<Record> {
+        let peer = peer.to_string();
+        captured().into_iter().find(|r| {
+            r.fields.get("message").map(String::as_str) == Some("connection refused")
+                && r.fields.get("peer") == Some(&peer)
+        })
+    }
+
+    pub async fn a_refused_connection_is_logged_with_its_peer_and_why_at_debug<T: TestRuntime>() {
+        captured();
+        let limits = castnet_core::limits::ConnectionLimits::new(1, 100).unwrap();
+        let (recorder, seen) = Recorder::new::<T>(Echo::Conn);
+        let running = Running::<T>::start(Config::default().limits(limits), recorder).await;
+        let _admitted = raw::connect(running.addr());
+        seen.open().await;
+        // Over `max_connections`: refused, counted, and logged at DEBUG (a
+        // flood of refusals must not flood the log at a higher level).
+        let refused = raw::connect(running.addr());
+        let peer = refused.local_addr().unwrap();
+        wait_until::<T>("the refusal is logged", || refusal_of(peer).is_some()).await;
+        let record = refusal_of(peer).unwrap();
+        assert_eq!(record.level, Level::DEBUG, "{record:?}");
+        assert!(record.fields["error"].contains("connection"), "{record:?}");
+        assert_eq!(running.server.stats().connections_refused, 1);
         running.stop().await;
     }
 }

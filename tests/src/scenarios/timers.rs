@@ -151,6 +151,64 @@ pub async fn run_every_fires_repeatedly_until_cancelled<T: TestRuntime>() {
     running.stop().await;
 }
 
+/// Two repeating timers and a one-shot; "cancel all" cancels every one of
+/// them at once, after which none is live.
+#[derive(Default)]
+struct CancelAll {
+    ids: Mutex<Vec<TimerId>>,
+}
+
+impl Handler<PacketN> for CancelAll {
+    fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
+        let mut ids = self.ids.lock().unwrap();
+        ids.push(cx.run_every(ms(20), 1).unwrap());
+        ids.push(cx.run_every(ms(30), 2).unwrap());
+        ids.push(cx.run_after(ms(150), 3).unwrap());
+    }
+
+    fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+        assert_eq!(&frame[..], b"cancel all");
+        cx.cancel_timers();
+        let live = (self.ids.lock().unwrap().iter())
+            .filter(|&&id| cx.cancel_timer(id))
+            .count();
+        let _ = cx.send(format!("cancelled, {live} live"));
+    }
+
+    fn on_timer(&self, cx: &mut Conn<'_, PacketN>, token: u64) {
+        let _ = cx.send(format!("timer {token}"));
+    }
+}
+
+pub async fn cancel_timers_stops_every_timer_of_the_session<T: TestRuntime>() {
+    let running = Running::<T>::start(Config::default(), CancelAll::default()).await;
+    let client = running.dial().await;
+    // Both repeating timers have fired (the one-shot most likely not yet:
+    // on a slow machine it may, and then it is not live either).
+    let (mut one, mut two) = (false, false);
+    while !(one && two) {
+        match next::<T>(&client).await.as_str() {
+            "timer 1" => one = true,
+            "timer 2" => two = true,
+            "timer 3" => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    client.send("cancel all").await.unwrap();
+    loop {
+        match next::<T>(&client).await.as_str() {
+            "timer 1" | "timer 2" | "timer 3" => {}
+            reply => {
+                assert_eq!(reply, "cancelled, 0 live");
+                break;
+            }
+        }
+    }
+    // Past the one-shot's deadline and many periods: nothing fires.
+    quiet::<T>(&client).await;
+    running.stop().await;
+}
+
 /// Timers that keep firing until the client says "close"; then the
 /// handler closes the session, and a timer set after that is refused.
 struct UntilClose {
@@ -223,6 +281,69 @@ pub async fn closing_a_session_cancels_its_timers_and_refuses_new_ones<T: TestRu
         *handler.refused.lock().unwrap(),
         Some(Err(TimerError::Closed))
     );
+    running.stop().await;
+}
+
+/// Marks in the log where the handler asked to close: a repeating timer, and
+/// on "close" 4 MiB of replies (more than a stalled peer's socket takes),
+/// then the close.
+struct CloseWhileBusy(Log);
+
+/// Where [`CloseWhileBusy`] called `close` in its log.
+const CLOSE_CALLED: u64 = u64::MAX;
+
+impl Handler<PacketN> for CloseWhileBusy {
+    fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
+        cx.run_every(ms(5), 1).unwrap();
+    }
+
+    fn on_frame(&self, cx: &mut Conn<'_, PacketN>, frame: Bytes) {
+        assert_eq!(&frame[..], b"close");
+        let chunk = Bytes::from(vec![7u8; 64 << 10]);
+        for _ in 0..64 {
+            let _ = cx.send(chunk.clone());
+        }
+        log(&self.0, Event::Timer(CLOSE_CALLED));
+        cx.close();
+    }
+
+    fn on_timer(&self, _cx: &mut Conn<'_, PacketN>, token: u64) {
+        log(&self.0, Event::Timer(token));
+    }
+
+    fn on_close(&self, _session: &Session<PacketN>, _: (), reason: &CloseReason) {
+        log(&self.0, closed(reason));
+    }
+}
+
+pub async fn no_timer_fires_while_a_closing_session_drains_its_queue<T: TestRuntime>() {
+    let events = Log::default();
+    let running = Running::<T>::start(Config::default(), CloseWhileBusy(events.clone())).await;
+    let mut peer = crate::raw::stalled(running.addr());
+    crate::support::wait_until::<T>("the timer", || {
+        events.lock().unwrap().contains(&Event::Timer(1))
+    })
+    .await;
+    crate::raw::write(&mut peer, &crate::raw::packet(b"close"));
+    crate::support::wait_until::<T>("the close call", || {
+        events.lock().unwrap().contains(&Event::Timer(CLOSE_CALLED))
+    })
+    .await;
+    // The queue cannot drain into a peer that does not read: the session
+    // stays closing (up to its 5 s linger) for many of the timer's periods.
+    sleep::<T>(QUIET).await;
+    {
+        let events = events.lock().unwrap();
+        let called = (events.iter())
+            .position(|e| *e == Event::Timer(CLOSE_CALLED))
+            .unwrap();
+        assert_eq!(events.len(), called + 1, "after close: {events:?}");
+    }
+    crate::raw::reset(peer);
+    crate::support::wait_until::<T>("on_close", || {
+        matches!(events.lock().unwrap().last(), Some(Event::Close { .. }))
+    })
+    .await;
     running.stop().await;
 }
 
