@@ -162,17 +162,9 @@ impl Loop {
             {
                 let sources = lock(&self.sources);
                 for event in events.iter() {
-                    if event.token() == WAKE {
-                        continue;
-                    }
+                    // The waker's token (`WAKE`) is no source's.
                     if let Some(source) = sources.get(event.token().0) {
-                        let readable = event.is_readable()
-                            || event.is_read_closed()
-                            || event.is_error()
-                            || event.is_priority();
-                        let writable =
-                            event.is_writable() || event.is_write_closed() || event.is_error();
-                        source.ready(readable, writable);
+                        source.ready(event);
                     }
                 }
             }
@@ -308,10 +300,8 @@ impl Slab {
     }
 
     fn remove(&mut self, i: usize) {
-        if let Some(slot) = self.entries.get_mut(i) {
-            if slot.take().is_some() {
-                self.free.push(i);
-            }
+        if self.entries.get_mut(i).and_then(Option::take).is_some() {
+            self.free.push(i);
         }
     }
 
@@ -326,12 +316,19 @@ impl Slab {
 #[derive(Default)]
 struct Direction {
     ready: bool,
+    /// Closed in this direction (end of stream, error): ready for good.
+    closed: bool,
     generation: u64,
     waker: Option<Waker>,
 }
 
 impl Direction {
-    fn set(&mut self) -> Option<Waker> {
+    /// An event that says `ready`, or `closed` (ready for good).
+    fn set(&mut self, ready: bool, closed: bool) -> Option<Waker> {
+        if !(ready || closed) {
+            return None;
+        }
+        self.closed |= closed;
         self.ready = true;
         self.generation += 1;
         self.waker.take()
@@ -346,17 +343,12 @@ pub(crate) struct Source {
 }
 
 impl Source {
-    fn ready(&self, readable: bool, writable: bool) {
-        if readable {
-            if let Some(w) = lock(&self.read).set() {
-                w.wake();
-            }
-        }
-        if writable {
-            if let Some(w) = lock(&self.write).set() {
-                w.wake();
-            }
-        }
+    fn ready(&self, event: &mio::event::Event) {
+        let error = event.is_error();
+        let readable = event.is_readable() || event.is_priority();
+        let read = lock(&self.read).set(readable, error || event.is_read_closed());
+        let write = lock(&self.write).set(event.is_writable(), error || event.is_write_closed());
+        read.into_iter().chain(write).for_each(Waker::wake);
     }
 }
 
@@ -439,14 +431,17 @@ impl<T: AsRawFd> Io<T> {
         }
     }
 
-    /// Runs `op` (a non-blocking attempt). On `WouldBlock` it clears the
-    /// readiness seen before the attempt and registers `cx`, unless an
-    /// event came in between, in which case it tries again.
+    /// Runs `op` (a non-blocking attempt). On `WouldBlock`, or a result that
+    /// `drained` says emptied the socket (a short read: Tokio saves the
+    /// call that would say `WouldBlock` the same way), it clears the
+    /// readiness seen before the attempt, unless an event came in between.
+    /// A `WouldBlock` then registers `cx`, or tries again.
     pub(crate) fn attempt<R>(
         &self,
         dir: Dir,
         cx: Option<&mut Context<'_>>,
         mut op: impl FnMut(&T) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         if let Err(e) = self.register() {
             return Poll::Ready(Err(e));
@@ -467,6 +462,11 @@ impl<T: AsRawFd> Io<T> {
                             None => Poll::Ready(Err(e)),
                         };
                     }
+                }
+                Ok(r) if drained(&r) => {
+                    let mut d = lock(self.direction(dir));
+                    d.ready &= d.closed || d.generation != seen;
+                    return Poll::Ready(Ok(r));
                 }
                 done => return Poll::Ready(done),
             }

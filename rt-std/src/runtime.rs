@@ -125,16 +125,14 @@ impl AsyncTimer for Timer {
     }
 
     fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let timer = self;
-        if Instant::now() >= timer.at {
-            timer.unregister();
+        // One entry at most, for the current deadline and waker.
+        self.unregister();
+        if Instant::now() >= self.at {
             return Poll::Ready(());
         }
-        // One entry, for the current deadline and waker.
-        timer.unregister();
         let home = Loops::get().local();
-        let key = home.add_timer(timer.at, cx.waker().clone());
-        timer.entry = Some((home, key));
+        let key = home.add_timer(self.at, cx.waker().clone());
+        self.entry = Some((home, key));
         Poll::Pending
     }
 }
@@ -151,9 +149,9 @@ where
         cx: &mut Context<'_>,
         buf: &mut bytes::BytesMut,
     ) -> Poll<io::Result<usize>> {
-        self.attempt(Dir::Read, Some(cx), |s| {
-            recv_buf(socket2::SockRef::from(s), buf)
-        })
+        let room = buf.capacity() - buf.len();
+        let read = |s: &T| recv_buf(socket2::SockRef::from(s), buf);
+        self.attempt(Dir::Read, Some(cx), read, |&n| n > 0 && n < room)
     }
 
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -165,7 +163,7 @@ where
     }
 
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self.attempt(Dir::Write, None, |mut s| s.write_vectored(bufs)) {
+        match self.attempt(Dir::Write, None, |mut s| s.write_vectored(bufs), |_| false) {
             Poll::Ready(done) => done,
             Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
         }
@@ -188,12 +186,13 @@ fn poll_accept<L: AsRawFd, S: AsRawFd + AsFd, A>(
     accept: impl Fn(&L) -> io::Result<(S, A)>,
     peer: impl FnOnce(A) -> PeerAddr,
 ) -> Poll<io::Result<(Io<S>, PeerAddr)>> {
+    let accept = |l: &L| {
+        let (stream, addr) = accept(l)?;
+        socket2::SockRef::from(&stream).set_nonblocking(true)?;
+        Ok((stream, addr))
+    };
     listener
-        .attempt(Dir::Read, Some(cx), |l| {
-            let (stream, addr) = accept(l)?;
-            socket2::SockRef::from(&stream).set_nonblocking(true)?;
-            Ok((stream, addr))
-        })
+        .attempt(Dir::Read, Some(cx), accept, |_| false)
         .map_ok(|(stream, addr)| (Io::new(stream), peer(addr)))
 }
 
