@@ -91,7 +91,7 @@ pub(crate) struct Loop {
     /// Tasks that yielded, woken after the next look at the sockets.
     deferred: Mutex<Vec<Waker>>,
     /// Sources by token.
-    sources: Mutex<Slab>,
+    sources: Mutex<slab::Slab<Arc<Source>>>,
     timers: Mutex<BTreeMap<(Instant, u64), Waker>>,
     next_timer: AtomicU64,
 }
@@ -106,7 +106,7 @@ impl Loop {
             waker,
             runnable: Handoff::new(),
             deferred: Mutex::new(Vec::new()),
-            sources: Mutex::new(Slab::default()),
+            sources: Mutex::new(slab::Slab::new()),
             timers: Mutex::new(BTreeMap::new()),
             next_timer: AtomicU64::new(0),
         });
@@ -278,38 +278,6 @@ impl Wake for Task {
     }
 }
 
-/// Sources of one loop, by token.
-#[derive(Default)]
-struct Slab {
-    entries: Vec<Option<Arc<Source>>>,
-    free: Vec<usize>,
-}
-
-impl Slab {
-    fn insert(&mut self, source: Arc<Source>) -> usize {
-        match self.free.pop() {
-            Some(i) => {
-                self.entries[i] = Some(source);
-                i
-            }
-            None => {
-                self.entries.push(Some(source));
-                self.entries.len() - 1
-            }
-        }
-    }
-
-    fn remove(&mut self, i: usize) {
-        if self.entries.get_mut(i).and_then(Option::take).is_some() {
-            self.free.push(i);
-        }
-    }
-
-    fn get(&self, i: usize) -> Option<&Arc<Source>> {
-        self.entries.get(i)?.as_ref()
-    }
-}
-
 /// One direction's readiness. `generation` counts the poller's events, so
 /// that a `WouldBlock` clears only the readiness it saw, never one that
 /// arrived since.
@@ -411,7 +379,7 @@ impl<T: AsRawFd> Io<T> {
             Interest::READABLE | Interest::WRITABLE,
         );
         if let Err(e) = result {
-            lock(&home.sources).remove(token);
+            lock(&home.sources).try_remove(token);
             return Err(e);
         }
         let _ = self.registered.set((home, token));
@@ -480,7 +448,7 @@ impl<T: AsRawFd> Drop for Io<T> {
             let _ = home
                 .registry
                 .deregister(&mut SourceFd(&self.io.as_raw_fd()));
-            lock(&home.sources).remove(*token);
+            lock(&home.sources).try_remove(*token);
         }
     }
 }
