@@ -315,7 +315,8 @@ impl Source {
         let error = event.is_error();
         let readable = event.is_readable() || event.is_priority();
         let read = lock(&self.read).set(readable, error || event.is_read_closed());
-        let write = lock(&self.write).set(event.is_writable(), error || event.is_write_closed());
+        let writable = event.is_writable() || event.is_write_closed();
+        let write = lock(&self.write).set(writable, error);
         read.into_iter().chain(write).for_each(Waker::wake);
     }
 }

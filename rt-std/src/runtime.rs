@@ -149,9 +149,10 @@ where
         cx: &mut Context<'_>,
         buf: &mut bytes::BytesMut,
     ) -> Poll<io::Result<usize>> {
+        // Short of `room`, the socket is empty (0, its end, is short too).
         let room = buf.capacity() - buf.len();
         let read = |s: &T| recv_buf(socket2::SockRef::from(s), buf);
-        self.attempt(Dir::Read, Some(cx), read, |&n| n > 0 && n < room)
+        self.attempt(Dir::Read, Some(cx), read, |&n| n < room)
     }
 
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
