@@ -453,3 +453,20 @@ impl<T: AsRawFd> Drop for Io<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_socket_leaves_its_loop() {
+        let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let io = Io::new(socket);
+        io.register().unwrap();
+        let (home, token) = io.registered.get().cloned().unwrap();
+        assert!(lock(&home.sources).contains(token));
+        drop(io);
+        assert!(!lock(&home.sources).contains(token));
+    }
+}
