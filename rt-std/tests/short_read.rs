@@ -5,8 +5,8 @@
 //! event will come for it.
 //!
 //! Driven by hand through the engine's `AsyncStream` on a Unix socket pair,
-//! from the test thread (the socket registers with the first loop, whose
-//! thread sets the readiness).
+//! from the test thread, on one loop (`CASTNET_STD_THREADS=1`), whose
+//! thread sets the readiness.
 
 use bytes::BytesMut;
 use castnet_engine::{AsyncListener, AsyncStream, Runtime};
@@ -16,10 +16,29 @@ use std::net::Shutdown;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Once};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+/// One loop for the process, set before anything starts the loops.
+fn one_loop() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| std::env::set_var("CASTNET_STD_THREADS", "1"));
+}
+
+/// Returns once the loop has looked at its sockets since the call: a task
+/// spawned now ends its yield only after the loop's next poll, which takes
+/// every event already pending.
+fn loop_polled() {
+    let (tx, rx) = mpsc::channel();
+    Std.spawn(async move {
+        Std.yield_now().await;
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("the loop polled its sockets");
+}
 
 /// A waker that records that it was woken.
 #[derive(Default)]
@@ -55,6 +74,7 @@ struct Pair {
 
 impl Pair {
     fn new(name: &str) -> Pair {
+        one_loop();
         let path = std::env::temp_dir().join(format!(
             "castnet-std-short-read-{}-{name}.sock",
             std::process::id()
@@ -128,9 +148,9 @@ fn the_end_of_stream_behind_a_short_read_is_still_read() {
     pair.client.write_all(b"0123456789").unwrap();
     pair.client.shutdown(Shutdown::Write).unwrap();
     pair.woken.wait();
-    // Time for the loop to take every event the bytes and the end of
-    // stream make, so that none is left to come after the read.
-    sleep(Duration::from_millis(100));
+    // The loop has taken every event the bytes and the end of stream make:
+    // none is left to come after the read.
+    loop_polled();
     assert_eq!(read_n(pair.read()), 10);
     assert!(pair.readable(), "the end of stream is still to be read");
     assert_eq!(read_n(pair.read()), 0);
