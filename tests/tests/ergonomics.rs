@@ -83,13 +83,18 @@ mod logs {
     use castnet_tests::raw;
     use castnet_tests::support::wait_until;
 
-    /// The `session closed` event of the session whose peer is `peer`.
-    fn close_of(peer: SocketAddr) -> Option<Record> {
+    /// The event whose message is `message` and whose peer is `peer`.
+    fn event_of(message: &str, peer: SocketAddr) -> Option<Record> {
         let peer = peer.to_string();
         captured().into_iter().find(|r| {
-            r.fields.get("message").map(String::as_str) == Some("session closed")
+            r.fields.get("message").map(String::as_str) == Some(message)
                 && r.fields.get("peer") == Some(&peer)
         })
+    }
+
+    /// The `session closed` event of the session whose peer is `peer`.
+    fn close_of(peer: SocketAddr) -> Option<Record> {
+        event_of("session closed", peer)
     }
 
     /// Waits for the close of `client`'s session `id` to be logged, and
@@ -144,15 +149,6 @@ mod logs {
         running.stop().await;
     }
 
-    /// The `connection refused` event for `peer`.
-    fn refusal_of(peer: SocketAddr) -> Option<Record> {
-        let peer = peer.to_string();
-        captured().into_iter().find(|r| {
-            r.fields.get("message").map(String::as_str) == Some("connection refused")
-                && r.fields.get("peer") == Some(&peer)
-        })
-    }
-
     pub async fn a_refused_connection_is_logged_with_its_peer_and_why_at_debug<T: TestRuntime>() {
         captured();
         let limits = castnet_core::limits::ConnectionLimits::new(1, 100).unwrap();
@@ -164,10 +160,14 @@ mod logs {
         // flood of refusals must not flood the log at a higher level).
         let refused = raw::connect(running.addr());
         let peer = refused.local_addr().unwrap();
-        wait_until::<T>("the refusal is logged", || refusal_of(peer).is_some()).await;
-        let record = refusal_of(peer).unwrap();
+        let refusal = || event_of("connection refused", peer);
+        wait_until::<T>("the refusal is logged", || refusal().is_some()).await;
+        let record = refusal().unwrap();
         assert_eq!(record.level, Level::DEBUG, "{record:?}");
-        assert!(record.fields["error"].contains("connection"), "{record:?}");
+        assert_eq!(
+            record.fields["error"], "connection limit reached (1 open)",
+            "{record:?}"
+        );
         assert_eq!(running.server.stats().connections_refused, 1);
         running.stop().await;
     }

@@ -29,6 +29,8 @@ fn ms(n: u64) -> Duration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Event {
     Timer(u64),
+    /// The handler called `close`.
+    CloseCalled,
     /// `on_close`; whether the reason is `CloseReason::Local`.
     Close {
         local: bool,
@@ -53,6 +55,17 @@ async fn next<T: TestRuntime>(client: &Session<PacketN>) -> String {
         .await
         .expect("the server closed the connection");
     String::from_utf8(frame.to_vec()).unwrap()
+}
+
+/// The next frame from the server that is not one of `skipped` (frames
+/// already on their way, such as timer ticks queued before a cancel).
+async fn next_besides<T: TestRuntime>(client: &Session<PacketN>, skipped: &[&str]) -> String {
+    loop {
+        let frame = next::<T>(client).await;
+        if !skipped.contains(&frame.as_str()) {
+            return frame;
+        }
+    }
 }
 
 /// Nothing more arrives from the server for [`QUIET`].
@@ -138,15 +151,10 @@ pub async fn run_every_fires_repeatedly_until_cancelled<T: TestRuntime>() {
     }
     client.send("stop").await.unwrap();
     // Ticks already queued before the cancel may come first; none after it.
-    loop {
-        match next::<T>(&client).await.as_str() {
-            "tick 5" => {}
-            reply => {
-                assert_eq!(reply, "cancelled true false");
-                break;
-            }
-        }
-    }
+    assert_eq!(
+        next_besides::<T>(&client, &["tick 5"]).await,
+        "cancelled true false"
+    );
     quiet::<T>(&client).await;
     running.stop().await;
 }
@@ -195,15 +203,11 @@ pub async fn cancel_timers_stops_every_timer_of_the_session<T: TestRuntime>() {
         }
     }
     client.send("cancel all").await.unwrap();
-    loop {
-        match next::<T>(&client).await.as_str() {
-            "timer 1" | "timer 2" | "timer 3" => {}
-            reply => {
-                assert_eq!(reply, "cancelled, 0 live");
-                break;
-            }
-        }
-    }
+    let timers = ["timer 1", "timer 2", "timer 3"];
+    assert_eq!(
+        next_besides::<T>(&client, &timers).await,
+        "cancelled, 0 live"
+    );
     // Past the one-shot's deadline and many periods: nothing fires.
     quiet::<T>(&client).await;
     running.stop().await;
@@ -289,9 +293,6 @@ pub async fn closing_a_session_cancels_its_timers_and_refuses_new_ones<T: TestRu
 /// then the close.
 struct CloseWhileBusy(Log);
 
-/// Where [`CloseWhileBusy`] called `close` in its log.
-const CLOSE_CALLED: u64 = u64::MAX;
-
 impl Handler<PacketN> for CloseWhileBusy {
     fn on_open(&self, cx: &mut Conn<'_, PacketN>) {
         cx.run_every(ms(5), 1).unwrap();
@@ -303,7 +304,7 @@ impl Handler<PacketN> for CloseWhileBusy {
         for _ in 0..64 {
             let _ = cx.send(chunk.clone());
         }
-        log(&self.0, Event::Timer(CLOSE_CALLED));
+        log(&self.0, Event::CloseCalled);
         cx.close();
     }
 
@@ -326,7 +327,7 @@ pub async fn no_timer_fires_while_a_closing_session_drains_its_queue<T: TestRunt
     .await;
     crate::raw::write(&mut peer, &crate::raw::packet(b"close"));
     crate::support::wait_until::<T>("the close call", || {
-        events.lock().unwrap().contains(&Event::Timer(CLOSE_CALLED))
+        events.lock().unwrap().contains(&Event::CloseCalled)
     })
     .await;
     // The queue cannot drain into a peer that does not read: the session
@@ -335,7 +336,7 @@ pub async fn no_timer_fires_while_a_closing_session_drains_its_queue<T: TestRunt
     {
         let events = events.lock().unwrap();
         let called = (events.iter())
-            .position(|e| *e == Event::Timer(CLOSE_CALLED))
+            .position(|e| *e == Event::CloseCalled)
             .unwrap();
         assert_eq!(events.len(), called + 1, "after close: {events:?}");
     }
