@@ -3,7 +3,12 @@
 # castnet-smol and castnet-std) against the plain baselines (tokio-util
 # codecs on Tokio, the same code on smol, and a thread-per-connection server
 # on blocking std::net), in one run, on 127.0.0.1. The echo scenarios also
-# run `custom_event_loop` (castnet-core driven from its own mio loop).
+# run `custom_event_loop` (castnet-core driven from its own mio loop) and
+# `byte_echo`, the machine's ceiling: a mio loop that writes back every byte
+# it reads, with no framing at all. No echo server can go faster or spend
+# less CPU per frame than it on the same machine, so "castnet-std/byte-echo"
+# is castnet's own cost, and "byte-echo/baseline-std" bounds any ratio a
+# server can reach against the thread-per-connection baseline here.
 #
 #   bash examples/bench/compare.sh                   # ROUNDS=3 DURATION=5 by default
 #   OLD_REV=f91a05c bash examples/bench/compare.sh   # also an older castnet-tokio, built beside
@@ -92,7 +97,7 @@ echo_servers=("castnet-tokio:$B/echo_server:tokio" "castnet-smol:$B/echo_server:
     "castnet-std:$B/echo_server:std"
     "baseline:$B/baseline_echo:tokio" "baseline-smol:$B/baseline_echo:smol"
     "baseline-std:$B/baseline_echo:std"
-    "custom-loop:$B/custom_event_loop:own-loop")
+    "custom-loop:$B/custom_event_loop:own-loop" "byte-echo:$B/byte_echo:own-loop")
 fanout_servers=("castnet-tokio:$B/fanout_server:tokio" "castnet-smol:$B/fanout_server:smol"
     "castnet-std:$B/fanout_server:std"
     "baseline:$B/baseline_fanout:tokio" "baseline-smol:$B/baseline_fanout:smol"
@@ -191,7 +196,8 @@ for s in sorted({s for s, _ in by}):
         rounds = ", ".join(f"{x:.2f}" for x in per_round)
         print(f"{'':22} {k[1]}/castnet-tokio frames/s x{fr:.2f} (rounds: {rounds})")
     for a, b in [("castnet-smol", "baseline-smol"), ("castnet-tokio", "baseline"),
-                 ("castnet-std", "baseline-std"), ("baseline-std", "baseline")]:
+                 ("castnet-std", "baseline-std"), ("baseline-std", "baseline"),
+                 ("byte-echo", "baseline-std"), ("castnet-std", "byte-echo")]:
         if (s, a) in by and (s, b) in by:
             fr = med(by[(s, a)], 'frames_per_sec') / med(by[(s, b)], 'frames_per_sec')
             cpu = med(by[(s, a)], 'server_cpu_us_per_frame') / med(by[(s, b)], 'server_cpu_us_per_frame')

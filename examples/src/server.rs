@@ -12,6 +12,7 @@ use castnet_engine::{Handler, Runtime};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::mpsc;
+use std::sync::Arc;
 
 /// Prints the one line `listening on ADDR` that `docs/bench-protocol.md` asks
 /// for, and flushes it, so whoever started the server can read the bound
@@ -137,6 +138,21 @@ impl Shutdown {
             .map_err(|_| io::Error::other("signal thread ended before installing handlers"))??;
         Ok(BlockingShutdown { stop: stop_rx })
     }
+}
+
+/// For a server on its own `mio` loop: installs the signal handlers and a
+/// helper thread that wakes `registry`'s poll with `token` on SIGINT or
+/// SIGTERM. Keep the returned waker for as long as the poll runs: dropping
+/// the last one closes it, and the wake-up could be lost.
+pub fn wake_on_signal(registry: &mio::Registry, token: mio::Token) -> io::Result<Arc<mio::Waker>> {
+    let waker = Arc::new(mio::Waker::new(registry, token)?);
+    let shutdown = Shutdown::install_blocking()?;
+    let signal = Arc::clone(&waker);
+    std::thread::spawn(move || {
+        shutdown.wait();
+        let _ = signal.wake();
+    });
+    Ok(waker)
 }
 
 /// The blocking side of [`Shutdown::install_blocking`].

@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     f64_field, framing, netbench, u64_field, verified, verified_fanout, verified_fanout_with,
-    Server, BASELINE_ECHO, BASELINE_FANOUT,
+    Server, BASELINE_ECHO, BASELINE_FANOUT, BYTE_ECHO,
 };
 
 #[tokio::test]
@@ -175,4 +175,14 @@ async fn std_fanout_baseline_delivers_each_frame_to_every_subscriber_in_sender_o
         let status = server.stop_with("INT").await;
         assert_eq!(status.code(), Some(0), "{header}/{endian}: {status}");
     }
+}
+
+#[tokio::test]
+async fn byte_echo_returns_every_frame_and_stops_on_sigterm() {
+    let server = Server::spawn(BYTE_ECHO, &[], &[]).await;
+    verified(server.addr, &["--conns", "8", "--pipeline", "16"]).await;
+    let flags = ["--conns", "4", "--payload", "65536", "--pipeline", "16"];
+    verified(server.addr, &flags).await;
+    let status = server.stop_with("TERM").await;
+    assert_eq!(status.code(), Some(0), "{status}");
 }

@@ -55,7 +55,7 @@
 
 use castnet_core::session::{CloseReason, Event, Session, SessionConfig, SpareBuffers};
 use castnet_examples::flags::{Codec, ListenArgs};
-use castnet_examples::server::{announce_listening, BenchCodec, Shutdown};
+use castnet_examples::server::{announce_listening, wake_on_signal, BenchCodec};
 use clap::Parser;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -137,15 +137,7 @@ impl<C: BenchCodec> EventLoop<C> {
     /// a signal sent right after the `listening on` line stops us cleanly).
     fn bind(addr: std::net::SocketAddr, codec: C) -> io::Result<Self> {
         let poll = Poll::new()?;
-        // The loop keeps the waker too: dropping the last one would close it
-        // before the poll sees its wake-up.
-        let waker = Arc::new(Waker::new(poll.registry(), SIGNAL)?);
-        let shutdown = Shutdown::install_blocking()?;
-        let signal = Arc::clone(&waker);
-        std::thread::spawn(move || {
-            shutdown.wait();
-            let _ = signal.wake();
-        });
+        let waker = wake_on_signal(poll.registry(), SIGNAL)?;
         let mut listener = TcpListener::bind(addr)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;

@@ -20,6 +20,8 @@ pub const ECHO_SERVER: &str = env!("CARGO_BIN_EXE_echo_server");
 pub const FANOUT_SERVER: &str = env!("CARGO_BIN_EXE_fanout_server");
 /// The echo server that drives castnet-core from its own mio loop.
 pub const CUSTOM_EVENT_LOOP: &str = env!("CARGO_BIN_EXE_custom_event_loop");
+/// The ceiling probe of `compare.sh`: every byte echoed, no framing.
+pub const BYTE_ECHO: &str = env!("CARGO_BIN_EXE_byte_echo");
 /// The P2P router and its nodes (`castnet_examples::p2p`).
 pub const P2P_ROUTER: &str = env!("CARGO_BIN_EXE_p2p_router");
 
