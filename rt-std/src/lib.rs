@@ -74,8 +74,10 @@
 //! connection (what plain std code does: castnet-examples' `baseline_echo
 //! --runtime std`), lost on every count we measured on a 2-core machine
 //! (`PIN=1 bash examples/bench/compare.sh`; the README's "Performance"):
-//! ×1.86 to ×2.07 its frames/s on 64-byte echo (two runs), where the load
-//! generator was the limit, at ×0.52 to ×0.47 its CPU per frame; ×2.5 to
+//! ×1.70 to ×2.07 its frames/s on 64-byte echo (three runs), where the
+//! load generator was the limit, at ×0.54 to ×0.47 its CPU per frame (a
+//! server that echoes bytes and does nothing else reached ×2.04 at ×0.36
+//! in the run that gave ×1.70); ×2.5 to
 //! ×3.7 on 4 KiB echo; ×25 to ×29 on fan-out;
 //! about 3.6 KB per idle connection against 31 KB and two kernel stacks,
 //! whose threads end the process near 8,000 connections.
