@@ -5,10 +5,12 @@
 # on blocking std::net), in one run, on 127.0.0.1. The echo scenarios also
 # run `custom_event_loop` (castnet-core driven from its own mio loop) and
 # `byte_echo`, the machine's ceiling: a mio loop that writes back every byte
-# it reads, with no framing at all. No echo server can go faster or spend
-# less CPU per frame than it on the same machine, so "castnet-std/byte-echo"
-# is castnet's own cost, and "byte-echo/baseline-std" bounds any ratio a
-# server can reach against the thread-per-connection baseline here.
+# it reads, with no framing at all. No echo server that reads and writes
+# once per wake-up spends less CPU per frame than it on the same machine
+# (frames/s, where netbench is the limit, is level within the noise), so
+# "castnet-std/byte-echo" is castnet's own cost, and "byte-echo/baseline-std"
+# bounds the ratio a server reaches against the thread-per-connection
+# baseline here.
 #
 #   bash examples/bench/compare.sh                   # ROUNDS=3 DURATION=5 by default
 #   OLD_REV=f91a05c bash examples/bench/compare.sh   # also an older castnet-tokio, built beside
