@@ -10,8 +10,10 @@
 //! malformed or oversized frame is echoed as bytes like any other, and it
 //! answers only because a well-formed PacketN frame echoed byte for byte is
 //! its own echo. What it measures is what one `recv` and one `send` per
-//! wake-up cost on this kernel, which no framed server can undercut: the
-//! loopback TCP path dominates CPU per frame at small payloads. A castnet
+//! wake-up cost on this kernel, a CPU per frame that no framed server
+//! making the same calls can undercut (at small payloads it is mostly the
+//! loopback TCP path); in frames/s, where the load generator is the limit,
+//! servers are level with it within a run's noise. A castnet
 //! server's distance from it is castnet's own cost; a ratio against a
 //! baseline that this probe itself cannot reach is a limit of the machine.
 //!
@@ -80,8 +82,8 @@ fn serve(args: &ListenArgs) -> io::Result<()> {
                 LISTENER => loop {
                     let mut socket = match listener.accept() {
                         Ok((socket, _)) => socket,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        // Out of descriptors, say: the next edge retries.
+                        // None left, or out of descriptors, say: the next
+                        // edge retries.
                         Err(_) => break,
                     };
                     let token = Token(next);
@@ -94,8 +96,13 @@ fn serve(args: &ListenArgs) -> io::Result<()> {
                     {
                         continue;
                     }
-                    let pending = Vec::new();
-                    conns.insert(token, Conn { socket, pending });
+                    conns.insert(
+                        token,
+                        Conn {
+                            socket,
+                            pending: Vec::new(),
+                        },
+                    );
                 },
                 token => {
                     let open = conns.get_mut(&token).is_some_and(|conn| {
@@ -148,8 +155,9 @@ fn echo<S: Read + Write>(
 mod tests {
     use super::*;
 
-    /// A socket whose peer sent `input` and whose send buffer takes at
-    /// most `room` bytes until the test drains it into `output`.
+    /// A socket whose peer sent `input` and then ended its stream, and
+    /// whose send buffer takes `room` more bytes (into `output`) before a
+    /// write would block, until the test makes room again.
     struct Script {
         input: Vec<u8>,
         read_at: usize,
